@@ -1,0 +1,99 @@
+"""screening: social-needs screening before outpatient clinics.
+
+`create_app()` builds the WSGI app (`flask --app screening run`,
+`gunicorn 'screening:create_app()'`); `screening.cli` is the `screening` command.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, current_app
+from jinja2 import ChainableUndefined, ChoiceLoader, FileSystemLoader, PackageLoader
+
+from .config import Config, load_config
+from .questionnaire.loader import Collection, load_paths
+
+ROOT = Path(__file__).resolve().parent.parent
+STAFF_IDLE_TIMEOUT = timedelta(minutes=30)
+# Patient forms must not expire under a slow patient (SPEC §9); staff sessions time out
+# after 30 idle minutes on their own, so one generous CSRF lifetime serves both.
+CSRF_TIME_LIMIT_SECONDS = 8 * 60 * 60
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class State:
+    """What the app loaded at start-up: configuration and questionnaires."""
+
+    config: Config
+    questionnaires: Collection
+
+
+def state() -> State:
+    return current_app.extensions["screening"]
+
+
+def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app. `overrides` take the names of SPEC §6's environment variables."""
+    config = load_config(overrides=overrides)
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+        # The NHS.UK CSS refers to its images as /assets/images/...
+        static_url_path="/assets",
+    )
+    _configure(app, config)
+    questionnaires = load_paths([config.questionnaire_dir])
+    for problem in questionnaires.problems:
+        log.error("questionnaire problem: %s", problem)
+    app.extensions["screening"] = State(config, questionnaires)
+    _init_extensions(app)
+    _register_blueprints(app)
+    return app
+
+
+def _configure(app: Flask, config: Config) -> None:
+    app.config.update(
+        SECRET_KEY=config.secret_key,
+        DATABASE_URL=config.database_url,
+        TESTING=config.env == "test",
+        SESSION_COOKIE_NAME="screening_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=config.uses_tls,
+        PERMANENT_SESSION_LIFETIME=STAFF_IDLE_TIMEOUT,
+        REMEMBER_COOKIE_DURATION=timedelta(0),
+        WTF_CSRF_TIME_LIMIT=CSRF_TIME_LIMIT_SECONDS,
+        WTF_CSRF_SSL_STRICT=config.uses_tls,
+        RATELIMIT_STORAGE_URI=config.ratelimit_storage_url,
+        RATELIMIT_HEADERS_ENABLED=True,
+        PREFERRED_URL_SCHEME="https" if config.uses_tls else "http",
+    )
+    # NHS.UK macros need chainable undefined; our own templates are covered by page tests.
+    app.jinja_options = {**app.jinja_options, "undefined": ChainableUndefined}
+    app.jinja_loader = ChoiceLoader(
+        [FileSystemLoader(str(ROOT / "templates")), PackageLoader("nhsuk_frontend_jinja")]
+    )
+
+
+def _init_extensions(app: Flask) -> None:
+    from .extensions import csrf, db, limiter, login_manager
+
+    db.init_app(app)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+
+
+def _register_blueprints(app: Flask) -> None:
+    from .views import health
+
+    app.register_blueprint(health.bp)

@@ -1,0 +1,318 @@
+"""The `screening` command (SPEC §5). Thin: each command calls a service and reports.
+
+Errors go to stderr; a usage error, an unreadable file or a refused operation exits 1.
+Bad input never produces a traceback: configuration and file problems are printed as
+`FILE:LINE: message`.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import NoReturn
+
+import click
+from flask import Flask
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from . import create_app
+from .clinics import sync_clinics
+from .config import Config, ConfigError, clinic_problems, load_config
+from .constants import ROLES
+from .db import make_engine
+from .extensions import db
+from .migrate import current_revision, head_revision, upgrade_to_head
+from .questionnaire import frozen
+from .questionnaire.loader import example_problems, load_paths
+from .yamlsource import Problem
+
+DEMO_DATABASE = "demo.db"
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    click.echo(message, err=True)
+    sys.exit(code)
+
+
+def build_app(overrides: dict[str, str] | None = None) -> Flask:
+    try:
+        return create_app(overrides)
+    except ConfigError as exc:
+        click.echo("The configuration has problems:", err=True)
+        for message in exc.messages:
+            click.echo(message, err=True)
+        sys.exit(1)
+
+
+@contextmanager
+def app_session(overrides: dict[str, str] | None = None) -> Iterator[tuple[Flask, Session]]:
+    app = build_app(overrides)
+    with app.app_context():
+        try:
+            yield app, db.session()
+        except SQLAlchemyError as exc:
+            db.session.rollback()
+            fail(f"database error: {_short(exc)}")
+
+
+def _short(exc: Exception) -> str:
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """Social-needs screening before outpatient clinics."""
+
+
+def main() -> None:
+    cli(prog_name="screening")
+
+
+# --- init-db ---------------------------------------------------------------------------
+
+
+@cli.command("init-db")
+def init_db() -> None:
+    """Create or migrate the database to the latest schema."""
+    with app_session() as (app, session):
+        prepare_database(app, session)
+        assert db.engine is not None
+        url = db.engine.url.render_as_string(hide_password=True)
+        click.echo(f"database at revision {current_revision(db.engine)}: {url}")
+
+
+def prepare_database(app: Flask, session: Session) -> None:
+    """Migrate to head and copy the configured clinics in."""
+    assert db.engine is not None
+    if db.engine.url.get_backend_name() == "sqlite" and db.engine.url.database:
+        Path(db.engine.url.database).parent.mkdir(parents=True, exist_ok=True)
+    upgrade_to_head(db.engine)
+    sync_clinics(session, app.extensions["screening"].config)
+    session.commit()
+
+
+def require_schema() -> None:
+    """Commands that read or write data need `init-db` first; say so plainly."""
+    assert db.engine is not None
+    if current_revision(db.engine) != head_revision(db.engine):
+        fail("the database is not initialised or not up to date: run `screening init-db` first")
+
+
+# --- import-appointments ---------------------------------------------------------------
+
+
+@cli.command("import-appointments")
+@click.argument("file", type=click.Path(path_type=Path))
+def import_appointments_command(file: Path) -> None:
+    """Import an appointment list CSV (exit 2 when some rows were rejected)."""
+    from .appointments import ImportRefused, import_appointments
+
+    with app_session() as (app, session):
+        require_schema()
+        config = app.extensions["screening"].config
+        sync_clinics(session, config)
+        try:
+            counts = import_appointments(
+                session, config, file, report=lambda line: click.echo(line, err=True)
+            )
+        except ImportRefused as exc:
+            session.rollback()
+            fail(str(exc))
+        click.echo(counts.summary())
+    sys.exit(2 if counts.rejected else 0)
+
+
+# --- validate --------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+def validate(paths: tuple[Path, ...]) -> None:
+    """Validate questionnaire files or folders, run their examples, compare frozen versions.
+
+    With no PATH: the questionnaires folder, the config files and the clinics' references.
+    """
+    config, problems = _config_for_validate(strict=not paths)
+    targets = list(paths) or [config.questionnaire_dir if config else _default_questionnaires()]
+    collection = load_paths(targets)
+    problems += collection.problems
+    examples = 0
+    for questionnaire in collection.questionnaires.values():
+        examples += len(questionnaire.examples)
+        problems += example_problems(questionnaire)
+    if config is not None and not paths:
+        problems += clinic_problems(config, set(collection.questionnaires))
+    if config is not None:
+        problems += _frozen_problems(config, list(collection.questionnaires.values()))
+
+    for questionnaire in collection.questionnaires.values():
+        click.echo(
+            f"{questionnaire.source_file}: {questionnaire.id} version {questionnaire.version}, "
+            f"{len(questionnaire.items)} items, {len(questionnaire.examples)} examples"
+        )
+    if problems:
+        for problem in sorted(set(problems), key=_problem_order):
+            click.echo(str(problem), err=True)
+        count = len(set(problems))
+        fail(f"invalid: {count} problem{'s' if count != 1 else ''}")
+    click.echo(
+        f"valid: {len(collection.questionnaires)} questionnaire"
+        f"{'s' if len(collection.questionnaires) != 1 else ''}, {examples} examples passed"
+    )
+
+
+def _problem_order(problem: Problem | str) -> tuple[str, int, str]:
+    if isinstance(problem, Problem):
+        return (problem.file, problem.line, problem.message)
+    return ("", 0, str(problem))
+
+
+def _default_questionnaires() -> Path:
+    return Path(os.environ.get("SCREENING_QUESTIONNAIRE_DIR", "questionnaires"))
+
+
+def _config_for_validate(*, strict: bool) -> tuple[Config | None, list[Problem | str]]:
+    """The configuration, and its problems when they matter to this run."""
+    try:
+        return load_config(), []
+    except ConfigError as exc:
+        if strict:
+            return None, list(exc.messages)
+        return None, []
+
+
+def _frozen_problems(config: Config, questionnaires: list) -> list[Problem | str]:
+    """Compare with frozen versions whenever the configured database exists."""
+    if not questionnaires or not database_exists(config.database_url):
+        return []
+    engine = make_engine(config.database_url)
+    try:
+        with Session(engine) as session:
+            conflicts = frozen.conflicts(session, questionnaires)
+    except SQLAlchemyError as exc:
+        return [f"cannot compare with frozen versions: database error: {_short(exc)}"]
+    finally:
+        engine.dispose()
+    return [
+        Problem(c.current.source_file or c.current.id, c.current.version_line, c.message())
+        for c in conflicts
+    ]
+
+
+def database_exists(url: str) -> bool:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return bool(parsed.database) and Path(parsed.database).exists()
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        return True
+    except SQLAlchemyError:
+        return False
+    finally:
+        engine.dispose()
+
+
+# --- create-user -----------------------------------------------------------------------
+
+
+@cli.command("create-user")
+@click.argument("email")
+@click.option("--role", required=True, type=click.Choice(ROLES), help="The user's role.")
+def create_user_command(email: str, role: str) -> None:
+    """Create a staff user; the password is read from stdin."""
+    from .staff import UserExists, WeakPassword, create_user
+
+    password = _read_password()
+    with app_session() as (_app, session):
+        try:
+            user = create_user(session, email, password, role)
+        except (UserExists, WeakPassword, ValueError) as exc:
+            session.rollback()
+            fail(f"refused: {exc}")
+        session.commit()
+        click.echo(f"created {user.role} user {user.email}")
+
+
+def _read_password() -> str:
+    stream = click.get_text_stream("stdin")
+    if stream.isatty():
+        return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    # Only the line ending is dropped: spaces inside a passphrase are kept.
+    return stream.read().rstrip("\r\n")
+
+
+# --- demo --------------------------------------------------------------------------------
+
+DEMO_USERS = {
+    "admin": "admin@demo.screening.invalid",
+    "prescriber": "prescriber@demo.screening.invalid",
+    "clinician": "clinician@demo.screening.invalid",
+}
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--no-serve", is_flag=True, help="Seed the demo database and stop.")
+def demo(host: str, port: int, no_serve: bool) -> None:
+    """Seed a demo database and serve the app locally (always the console SMS backend)."""
+    if os.environ.get("SCREENING_ENV") == "production":
+        fail("refused: the demo never runs with SCREENING_ENV=production")
+    instance = Path(os.environ.get("SCREENING_INSTANCE_DIR", "instance"))
+    overrides = {
+        "SCREENING_ENV": "demo",
+        # Demo patients are fictional and must never reach a real phone (SPEC §9).
+        "SCREENING_SMS_BACKEND": "console",
+        # Its own embedded database, so demo data never mixes with a real one.
+        "SCREENING_DATABASE_URL": f"sqlite:///{(instance / DEMO_DATABASE).resolve()}",
+    }
+    with app_session(overrides) as (app, session):
+        prepare_database(app, session)
+        passwords = seed_demo_users(session)
+        session.commit()
+        _print_demo_summary(app, passwords, host, port)
+    if not no_serve:
+        app.run(host=host, port=port, debug=False, use_reloader=False)
+
+
+def seed_demo_users(session: Session) -> dict[str, str]:
+    """One user per role, each with a fresh random password (printed, never stored plain)."""
+    from sqlalchemy import select
+
+    from .models import StaffUser
+    from .staff import create_user, hash_password
+
+    passwords = {}
+    for role, email in DEMO_USERS.items():
+        password = secrets.token_urlsafe(12)
+        user = session.scalar(select(StaffUser).where(StaffUser.email == email))
+        if user is None:
+            create_user(session, email, password, role)
+        else:
+            user.password_hash = hash_password(password)
+            user.failed_logins, user.locked_until = 0, None
+        passwords[email] = password
+    return passwords
+
+
+def _print_demo_summary(app: Flask, passwords: dict[str, str], host: str, port: int) -> None:
+    state = app.extensions["screening"]
+    click.echo("Questionnaires loaded:")
+    for questionnaire in state.questionnaires.questionnaires.values():
+        click.echo(f"  {questionnaire.id} (version {questionnaire.version})")
+    click.echo("Clinics:")
+    for clinic in state.config.clinics.values():
+        click.echo(f"  {clinic.code}: {clinic.name}, {clinic.hospital}")
+    click.echo("Demo staff users (passwords are new each run):")
+    for email, password in passwords.items():
+        click.echo(f"  {email}  {password}")
+    click.echo(f"Serving http://{host}:{port}/ with the console SMS backend")

@@ -1,0 +1,150 @@
+"""One vocabulary for statuses, roles and stages, shared by models, services and templates."""
+
+from __future__ import annotations
+
+from typing import Final
+
+# --- staff -----------------------------------------------------------------------------
+ROLE_ADMIN: Final = "admin"
+ROLE_PRESCRIBER: Final = "prescriber"
+ROLE_CLINICIAN: Final = "clinician"
+ROLES: Final = (ROLE_ADMIN, ROLE_PRESCRIBER, ROLE_CLINICIAN)
+
+# --- appointments (SPEC §4) ----------------------------------------------------------
+APPOINTMENT_BOOKED: Final = "booked"
+APPOINTMENT_CANCELLED: Final = "cancelled"
+APPOINTMENT_ATTENDED: Final = "attended"
+APPOINTMENT_DNA: Final = "dna"
+APPOINTMENT_DECEASED: Final = "deceased"
+APPOINTMENT_STATUSES: Final = (
+    APPOINTMENT_BOOKED,
+    APPOINTMENT_CANCELLED,
+    APPOINTMENT_ATTENDED,
+    APPOINTMENT_DNA,
+    APPOINTMENT_DECEASED,
+)
+
+# --- screening episodes (DESIGN: states) ---------------------------------------------
+EPISODE_SCHEDULED: Final = "scheduled"
+EPISODE_INVITED: Final = "invited"
+EPISODE_OPENED: Final = "opened"
+EPISODE_STARTED: Final = "started"
+EPISODE_COMPLETED: Final = "completed"
+EPISODE_NEEDS_CALL: Final = "needs_call"
+EPISODE_OPTED_OUT: Final = "opted_out"
+EPISODE_CANCELLED: Final = "cancelled"
+EPISODE_SEND_FAILED: Final = "send_failed"
+EPISODE_EXPIRED: Final = "expired"
+EPISODE_STATUSES: Final = (
+    EPISODE_SCHEDULED,
+    EPISODE_INVITED,
+    EPISODE_OPENED,
+    EPISODE_STARTED,
+    EPISODE_COMPLETED,
+    EPISODE_NEEDS_CALL,
+    EPISODE_OPTED_OUT,
+    EPISODE_CANCELLED,
+    EPISODE_SEND_FAILED,
+    EPISODE_EXPIRED,
+)
+
+# Why an episode is on the phone-call list.
+NEEDS_CALL_NO_MOBILE: Final = "no_mobile"
+NEEDS_CALL_UNDER_AGE: Final = "under_sms_age"
+NEEDS_CALL_DOB_LOCKED: Final = "dob_locked"
+NEEDS_CALL_CHOSEN: Final = "chosen"
+NEEDS_CALL_SEND_FAILED: Final = "send_failed"
+
+# Completion modes (SPEC §7).
+MODE_SMS: Final = "sms"
+MODE_ASSISTED_IN_PERSON: Final = "assisted_in_person"
+MODE_ASSISTED_PHONE: Final = "assisted_phone"
+MODES: Final = (MODE_SMS, MODE_ASSISTED_IN_PERSON, MODE_ASSISTED_PHONE)
+
+# --- flags and triage tasks (SPEC §3, §5) --------------------------------------------
+PRIORITY_URGENT: Final = "urgent"
+PRIORITY_HIGH: Final = "high"
+PRIORITY_ROUTINE: Final = "routine"
+PRIORITIES: Final = (PRIORITY_URGENT, PRIORITY_HIGH, PRIORITY_ROUTINE)
+# Higher is more pressing; the task takes the highest of its flags.
+PRIORITY_RANK: Final = {PRIORITY_ROUTINE: 0, PRIORITY_HIGH: 1, PRIORITY_URGENT: 2}
+
+TASK_OPEN: Final = "open"
+TASK_ASSIGNED: Final = "assigned"
+TASK_DECLINED: Final = "declined"
+TASK_CLOSED: Final = "closed"
+TASK_STATUSES: Final = (TASK_OPEN, TASK_ASSIGNED, TASK_DECLINED, TASK_CLOSED)
+ACTIVE_TASK_STATUSES: Final = frozenset({TASK_OPEN, TASK_ASSIGNED})
+
+CONTACT_REACHED: Final = "reached"
+CONTACT_NO_ANSWER: Final = "no_answer"
+CONTACT_VOICEMAIL: Final = "voicemail"
+CONTACT_WRONG_NUMBER: Final = "wrong_number"
+CONTACT_DECLINED: Final = "declined_help"
+CONTACT_OUTCOMES: Final = (
+    CONTACT_REACHED,
+    CONTACT_NO_ANSWER,
+    CONTACT_VOICEMAIL,
+    CONTACT_WRONG_NUMBER,
+    CONTACT_DECLINED,
+)
+
+# --- outbox (DESIGN: Message states) -------------------------------------------------
+MESSAGE_INVITE: Final = "invite"
+MESSAGE_REMINDER: Final = "reminder"
+MESSAGE_KINDS: Final = (MESSAGE_INVITE, MESSAGE_REMINDER)
+
+MESSAGE_PENDING: Final = "pending"
+MESSAGE_CLAIMED: Final = "claimed"
+MESSAGE_SENT: Final = "sent"
+MESSAGE_DELIVERED: Final = "delivered"
+MESSAGE_UNDELIVERED: Final = "undelivered"
+MESSAGE_FAILED: Final = "failed"
+MESSAGE_CANCELLED: Final = "cancelled"
+MESSAGE_PERMANENT_FAILURE: Final = "permanent_failure"
+MESSAGE_STATUSES: Final = (
+    MESSAGE_PENDING,
+    MESSAGE_CLAIMED,
+    MESSAGE_SENT,
+    MESSAGE_DELIVERED,
+    MESSAGE_UNDELIVERED,
+    MESSAGE_FAILED,
+    MESSAGE_CANCELLED,
+    MESSAGE_PERMANENT_FAILURE,
+)
+# A final status never moves back: the first one recorded wins.
+FINAL_MESSAGE_STATUSES: Final = frozenset(
+    {
+        MESSAGE_DELIVERED,
+        MESSAGE_UNDELIVERED,
+        MESSAGE_FAILED,
+        MESSAGE_CANCELLED,
+        MESSAGE_PERMANENT_FAILURE,
+    }
+)
+
+OPT_OUT_REPLY: Final = "reply"
+OPT_OUT_PROVIDER: Final = "provider"
+OPT_OUT_WEB: Final = "web"
+OPT_OUT_STAFF: Final = "staff"
+
+# --- funnel (SPEC §7), in order ------------------------------------------------------
+FUNNEL_STAGES: Final = (
+    "invited",
+    "delivered",
+    "engaged",
+    "completed",
+    "flagged",
+    "wants_help",
+    "contacted",
+    "referred",
+)
+
+# --- audit ---------------------------------------------------------------------------
+AUDIT_LOGIN: Final = "login"
+AUDIT_LOGIN_FAILED: Final = "login_failed"
+AUDIT_LOGIN_LOCKED: Final = "login_locked"
+AUDIT_LOGOUT: Final = "logout"
+AUDIT_SESSION_TIMEOUT: Final = "session_timeout"
+AUDIT_USER_CREATED: Final = "user_created"
+AUDIT_VIEW_PATIENT: Final = "view_patient"

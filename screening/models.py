@@ -1,0 +1,412 @@
+"""The pathway as data (see DESIGN: one patient through the system).
+
+Patient-identifiable fields (name, NHS number, date of birth, mobile, postcode) live on
+`Patient` and nowhere else: episodes, responses, flags and tasks carry keys, timestamps
+and coded facts only, so a retention purge can blank a patient and keep every count.
+Every other table refers to a patient only through `patient_id`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from . import clock
+from . import constants as c
+from .db import Base, UTCDateTime
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    quoted = ", ".join(f"'{v}'" for v in values)
+    return f"{column} IN ({quoted})"
+
+
+def _public_id() -> str:
+    return uuid.uuid4().hex
+
+
+class Timestamped:
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+
+
+# --- who ---------------------------------------------------------------------------------
+
+
+class Patient(Timestamped, Base):
+    """The only table with identifiable data; the latest appointment row updates it."""
+
+    __tablename__ = "patients"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    nhs_number: Mapped[str | None] = mapped_column(String(10), unique=True)
+    given_name: Mapped[str | None] = mapped_column(String(200))
+    family_name: Mapped[str | None] = mapped_column(String(200))
+    date_of_birth: Mapped[date | None] = mapped_column(Date)
+    mobile: Mapped[str | None] = mapped_column(String(20))  # E.164
+    postcode: Mapped[str | None] = mapped_column(String(10))
+    sex: Mapped[str | None] = mapped_column(String(40))
+    ethnicity: Mapped[str | None] = mapped_column(String(80))
+    language: Mapped[str | None] = mapped_column(String(12))
+    imd_decile: Mapped[int | None] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    # Set when a retention purge blanked the identifiable fields above.
+    purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    appointments: Mapped[list[Appointment]] = relationship(back_populates="patient")
+    episodes: Mapped[list[Episode]] = relationship(back_populates="patient")
+
+    __table_args__ = (CheckConstraint("imd_decile BETWEEN 1 AND 10", name="imd_decile_range"),)
+
+
+class StaffUser(Timestamped, Base):
+    __tablename__ = "staff_users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Per-account throttling (SPEC §9): consecutive failures and a short lock.
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (CheckConstraint(_in("role", c.ROLES), name="role_known"),)
+
+
+# --- where and when ------------------------------------------------------------------------
+
+
+class Clinic(Base):
+    """A copy of `config/clinics.yaml`, kept so reports still name retired clinics."""
+
+    __tablename__ = "clinics"
+
+    code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    hospital: Mapped[str] = mapped_column(String(200))
+    questionnaire_id: Mapped[str] = mapped_column(String(100))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Appointment(Timestamped, Base):
+    __tablename__ = "appointments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # The CSV's `appointment_id`: re-imports are idempotent on it.
+    external_id: Mapped[str] = mapped_column(String(100), unique=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    clinic_code: Mapped[str] = mapped_column(ForeignKey("clinics.code"))
+    appointment_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(20), default=c.APPOINTMENT_BOOKED)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    # The episode this appointment belongs to: the one it created, or the one it attached
+    # to inside the re-screen window. (use_alter: episodes also point back at appointments.)
+    episode_id: Mapped[int | None] = mapped_column(
+        ForeignKey("episodes.id", use_alter=True), index=True
+    )
+
+    patient: Mapped[Patient] = relationship(back_populates="appointments")
+    episode: Mapped[Episode | None] = relationship(foreign_keys=[episode_id], post_update=True)
+
+    __table_args__ = (
+        CheckConstraint(_in("status", c.APPOINTMENT_STATUSES), name="status_known"),
+        Index("ix_appointments_clinic_at", "clinic_code", "appointment_at"),
+    )
+
+
+# --- the screening episode -----------------------------------------------------------------
+
+
+class Episode(Timestamped, Base):
+    """One patient × questionnaire × re-screen window (SPEC §6).
+
+    One timestamp per funnel stage, so the funnel is a single pass of conditional counts.
+    The patient-group columns are a snapshot taken at creation (coded, not identifying) so
+    the equity breakdowns survive a purge of the patient row.
+    """
+
+    __tablename__ = "episodes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Random and never shown: the link token is derived from it (HMAC with the secret key).
+    public_id: Mapped[str] = mapped_column(String(32), unique=True, default=_public_id)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    appointment_id: Mapped[int | None] = mapped_column(ForeignKey("appointments.id"))
+    clinic_code: Mapped[str | None] = mapped_column(ForeignKey("clinics.code"))
+    questionnaire_id: Mapped[str] = mapped_column(String(100))
+    # Fixed when the patient starts, so a new version never changes a half-done form.
+    questionnaire_version: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20), default=c.EPISODE_SCHEDULED)
+    mode: Mapped[str] = mapped_column(String(24), default=c.MODE_SMS)
+    needs_call_reason: Mapped[str | None] = mapped_column(String(24))
+    window_ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    # The link: only a SHA-256 of the token is stored (SPEC §8).
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    token_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    dob_failures: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    language: Mapped[str | None] = mapped_column(String(12))
+    entered_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+
+    # Funnel stages (SPEC §7).
+    invited_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    flagged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    wants_help_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    contacted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    referred_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Side exits.
+    opted_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    # Patient group at creation, for the equity breakdowns.
+    age_band: Mapped[str | None] = mapped_column(String(10))
+    sex: Mapped[str | None] = mapped_column(String(40))
+    ethnicity: Mapped[str | None] = mapped_column(String(80))
+    imd_decile: Mapped[int | None] = mapped_column(Integer)
+
+    patient: Mapped[Patient] = relationship(back_populates="episodes")
+    appointment: Mapped[Appointment | None] = relationship(foreign_keys=[appointment_id])
+    answers: Mapped[list[Answer]] = relationship(back_populates="episode")
+    response: Mapped[Response | None] = relationship(back_populates="episode")
+
+    __table_args__ = (
+        CheckConstraint(_in("status", c.EPISODE_STATUSES), name="status_known"),
+        CheckConstraint(_in("mode", c.MODES), name="mode_known"),
+        Index("ix_episodes_patient_questionnaire", "patient_id", "questionnaire_id"),
+        # Covering index for the funnel's GROUP BY clinic over a date range.
+        Index("ix_episodes_clinic_created", "clinic_code", "created_at"),
+    )
+
+
+class Answer(Base):
+    """An answer as the patient gives it, saved page by page before submission."""
+
+    __tablename__ = "answers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    episode_id: Mapped[int] = mapped_column(ForeignKey("episodes.id", ondelete="CASCADE"))
+    item_id: Mapped[str] = mapped_column(String(100))
+    # A string, or a list of strings for `multi` items.
+    value: Mapped[Any] = mapped_column(JSON)
+    answered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    entered_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+
+    episode: Mapped[Episode] = relationship(back_populates="answers")
+
+    __table_args__ = (UniqueConstraint("episode_id", "item_id"),)
+
+
+class Response(Base):
+    """A submitted questionnaire. Unique per episode: resubmission is a no-op."""
+
+    __tablename__ = "responses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    episode_id: Mapped[int] = mapped_column(ForeignKey("episodes.id"), unique=True)
+    questionnaire_id: Mapped[str] = mapped_column(String(100))
+    questionnaire_version: Mapped[int] = mapped_column(Integer)
+    mode: Mapped[str] = mapped_column(String(24))
+    language: Mapped[str] = mapped_column(String(12))
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    submitted_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+
+    episode: Mapped[Episode] = relationship(back_populates="response")
+    flags: Mapped[list[Flag]] = relationship(back_populates="response")
+
+    __table_args__ = (
+        Index("ix_responses_questionnaire", "questionnaire_id", "questionnaire_version"),
+    )
+
+
+class Flag(Base):
+    __tablename__ = "flags"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    response_id: Mapped[int] = mapped_column(ForeignKey("responses.id"), index=True)
+    item_id: Mapped[str] = mapped_column(String(100))
+    domain: Mapped[str] = mapped_column(String(100))
+    priority: Mapped[str] = mapped_column(String(10))
+    always_triage: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    response: Mapped[Response] = relationship(back_populates="flags")
+
+    __table_args__ = (CheckConstraint(_in("priority", c.PRIORITIES), name="priority_known"),)
+
+
+class QuestionnaireVersion(Base):
+    """A frozen questionnaire version: its normalised content, as first submitted against.
+
+    Kept so old responses stay readable and a silent edit under the same version is caught.
+    """
+
+    __tablename__ = "questionnaire_versions"
+
+    questionnaire_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    content: Mapped[str] = mapped_column(Text)  # canonical JSON
+    content_sha256: Mapped[str] = mapped_column(String(64))
+    frozen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+
+
+# --- triage --------------------------------------------------------------------------------
+
+
+class TriageTask(Timestamped, Base):
+    __tablename__ = "triage_tasks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    episode_id: Mapped[int] = mapped_column(ForeignKey("episodes.id"), unique=True)
+    response_id: Mapped[int | None] = mapped_column(ForeignKey("responses.id"))
+    status: Mapped[str] = mapped_column(String(12), default=c.TASK_OPEN)
+    priority: Mapped[str] = mapped_column(String(10), default=c.PRIORITY_ROUTINE)
+    assigned_to_user_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    outcome: Mapped[str | None] = mapped_column(String(40))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+
+    episode: Mapped[Episode] = relationship()
+    response: Mapped[Response | None] = relationship()
+    contact_attempts: Mapped[list[ContactAttempt]] = relationship(back_populates="task")
+    referrals: Mapped[list[Referral]] = relationship(back_populates="task")
+
+    __table_args__ = (
+        CheckConstraint(_in("status", c.TASK_STATUSES), name="status_known"),
+        CheckConstraint(_in("priority", c.PRIORITIES), name="priority_known"),
+        Index("ix_triage_tasks_queue", "status", "priority", "created_at"),
+    )
+
+
+class ContactAttempt(Base):
+    __tablename__ = "contact_attempts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("triage_tasks.id"), index=True)
+    attempted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    by_user_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    method: Mapped[str] = mapped_column(String(20))  # phone, in_person, sms, letter
+    outcome: Mapped[str] = mapped_column(String(20))
+    note: Mapped[str | None] = mapped_column(Text)
+
+    task: Mapped[TriageTask] = relationship(back_populates="contact_attempts")
+
+    __table_args__ = (CheckConstraint(_in("outcome", c.CONTACT_OUTCOMES), name="outcome_known"),)
+
+
+class SupportSession(Base):
+    """A session with the social prescriber (an outcome the Barts plan counts)."""
+
+    __tablename__ = "support_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("triage_tasks.id"), index=True)
+    held_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    by_user_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    minutes: Mapped[int | None] = mapped_column(Integer)
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class Referral(Base):
+    """An onward referral to a service in `config/services.yaml`."""
+
+    __tablename__ = "referrals"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("triage_tasks.id"), index=True)
+    service_id: Mapped[str] = mapped_column(String(100))
+    domain: Mapped[str | None] = mapped_column(String(100))
+    referred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    by_user_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    note: Mapped[str | None] = mapped_column(Text)
+
+    task: Mapped[TriageTask] = relationship(back_populates="referrals")
+
+
+# --- messages ------------------------------------------------------------------------------
+
+
+class OutboundMessage(Timestamped, Base):
+    """The outbox: persisted first, sent from a claimed row (STYLE: Outbox like Notify's).
+
+    The body is rendered at send time (the token is derived, never stored), and the
+    recipient is read from the patient then, so a corrected mobile applies to unsent mail.
+    """
+
+    __tablename__ = "outbound_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    episode_id: Mapped[int] = mapped_column(ForeignKey("episodes.id"))
+    kind: Mapped[str] = mapped_column(String(12))
+    status: Mapped[str] = mapped_column(String(20), default=c.MESSAGE_PENDING)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    valid_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    provider_sid: Mapped[str | None] = mapped_column(String(64), unique=True)
+    provider_status: Mapped[str | None] = mapped_column(String(20))
+    error_code: Mapped[int | None] = mapped_column(Integer)
+    error_class: Mapped[str | None] = mapped_column(String(20))
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    final_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    episode: Mapped[Episode] = relationship()
+
+    __table_args__ = (
+        # One invitation and one reminder per episode, whatever runs twice.
+        UniqueConstraint("episode_id", "kind"),
+        CheckConstraint(_in("kind", c.MESSAGE_KINDS), name="kind_known"),
+        CheckConstraint(_in("status", c.MESSAGE_STATUSES), name="status_known"),
+        Index("ix_outbound_messages_ready", "status", "next_attempt_at"),
+    )
+
+
+class OptOut(Base):
+    """Opt-outs belong to the phone number, not the patient (SPEC §6)."""
+
+    __tablename__ = "opt_outs"
+
+    phone: Mapped[str] = mapped_column(String(20), primary_key=True)  # E.164
+    opted_out_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    source: Mapped[str] = mapped_column(String(20))
+    lifted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+# --- accountability ------------------------------------------------------------------------
+
+
+class AuditEvent(Base):
+    """Who did what to which record. `detail` carries codes and ids, never patient data."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now, index=True)
+    action: Mapped[str] = mapped_column(String(40))
+    actor_user_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    subject_type: Mapped[str | None] = mapped_column(String(40))
+    subject_id: Mapped[str | None] = mapped_column(String(100))
+    remote_addr: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)

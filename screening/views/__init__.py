@@ -1,0 +1,1 @@
+"""Thin views: each blueprint checks access, calls a service, renders a template."""

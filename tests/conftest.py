@@ -1,0 +1,139 @@
+"""Shared fixtures.
+
+Every test that asks for `database_url` (directly or through `app`/`session`) runs once
+per database: SQLite always, PostgreSQL when reachable. With CI=true an unreachable
+PostgreSQL fails the run instead of being skipped. Schemas are built with the real
+Alembic migrations, never `create_all()`.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from screening import create_app
+from screening.db import Base, make_engine
+from screening.extensions import db
+from screening.migrate import upgrade_to_head
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+POSTGRES_ADMIN_URL = os.environ.get(
+    "SCREENING_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+
+
+def _postgres_reachable() -> bool:
+    try:
+        engine = create_engine(POSTGRES_ADMIN_URL, connect_args={"connect_timeout": 3})
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        engine.dispose()
+        return True
+    except Exception:
+        return False
+
+
+POSTGRES = _postgres_reachable()
+BACKENDS = ["sqlite", "postgresql"] if POSTGRES else ["sqlite"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if os.environ.get("CI") == "true" and not POSTGRES:
+        raise pytest.UsageError(
+            f"CI=true but PostgreSQL is unreachable at {POSTGRES_ADMIN_URL}: "
+            "every database test must run on PostgreSQL in CI"
+        )
+
+
+def pytest_report_header() -> str:
+    return f"databases: {', '.join(BACKENDS)}"
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    """A fresh, migrated database for this run, on each backend in turn."""
+    if request.param == "sqlite":
+        path = tmp_path_factory.mktemp("sqlite") / "screening.db"
+        url = f"sqlite:///{path}"
+        _migrate(url)
+        yield url
+        return
+    name = f"screening_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    _migrate(url)
+    yield url
+    db.session.remove()
+    if db.engine is not None:
+        db.engine.dispose()
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _migrate(url: str) -> None:
+    engine = make_engine(url)
+    upgrade_to_head(engine)
+    engine.dispose()
+
+
+def app_overrides(database_url: str, instance: Path, **more: str) -> dict[str, str]:
+    return {
+        "SCREENING_ENV": "test",
+        "SCREENING_DATABASE_URL": database_url,
+        "SCREENING_INSTANCE_DIR": str(instance),
+        "SCREENING_CONFIG_DIR": str(ROOT / "config"),
+        "SCREENING_QUESTIONNAIRE_DIR": str(ROOT / "questionnaires"),
+        # Tests can only reach the console backend (or a local fake Twilio, set per test).
+        "SCREENING_SMS_BACKEND": "console",
+        "SCREENING_TWILIO_API_BASE": "http://you-forgot-the-fake-twilio.invalid",
+        "SCREENING_RATELIMIT_STORAGE_URL": "memory://",
+        **more,
+    }
+
+
+@pytest.fixture
+def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
+    app = create_app(app_overrides(database_url, tmp_path / "instance"))
+    with app.app_context():
+        yield app
+    _empty_tables()
+
+
+def _empty_tables() -> None:
+    """Each test starts from empty tables in the session's migrated database."""
+    db.session.remove()
+    assert db.engine is not None
+    tables = Base.metadata.sorted_tables
+    with db.engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            names = ", ".join(f'"{table.name}"' for table in tables)
+            connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+            return
+        # Appointments and episodes refer to each other, so no delete order satisfies both.
+        connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        for table in tables:
+            connection.execute(table.delete())
+        connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+
+
+@pytest.fixture
+def session(app: Flask) -> Session:
+    return db.session()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()

@@ -1,0 +1,219 @@
+"""Importing a clinic's appointment list (SPEC §4) and the episodes it creates (SPEC §6)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from screening import constants as c
+from screening import state
+from screening.appointments import Counts, ImportRefused, import_appointments
+from screening.clinics import sync_clinics
+from screening.clock import frozen_at
+from screening.models import Appointment, Episode, OptOut, OutboundMessage, Patient
+
+from .appointment_lists import COLUMNS, appointment, test_nhs_number, write_list
+
+
+@pytest.fixture
+def load(app: Flask, session: Session, tmp_path: Path):
+    """Import rows; return the counts and the report lines."""
+    sync_clinics(session, state().config)
+    session.commit()
+
+    def load(rows: list[dict[str, str]], **kwargs) -> tuple[Counts, list[str]]:
+        lines: list[str] = []
+        path = write_list(tmp_path / "list.csv", rows, **kwargs)
+        with frozen_at(datetime(2026, 11, 23, 12, tzinfo=UTC)):
+            counts = import_appointments(session, state().config, path, lines.append)
+        return counts, lines
+
+    return load
+
+
+def count(session: Session, model) -> int:
+    return session.scalar(select(func.count()).select_from(model))
+
+
+def test_valid_rows_import_with_mobiles_as_e164(load, session: Session) -> None:
+    counts, lines = load([appointment(1), appointment(2)])
+    assert (counts.imported, counts.rejected, counts.warnings) == (2, 0, 0)
+    assert lines == []
+    patient = session.scalar(select(Patient).where(Patient.nhs_number == test_nhs_number(1)))
+    assert patient is not None and patient.mobile == "+447400100001"
+    stored = session.scalar(select(Appointment).where(Appointment.external_id == "APT00001"))
+    assert stored is not None
+    # Naive times are Europe/London: 10:30 GMT in December.
+    assert stored.appointment_at == datetime(2026, 12, 10, 10, 30, tzinfo=UTC)
+    assert count(session, Episode) == 2
+
+
+def test_a_byte_order_mark_is_accepted(load, session: Session, tmp_path: Path) -> None:
+    path = write_list(tmp_path / "bom.csv", [appointment(1)])
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    lines: list[str] = []
+    counts = import_appointments(session, state().config, path, lines.append)
+    assert counts.imported == 1, lines
+
+
+def test_a_missing_required_column_stops_the_import_before_any_write(
+    load, session: Session
+) -> None:
+    columns = [name for name in COLUMNS if name not in ("mobile", "clinic_code")]
+    with pytest.raises(ImportRefused, match="missing required columns: mobile, clinic_code"):
+        load([appointment(1)], columns=columns)
+    assert count(session, Appointment) == 0
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"appointment_id": ""}, "appointment_id is blank"),
+        ({"nhs_number": "9990000019"}, "nhs_number fails the modulus-11 check"),
+        ({"date_of_birth": "17/05/1960"}, "date_of_birth is not a valid date"),
+        ({"date_of_birth": "1960-02-30"}, "date_of_birth is not a valid date"),
+        ({"appointment_at": "next Tuesday"}, "appointment_at is not a valid ISO 8601"),
+        ({"clinic_code": "DERM-XX"}, "clinic_code 'DERM-XX' is not configured"),
+    ],
+)
+def test_a_bad_row_is_rejected_with_its_line_and_the_rest_import(
+    load, session: Session, change: dict[str, str], reason: str
+) -> None:
+    counts, lines = load([appointment(1), appointment(2, **change), appointment(3)])
+    assert (counts.imported, counts.rejected) == (2, 1)
+    assert len(lines) == 1 and lines[0].startswith("line 3: ") and reason in lines[0]
+
+
+def test_a_repeated_appointment_id_names_the_earlier_line(load) -> None:
+    counts, lines = load(
+        [appointment(1), appointment(2), appointment(3, appointment_id="APT00001")]
+    )
+    assert counts.rejected == 1
+    assert lines == ["line 4: appointment_id APT00001 repeats line 2"]
+
+
+def test_line_numbers_are_physical_lines(load) -> None:
+    rows = [appointment(1, family_name="Two\nLines"), appointment(2, nhs_number="123")]
+    _, lines = load(rows)
+    assert lines[0].startswith("line 4: ")
+
+
+@pytest.mark.parametrize(
+    ("mobile", "reason"),
+    [
+        ("", "mobile is blank"),
+        ("020 7946 0000", "landline"),
+        ("07000 123456", "070 personal number"),
+        ("07640 123456", "076 pager"),
+        ("not a number", "not a phone number"),
+    ],
+)
+def test_an_unusable_mobile_imports_with_a_warning_and_a_phone_call(
+    load, session: Session, mobile: str, reason: str
+) -> None:
+    counts, lines = load([appointment(1, mobile=mobile)])
+    assert (counts.imported, counts.warnings, counts.rejected) == (1, 1, 0)
+    assert lines[0].startswith("line 2: warning: ") and reason in lines[0]
+    episode = session.scalar(select(Episode))
+    assert episode is not None
+    assert (episode.status, episode.needs_call_reason) == (c.EPISODE_NEEDS_CALL, "no_mobile")
+
+
+def test_a_bad_optional_value_is_dropped_with_a_warning_that_does_not_echo_it(
+    load, session: Session
+) -> None:
+    counts, lines = load([appointment(1, imd_decile="11", postcode="NOT A CODE")])
+    assert (counts.imported, counts.warnings) == (1, 2)
+    assert all("NOT A CODE" not in line for line in lines)
+    patient = session.scalar(select(Patient))
+    assert patient is not None and patient.imd_decile is None and patient.postcode is None
+
+
+def test_reimporting_is_idempotent_and_counts_changes(load, session: Session) -> None:
+    load([appointment(1), appointment(2)])
+    counts, _ = load([appointment(1), appointment(2, appointment_at="2026-12-11T09:00:00")])
+    assert (counts.imported, counts.updated, counts.unchanged) == (0, 1, 1)
+    assert count(session, Appointment) == 2 and count(session, Episode) == 2
+
+
+def test_the_latest_row_for_an_nhs_number_updates_the_patient(load, session: Session) -> None:
+    nhs = test_nhs_number(1)
+    load([appointment(1), appointment(2, nhs_number=nhs, mobile="07400 999999")])
+    patient = session.scalar(select(Patient).where(Patient.nhs_number == nhs))
+    assert patient is not None and patient.mobile == "+447400999999"
+    assert count(session, Patient) == 1
+
+
+def test_a_later_appointment_inside_the_window_joins_the_same_episode(
+    load, session: Session
+) -> None:
+    nhs = test_nhs_number(1)
+    load(
+        [
+            appointment(1),
+            appointment(2, nhs_number=nhs, appointment_at="2027-03-01T10:00:00"),
+            appointment(3, nhs_number=nhs, appointment_at="2028-01-10T10:00:00"),
+        ]
+    )
+    episodes = session.scalars(select(Episode).order_by(Episode.id)).all()
+    assert len(episodes) == 2
+    owners = [e.appointment.external_id for e in episodes if e.appointment]
+    assert owners == ["APT00001", "APT00003"]
+    second = session.scalar(select(Appointment).where(Appointment.external_id == "APT00002"))
+    assert second is not None and second.episode_id == episodes[0].id
+
+
+def test_under_the_sms_age_is_phoned(load, session: Session) -> None:
+    load([appointment(1, date_of_birth="2011-01-01")])
+    episode = session.scalar(select(Episode))
+    assert episode is not None
+    assert (episode.status, episode.needs_call_reason) == (c.EPISODE_NEEDS_CALL, "under_sms_age")
+
+
+def test_an_opted_out_number_gets_no_sms(load, session: Session) -> None:
+    session.add(OptOut(phone="+447400100001", source=c.OPT_OUT_REPLY))
+    session.commit()
+    load([appointment(1)])
+    episode = session.scalar(select(Episode))
+    assert episode is not None and episode.status == c.EPISODE_OPTED_OUT
+
+
+def pending_message(session: Session, episode: Episode, kind: str = c.MESSAGE_REMINDER) -> int:
+    message = OutboundMessage(
+        episode_id=episode.id, kind=kind, due_at=datetime(2026, 12, 7, 9, tzinfo=UTC)
+    )
+    session.add(message)
+    session.commit()
+    return message.id
+
+
+def test_a_cancelled_appointment_stops_its_unsent_messages(load, session: Session) -> None:
+    load([appointment(1)])
+    episode = session.scalar(select(Episode))
+    assert episode is not None
+    message_id = pending_message(session, episode)
+    load([appointment(1, status="cancelled")])
+    session.expire_all()
+    assert session.get(OutboundMessage, message_id).status == c.MESSAGE_CANCELLED
+    assert session.get(Episode, episode.id).status == c.EPISODE_CANCELLED
+
+
+def test_a_deceased_patient_gets_no_further_message_of_any_episode(load, session: Session) -> None:
+    nhs = test_nhs_number(1)
+    load([appointment(1), appointment(2, nhs_number=nhs, clinic_code="CARD-RLH")])
+    ids = [pending_message(session, e) for e in session.scalars(select(Episode)).all()]
+    load([appointment(1, status="deceased")])
+    session.expire_all()
+    assert {session.get(OutboundMessage, i).status for i in ids} == {c.MESSAGE_CANCELLED}
+
+
+def test_attended_and_dna_are_recorded(load, session: Session) -> None:
+    load([appointment(1), appointment(2)])
+    load([appointment(1, status="attended"), appointment(2, status="dna")])
+    statuses = dict(session.execute(select(Appointment.external_id, Appointment.status)).all())
+    assert statuses == {"APT00001": "attended", "APT00002": "dna"}

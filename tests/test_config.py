@@ -1,0 +1,140 @@
+"""Configuration from config/*.yaml and the environment (SPEC §6)."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+
+from screening.config import ConfigError, load_config
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def config_env(tmp_path: Path, **more: str) -> dict[str, str]:
+    return {
+        "SCREENING_INSTANCE_DIR": str(tmp_path / "instance"),
+        "SCREENING_CONFIG_DIR": str(tmp_path / "config"),
+        **more,
+    }
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    folder = tmp_path / "config"
+    folder.mkdir(exist_ok=True)
+    path = folder / name
+    path.write_text(text)
+    return path
+
+
+def problems(tmp_path: Path, **env: str) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        load_config(config_env(tmp_path, **env))
+    return caught.value.messages
+
+
+def test_shipped_config_loads_with_its_clinics() -> None:
+    config = load_config({"SCREENING_CONFIG_DIR": str(ROOT / "config")})
+    assert config.clinics["CARD-NUH"].hospital == "Newham University Hospital"
+    assert config.clinics["CARD-NUH"].questionnaire == "barts-social-welfare"
+    # A clinic without its own hospital takes the file's default.
+    assert config.hospital == "Barts Health NHS Trust"
+
+
+def test_defaults_apply_without_config_files(tmp_path: Path) -> None:
+    config = load_config(config_env(tmp_path))
+    assert config.settings.quiet_hours == "20:00-09:00"
+    assert config.settings.rescreen_days == 365
+    assert config.settings.link_expiry_days_after_appointment == 2
+    assert config.settings.min_age_for_sms == 16
+    assert config.sms_backend == "console"
+    assert config.public_base_url == "http://127.0.0.1:5000"
+    assert config.database_url.endswith("/instance/screening.db")
+    assert not config.uses_tls
+
+
+def test_clinic_defaults_and_overrides(tmp_path: Path) -> None:
+    write(tmp_path, "settings.yaml", "rescreen_days: 180\n")
+    write(
+        tmp_path,
+        "clinics.yaml",
+        "hospital: Barts Health NHS Trust\n"
+        "clinics:\n"
+        "  - code: A\n    name: Cardiology\n    questionnaire: simple-question\n"
+        "  - code: B\n    name: Renal\n    questionnaire: simple-question\n"
+        "    rescreen_days: 30\n    remind_days_before: 0\n",
+    )
+    clinics = load_config(config_env(tmp_path)).clinics
+    assert (clinics["A"].invite_days_before, clinics["A"].remind_days_before) == (7, 3)
+    assert clinics["A"].rescreen_days == 180
+    assert (clinics["B"].rescreen_days, clinics["B"].remind_days_before) == (30, 0)
+
+
+def test_unknown_keys_and_bad_values_name_file_and_line(tmp_path: Path) -> None:
+    settings = write(tmp_path, "settings.yaml", "quiet_hours: 8pm-9am\nquiet_time: 1\n")
+    clinics = write(
+        tmp_path,
+        "clinics.yaml",
+        "hospital: X\nclinics:\n  - code: A\n    name: Cardiology\n"
+        "    questionnaire: simple-question\n    verify_dob: maybe\n",
+    )
+    found = problems(tmp_path)
+    assert any(m.startswith(f"{settings}:1: quiet_hours") for m in found)
+    assert any(m.startswith(f"{settings}:2: unknown key 'quiet_time'") for m in found)
+    assert any(m.startswith(f"{clinics}:6: clinics[0].verify_dob") for m in found)
+
+
+def test_a_repeated_clinic_code_is_reported_at_the_second(tmp_path: Path) -> None:
+    clinics = write(
+        tmp_path,
+        "clinics.yaml",
+        "hospital: X\nclinics:\n"
+        "  - {code: A, name: One, questionnaire: q}\n"
+        "  - {code: A, name: Two, questionnaire: q}\n",
+    )
+    assert f"{clinics}:4: clinic code 'A' is already used at line 3" in problems(tmp_path)
+
+
+def test_sms_wording_with_an_unknown_placeholder_is_refused(tmp_path: Path) -> None:
+    clinics = write(
+        tmp_path,
+        "clinics.yaml",
+        "hospital: X\nclinics:\n  - code: A\n    name: One\n    questionnaire: q\n"
+        '    sms_invite: "Hello {name}, see {link}"\n',
+    )
+    found = problems(tmp_path)
+    assert any(m.startswith(f"{clinics}:6:") and "{name}" in m for m in found)
+
+
+def test_production_refuses_the_console_backend_and_needs_a_secret(tmp_path: Path) -> None:
+    found = problems(tmp_path, SCREENING_ENV="production")
+    assert any("SCREENING_SMS_BACKEND" in m and "console" in m for m in found)
+    assert any(m.startswith("SCREENING_SECRET_KEY: required in production") for m in found)
+
+
+def test_twilio_backend_needs_credentials_and_a_sender(tmp_path: Path) -> None:
+    found = problems(tmp_path, SCREENING_SMS_BACKEND="twilio")
+    assert any(m.startswith("TWILIO_ACCOUNT_SID") for m in found)
+    assert any(m.startswith("TWILIO_MESSAGING_SERVICE_SID or TWILIO_FROM_NUMBER") for m in found)
+
+
+def test_secret_key_is_generated_once_and_kept_private(tmp_path: Path) -> None:
+    first = load_config(config_env(tmp_path)).secret_key
+    second = load_config(config_env(tmp_path)).secret_key
+    assert first == second and len(first) >= 48
+    mode = (tmp_path / "instance" / "secret_key").stat().st_mode
+    assert stat.S_IMODE(mode) == 0o600
+
+
+def test_environment_overrides_files(tmp_path: Path) -> None:
+    config = load_config(
+        config_env(
+            tmp_path,
+            SCREENING_PUBLIC_BASE_URL="https://screen.example.nhs.uk/",
+            SCREENING_DATABASE_URL="sqlite:///elsewhere.db",
+        )
+    )
+    assert config.public_base_url == "https://screen.example.nhs.uk"
+    assert config.uses_tls
+    assert config.database_url == "sqlite:///elsewhere.db"

@@ -1,0 +1,122 @@
+"""The schema built by the migrations, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from screening import constants as c
+from screening.db import Base
+from screening.extensions import db
+from screening.migrate import current_revision, head_revision
+from screening.models import Episode, OutboundMessage, Patient, Response, TriageTask
+
+
+def make_patient(session: Session, *, nhs_number: str = "9990000018") -> Patient:
+    patient = Patient(nhs_number=nhs_number, given_name="Test", family_name="Patient")
+    session.add(patient)
+    session.flush()
+    return patient
+
+
+def make_episode(session: Session, *, questionnaire: str = "barts-social-welfare") -> Episode:
+    episode = Episode(patient_id=make_patient(session).id, questionnaire_id=questionnaire)
+    session.add(episode)
+    session.flush()
+    return episode
+
+
+def test_migrations_build_exactly_the_models(session: Session) -> None:
+    with db.engine.connect() as connection:  # type: ignore[union-attr]
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        assert compare_metadata(context, Base.metadata) == []
+    assert current_revision(db.engine) == head_revision(db.engine)  # type: ignore[arg-type]
+
+
+def test_times_come_back_aware_and_in_utc(session: Session) -> None:
+    moment = datetime(2026, 6, 1, 9, 30, tzinfo=UTC) + timedelta(microseconds=5)
+    episode = make_episode(session)
+    episode.invited_at = moment
+    session.commit()
+    session.expire_all()
+    stored = session.get(Episode, episode.id)
+    assert stored is not None and stored.invited_at == moment
+    assert stored.invited_at.tzinfo is not None
+
+
+def test_naive_times_are_refused(session: Session) -> None:
+    episode = make_episode(session)
+    episode.invited_at = datetime(2026, 6, 1, 9, 30)
+    with pytest.raises(Exception, match="naive datetime"):
+        session.flush()
+
+
+def test_an_episode_keeps_at_most_one_response(session: Session) -> None:
+    episode = make_episode(session)
+    for _ in range(2):
+        session.add(
+            Response(
+                episode_id=episode.id,
+                questionnaire_id="barts-social-welfare",
+                questionnaire_version=1,
+                mode=c.MODE_SMS,
+                language="en",
+            )
+        )
+    with pytest.raises(IntegrityError):
+        session.flush()
+
+
+def test_an_episode_gets_one_invitation_whatever_runs_twice(session: Session) -> None:
+    episode = make_episode(session)
+    due = datetime(2026, 6, 1, 9, tzinfo=UTC)
+    session.add(OutboundMessage(episode_id=episode.id, kind=c.MESSAGE_INVITE, due_at=due))
+    session.add(OutboundMessage(episode_id=episode.id, kind=c.MESSAGE_INVITE, due_at=due))
+    with pytest.raises(IntegrityError):
+        session.flush()
+
+
+def test_unknown_statuses_are_refused_by_the_database(session: Session) -> None:
+    episode = make_episode(session)
+    session.add(TriageTask(episode_id=episode.id, status="lost"))
+    with pytest.raises(IntegrityError):
+        session.flush()
+
+
+def test_episode_facts_hold_no_identifiable_columns() -> None:
+    identifiable = {"nhs_number", "given_name", "family_name", "date_of_birth", "mobile"}
+    for table in Base.metadata.sorted_tables:
+        if table.name == "patients":
+            continue
+        assert identifiable.isdisjoint(table.columns.keys()), table.name
+
+
+def test_a_purged_patient_leaves_the_counts(session: Session) -> None:
+    episode = make_episode(session)
+    episode.completed_at = datetime(2026, 6, 1, tzinfo=UTC)
+    patient = session.get(Patient, episode.patient_id)
+    assert patient is not None
+    patient.nhs_number = patient.given_name = patient.family_name = None
+    patient.purged_at = datetime(2026, 7, 1, tzinfo=UTC)
+    session.commit()
+    completed = session.scalar(
+        select(text("count(*)")).select_from(Episode).where(Episode.completed_at.is_not(None))
+    )
+    assert completed == 1
+
+
+def test_sqlite_runs_in_wal_mode_on_every_connection(session: Session) -> None:
+    if db.engine.dialect.name != "sqlite":  # type: ignore[union-attr]
+        pytest.skip("SQLite only")
+    for _ in range(2):
+        with db.engine.connect() as connection:  # type: ignore[union-attr]
+            assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+            assert connection.execute(text("PRAGMA synchronous")).scalar() == 1  # NORMAL
+            assert connection.execute(text("PRAGMA busy_timeout")).scalar() == 5000
+            assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
