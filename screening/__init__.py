@@ -15,6 +15,7 @@ from typing import Any
 
 from flask import Flask, current_app
 from jinja2 import ChainableUndefined, ChoiceLoader, FileSystemLoader, PackageLoader
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .config import Config, load_config
 from .questionnaire.loader import Collection, load_paths
@@ -51,12 +52,24 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
         static_url_path="/assets",
     )
     _configure(app, config)
+    if config.trusted_proxies:
+        # Rate limits and audit records need the patient's or user's address, not the
+        # proxy's: trust exactly as many X-Forwarded-* hops as there are proxies.
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app,
+            x_for=config.trusted_proxies,
+            x_proto=config.trusted_proxies,
+            x_host=config.trusted_proxies,
+        )
     questionnaires = load_paths([config.questionnaire_dir])
     for problem in questionnaires.problems:
         log.error("questionnaire problem: %s", problem)
     app.extensions["screening"] = State(config, questionnaires)
     _init_extensions(app)
     _register_blueprints(app)
+    from .views import security
+
+    security.init_app(app)
     return app
 
 
@@ -78,7 +91,14 @@ def _configure(app: Flask, config: Config) -> None:
         PREFERRED_URL_SCHEME="https" if config.uses_tls else "http",
     )
     # NHS.UK macros need chainable undefined; our own templates are covered by page tests.
-    app.jinja_options = {**app.jinja_options, "undefined": ChainableUndefined}
+    # trim_blocks/lstrip_blocks drop the blank lines the NHS.UK macros leave: patients pay
+    # for every byte on a phone.
+    app.jinja_options = {
+        **app.jinja_options,
+        "undefined": ChainableUndefined,
+        "trim_blocks": True,
+        "lstrip_blocks": True,
+    }
     app.jinja_loader = ChoiceLoader(
         [FileSystemLoader(str(ROOT / "templates")), PackageLoader("nhsuk_frontend_jinja")]
     )
@@ -94,6 +114,9 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from .views import health
+    from .views import auth, health, staff, webhooks
 
     app.register_blueprint(health.bp)
+    app.register_blueprint(webhooks.bp)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(staff.bp)

@@ -7,11 +7,15 @@ Bad input never produces a traceback: configuration and file problems are printe
 
 from __future__ import annotations
 
+import logging
 import os
-import secrets
+import signal
+import socket
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import NoReturn
 
@@ -22,8 +26,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from . import create_app
+from . import clock, create_app
 from .clinics import sync_clinics
+from .clock import frozen_at
 from .config import Config, ConfigError, clinic_problems, load_config
 from .constants import ROLES
 from .db import make_engine
@@ -72,6 +77,9 @@ def cli() -> None:
 
 
 def main() -> None:
+    # Service messages (the console SMS backend among them) go to stderr.
+    logging.basicConfig(level=os.environ.get("SCREENING_LOG_LEVEL", "INFO"), format="%(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     cli(prog_name="screening")
 
 
@@ -129,6 +137,61 @@ def import_appointments_command(file: Path) -> None:
     sys.exit(2 if counts.rejected else 0)
 
 
+# --- send-due and worker ----------------------------------------------------------------
+
+
+@cli.command("send-due")
+@click.option("--now", "now_text", help="Replace the clock (ISO 8601; naive is Europe/London).")
+def send_due_command(now_text: str | None) -> None:
+    """Create the invitations and reminders due now and send the outbox."""
+    now = _parse_now(now_text)
+    with app_session() as (app, session):
+        require_schema()
+        click.echo(send_due(app, session, now))
+
+
+def send_due(app: Flask, session: Session, now: datetime) -> str:
+    from .invitations import create_due_messages
+    from .sms import client_for
+    from .sms.outbox import drain
+
+    config = app.extensions["screening"].config
+    with frozen_at(now):
+        created = create_due_messages(session, config, now)
+        dispatched = drain(session, config, client_for(config), now, worker=worker_name())
+    return (
+        f"{now.isoformat()}: created {created.invitations} invitations and "
+        f"{created.reminders} reminders; {dispatched.summary()}"
+    )
+
+
+@cli.command()
+def worker() -> None:
+    """Run send-due in a loop until stopped (SIGTERM or Ctrl-C)."""
+    stopping = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stopping.set())
+    with app_session() as (app, session):
+        require_schema()
+        interval = app.extensions["screening"].config.settings.worker_interval_seconds
+        while not stopping.is_set():
+            click.echo(send_due(app, session, clock.now()))
+            stopping.wait(interval)
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _parse_now(text: str | None) -> datetime:
+    if text is None:
+        return clock.now()
+    try:
+        return clock.as_aware(datetime.fromisoformat(text))
+    except ValueError:
+        fail(f"--now: '{text}' is not an ISO 8601 date and time, such as 2026-12-03T09:00")
+
+
 # --- validate --------------------------------------------------------------------------
 
 
@@ -152,6 +215,9 @@ def validate(paths: tuple[Path, ...]) -> None:
     if config is not None:
         problems += _frozen_problems(config, list(collection.questionnaires.values()))
 
+    if config is not None and not paths:
+        for warning in config.warnings:
+            click.echo(warning, err=True)
     for questionnaire in collection.questionnaires.values():
         click.echo(
             f"{questionnaire.source_file}: {questionnaire.id} version {questionnaire.version}, "
@@ -252,12 +318,6 @@ def _read_password() -> str:
 
 # --- demo --------------------------------------------------------------------------------
 
-DEMO_USERS = {
-    "admin": "admin@demo.screening.invalid",
-    "prescriber": "prescriber@demo.screening.invalid",
-    "clinician": "clinician@demo.screening.invalid",
-}
-
 
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
@@ -265,46 +325,43 @@ DEMO_USERS = {
 @click.option("--no-serve", is_flag=True, help="Seed the demo database and stop.")
 def demo(host: str, port: int, no_serve: bool) -> None:
     """Seed a demo database and serve the app locally (always the console SMS backend)."""
+    from . import demo as seed
+    from .appointments import import_appointments
+    from .invitations import in_quiet_hours
+
     if os.environ.get("SCREENING_ENV") == "production":
         fail("refused: the demo never runs with SCREENING_ENV=production")
-    instance = Path(os.environ.get("SCREENING_INSTANCE_DIR", "instance"))
+    instance = Path(os.environ.get("SCREENING_INSTANCE_DIR", "instance")).resolve()
     overrides = {
         "SCREENING_ENV": "demo",
         # Demo patients are fictional and must never reach a real phone (SPEC §9).
         "SCREENING_SMS_BACKEND": "console",
         # Its own embedded database, so demo data never mixes with a real one.
-        "SCREENING_DATABASE_URL": f"sqlite:///{(instance / DEMO_DATABASE).resolve()}",
+        "SCREENING_DATABASE_URL": f"sqlite:///{instance / DEMO_DATABASE}",
     }
     with app_session(overrides) as (app, session):
         prepare_database(app, session)
-        passwords = seed_demo_users(session)
+        passwords = seed.seed_users(session)
         session.commit()
-        _print_demo_summary(app, passwords, host, port)
+        config = app.extensions["screening"].config
+        now = clock.now()
+        clinic_list = seed.write_clinic_list(
+            instance / "demo-appointments.csv",
+            now.astimezone(clock.LONDON).date(),
+            list(config.clinics),
+        )
+        counts = import_appointments(session, config, clinic_list, report=lambda _line: None)
+        _print_demo_summary(app, passwords)
+        click.echo(f"Demo clinic list {clinic_list}: {counts.summary()}")
+        moment = seed.send_time(now, in_quiet_hours(now, config.settings.quiet_hours))
+        click.echo("Invitations due, sent through the console backend:")
+        click.echo(send_due(app, session, moment))
+        click.echo(f"Serving http://{host}:{port}/ (staff sign-in at /login)")
     if not no_serve:
         app.run(host=host, port=port, debug=False, use_reloader=False)
 
 
-def seed_demo_users(session: Session) -> dict[str, str]:
-    """One user per role, each with a fresh random password (printed, never stored plain)."""
-    from sqlalchemy import select
-
-    from .models import StaffUser
-    from .staff import create_user, hash_password
-
-    passwords = {}
-    for role, email in DEMO_USERS.items():
-        password = secrets.token_urlsafe(12)
-        user = session.scalar(select(StaffUser).where(StaffUser.email == email))
-        if user is None:
-            create_user(session, email, password, role)
-        else:
-            user.password_hash = hash_password(password)
-            user.failed_logins, user.locked_until = 0, None
-        passwords[email] = password
-    return passwords
-
-
-def _print_demo_summary(app: Flask, passwords: dict[str, str], host: str, port: int) -> None:
+def _print_demo_summary(app: Flask, passwords: dict[str, str]) -> None:
     state = app.extensions["screening"]
     click.echo("Questionnaires loaded:")
     for questionnaire in state.questionnaires.questionnaires.values():
@@ -315,4 +372,3 @@ def _print_demo_summary(app: Flask, passwords: dict[str, str], host: str, port: 
     click.echo("Demo staff users (passwords are new each run):")
     for email, password in passwords.items():
         click.echo(f"  {email}  {password}")
-    click.echo(f"Serving http://{host}:{port}/ with the console SMS backend")

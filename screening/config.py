@@ -150,11 +150,14 @@ class Config:
     questionnaire_dir: Path
     config_dir: Path
     ratelimit_storage_url: str
+    trusted_proxies: int
     settings: Settings
     hospital: str
     clinics: dict[str, Clinic]
     services: tuple[RawService, ...]
     clinics_file: str
+    # Problems worth a look that do not stop the service (FILE:LINE: warning: ...).
+    warnings: tuple[str, ...] = ()
 
     @property
     def uses_tls(self) -> bool:
@@ -196,6 +199,11 @@ def load_config(
             "SCREENING_PUBLIC_BASE_URL: give a full URL such as https://screen.example.nhs.uk"
         )
 
+    proxies = env.get("SCREENING_TRUSTED_PROXIES", "0")
+    if not proxies.isdigit():
+        messages.append("SCREENING_TRUSTED_PROXIES: give the number of proxies in front, e.g. 1")
+        proxies = "0"
+
     secret_key = env.get("SCREENING_SECRET_KEY", "")
     if not secret_key:
         if environment == "production":
@@ -206,6 +214,7 @@ def load_config(
     problems: list[Problem] = []
     settings = _load_settings(config_dir / "settings.yaml", problems)
     hospital, clinics = _load_clinics(config_dir / "clinics.yaml", settings, problems)
+    warnings = sms_length_warnings(config_dir / "clinics.yaml", clinics, public_base_url)
     services = _load_services(config_dir / "services.yaml", problems)
     messages.extend(str(p) for p in sorted(problems))
     if messages:
@@ -226,11 +235,13 @@ def load_config(
         questionnaire_dir=questionnaire_dir,
         config_dir=config_dir,
         ratelimit_storage_url=env.get("SCREENING_RATELIMIT_STORAGE_URL", "memory://"),
+        trusted_proxies=int(proxies),
         settings=settings,
         hospital=hospital,
         clinics=clinics,
         services=services,
         clinics_file=str(config_dir / "clinics.yaml"),
+        warnings=tuple(warnings),
     )
 
 
@@ -356,6 +367,30 @@ def _load_services(path: Path, problems: list[Problem]) -> tuple[RawService, ...
         seen.setdefault(service.id, source.line(("services", index)))
     problems.extend(source.problems)
     return tuple(raw.services)
+
+
+def sms_length_warnings(path: Path, clinics: dict[str, Clinic], base_url: str) -> list[str]:
+    """Wording that takes more than two SMS parts costs more and may arrive split."""
+    from .sms.wording import DEFAULT_INVITE, DEFAULT_REMINDER, LONGEST_DATE, segments
+
+    link = f"{base_url}/s/{'x' * 43}"
+    warnings = []
+    for clinic in clinics.values():
+        for kind, template in (
+            ("sms_invite", clinic.sms_invite or DEFAULT_INVITE),
+            ("sms_reminder", clinic.sms_reminder or DEFAULT_REMINDER),
+        ):
+            body = template.format(
+                hospital=clinic.hospital, date=LONGEST_DATE, time="10:30", link=link
+            )
+            parts = segments(body)
+            if parts.count > 2:
+                warnings.append(
+                    f"{path}:{clinic.line}: warning: clinic '{clinic.code}' {kind} can take "
+                    f"{parts.count} SMS parts ({parts.units} {parts.encoding} characters); "
+                    "keep it within 2"
+                )
+    return warnings
 
 
 def clinic_problems(config: Config, questionnaire_ids: set[str]) -> list[Problem]:

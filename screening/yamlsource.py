@@ -27,6 +27,9 @@ PATTERN_WORDS = {
 
 _BOOLEAN_WORDS = {"yes", "no", "on", "off", "y", "n"}
 _MAX_DEPTH = 60
+# Aliases are expanded where they are used, so a few lines of anchors can stand for
+# billions of nodes ("billion laughs"). No real questionnaire comes near this.
+_MAX_NODES = 100_000
 
 
 @dataclass(frozen=True, order=True)
@@ -58,6 +61,10 @@ class Source:
     # Paths whose value was an unquoted word that YAML 1.1 read as a boolean.
     boolean_words: dict[Path_, str] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    # True when parts of the file were dropped (nesting cut off, merge keys refused):
+    # checking the rest would only report the consequences of the problems already found.
+    incomplete: bool = False
+    nodes: int = 0
 
     def line(self, path: Sequence[str | int], *, key: bool = False) -> int:
         """The line of the node at `path`, or of the nearest mapping or list holding it.
@@ -118,8 +125,17 @@ def parse(text: str, name: str) -> Source:
 
 
 def _convert(node: yaml.Node, path: Path_, source: Source, depth: int) -> Any:
+    source.nodes += 1
+    if source.nodes > _MAX_NODES:
+        if not source.incomplete:
+            source.problems.append(
+                source.problem(path, "the file expands to too many values (aliases?)")
+            )
+        source.incomplete = True
+        return None
     if depth > _MAX_DEPTH:
         source.problems.append(source.problem(path, "YAML nests too deeply"))
+        source.incomplete = True
         return None
     if isinstance(node, yaml.MappingNode):
         return _convert_mapping(node, path, source, depth)
@@ -144,6 +160,7 @@ def _convert_mapping(node: yaml.MappingNode, path: Path_, source: Source, depth:
             source.problems.append(
                 Problem(source.file, key_line, "merge keys (<<) are not supported; write it out")
             )
+            source.incomplete = True
             continue
         key = str(key_node.value)
         child_path = (*path, key)
@@ -201,14 +218,28 @@ def problems_from(
 ) -> list[Problem]:
     problems = []
     for error in exc.errors(include_url=False):
-        loc = (*prefix, *(part for part in error["loc"] if not _is_union_tag(part)))
+        loc = _without_union_tags(source.data, (*prefix, *error["loc"]))
         problems.append(_problem_for(error, loc, source, model, prefix))
     return problems
 
 
-def _is_union_tag(part: str | int) -> bool:
-    # Tagged-union branch names are written "#name" in the schemas, so they can be dropped.
-    return isinstance(part, str) and part.startswith("#")
+def _without_union_tags(data: Any, loc: Sequence[str | int]) -> Path_:
+    """`loc` without the tagged-union branch names, which the schemas write "#name".
+
+    The path is walked through the data, so that a key the author wrote with a "#" (a
+    quoted "#note": ...) is kept rather than mistaken for a branch name.
+    """
+    kept: list[str | int] = []
+    node = data
+    for part in loc:
+        in_data = (isinstance(node, dict) and part in node) or (
+            isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        )
+        if not in_data and isinstance(part, str) and part.startswith("#"):
+            continue
+        node = node[part] if in_data else None
+        kept.append(part)
+    return tuple(kept)
 
 
 def _problem_for(

@@ -18,12 +18,14 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, scoped_session
 
 from screening import create_app
 from screening.db import Base, make_engine
 from screening.extensions import db
 from screening.migrate import upgrade_to_head
+
+from .pages import OwnContextClient
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -107,6 +109,9 @@ def app_overrides(database_url: str, instance: Path, **more: str) -> dict[str, s
 @pytest.fixture
 def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
     app = create_app(app_overrides(database_url, tmp_path / "instance"))
+    # Every request gets its own app context, as in production, even though the test
+    # keeps one pushed: otherwise `g` (the signed-in user, the CSP nonce) carries over.
+    app.test_client_class = OwnContextClient
     with app.app_context():
         yield app
     _empty_tables()
@@ -130,8 +135,10 @@ def _empty_tables() -> None:
 
 
 @pytest.fixture
-def session(app: Flask) -> Session:
-    return db.session()
+def session(app: Flask) -> scoped_session[Session]:
+    # The scoped proxy, not one session: each request ends with `db.session.remove()`,
+    # and the proxy follows to the next session, so no connection is left mid-transaction.
+    return db.session
 
 
 @pytest.fixture

@@ -8,12 +8,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from flask import Flask
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from screening.models import StaffUser
 from screening.questionnaire import load_file
 from screening.questionnaire.frozen import freeze
 
+from .appointment_lists import appointment, write_list
 from .conftest import ROOT
 
 SCREENING = str(Path(sys.executable).with_name("screening"))
@@ -132,6 +136,63 @@ def test_init_db_creates_and_then_migrates_in_place(tmp_path: Path) -> None:
     assert run("init-db", **isolated(tmp_path)).returncode == 0
 
 
+def test_create_user_reads_the_password_from_stdin_and_refuses_a_repeat(
+    app: Flask, session: Session, database_url: str, tmp_path: Path
+) -> None:
+    env = {**isolated(tmp_path), "SCREENING_DATABASE_URL": database_url}
+    created = run(
+        "create-user",
+        "SP@Example.NHS.uk",
+        "--role",
+        "prescriber",
+        stdin="a long passphrase\n",
+        **env,
+    )
+    assert created.returncode == 0, created.stderr
+    user = session.scalar(select(StaffUser).where(StaffUser.email == "sp@example.nhs.uk"))
+    assert user is not None and user.role == "prescriber"
+    assert user.password_hash.startswith("$argon2id$")
+    assert "a long passphrase" not in user.password_hash
+
+    again = run(
+        "create-user", "sp@example.nhs.uk", "--role", "admin", stdin="another passphrase\n", **env
+    )
+    assert again.returncode == 1
+    assert "already" in again.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "stdin", "says"),
+    [
+        (["--role", "surgeon"], "a long passphrase", "surgeon"),
+        (["--role", "admin"], "short", "12"),
+    ],
+)
+def test_create_user_refuses_bad_input(
+    app: Flask, database_url: str, tmp_path: Path, args: list[str], stdin: str, says: str
+) -> None:
+    env = {**isolated(tmp_path), "SCREENING_DATABASE_URL": database_url}
+    result = run("create-user", "x@example.nhs.uk", *args, stdin=stdin, **env)
+    assert result.returncode != 0
+    assert says in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_demo_seeds_one_user_per_role_on_its_own_sqlite_file(tmp_path: Path) -> None:
+    result = run("demo", "--no-serve", **isolated(tmp_path))
+    assert result.returncode == 0, result.stderr
+    for role in ("admin", "prescriber", "clinician"):
+        assert f"{role}@demo.screening.invalid" in result.stdout
+    assert "barts-social-welfare" in result.stdout
+    assert "CARD-NUH" in result.stdout
+    assert "imported 150, updated 0, unchanged 0, rejected 0" in result.stdout
+    # Invitations went out through the console backend only: logged, with their links.
+    sent = int(result.stdout.split(" invitations and ")[0].rsplit(" ", 1)[-1])
+    assert sent > 0 and result.stderr.count("SMS to ") == sent
+    assert "http://127.0.0.1:5000/s/" in result.stderr
+    assert (tmp_path / "instance" / "demo.db").exists()
+
+
 def test_a_broken_config_is_reported_not_raised(tmp_path: Path) -> None:
     config = tmp_path / "config"
     config.mkdir()
@@ -140,3 +201,66 @@ def test_a_broken_config_is_reported_not_raised(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert f"{config / 'settings.yaml'}:1: rescreen_days: must be a whole number" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+# --- import-appointments and send-due ----------------------------------------------------
+
+
+@pytest.fixture
+def initialised(tmp_path: Path) -> dict[str, str]:
+    env = isolated(tmp_path)
+    assert run("init-db", **env).returncode == 0
+    return env
+
+
+def test_import_appointments_reports_rows_and_ends_with_the_counts(
+    initialised: dict[str, str], tmp_path: Path
+) -> None:
+    path = write_list(
+        tmp_path / "list.csv",
+        [appointment(1), appointment(2, nhs_number="1234567890"), appointment(3, mobile="")],
+    )
+    result = run("import-appointments", str(path), **initialised)
+    assert result.returncode == 2
+    assert "line 3: nhs_number fails the modulus-11 check" in result.stderr
+    assert "line 4: warning: mobile is blank" in result.stderr
+    last = result.stdout.strip().splitlines()[-1]
+    assert last == "imported 2, updated 0, unchanged 0, rejected 1, warnings 1"
+    again = run("import-appointments", str(path), **initialised)
+    assert again.stdout.strip().endswith(
+        "imported 0, updated 0, unchanged 2, rejected 1, warnings 1"
+    )
+
+
+def test_import_appointments_refuses_a_file_missing_columns(
+    initialised: dict[str, str], tmp_path: Path
+) -> None:
+    path = write_list(tmp_path / "list.csv", [appointment(1)], columns=["appointment_id"])
+    result = run("import-appointments", str(path), **initialised)
+    assert result.returncode == 1
+    assert "missing required columns: nhs_number" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_commands_that_need_data_say_to_run_init_db_first(tmp_path: Path) -> None:
+    path = write_list(tmp_path / "list.csv", [appointment(1)])
+    result = run("import-appointments", str(path), **isolated(tmp_path))
+    assert result.returncode == 1
+    assert "run `screening init-db` first" in result.stderr
+
+
+def test_send_due_takes_its_clock_from_now(initialised: dict[str, str], tmp_path: Path) -> None:
+    path = write_list(tmp_path / "list.csv", [appointment(1, appointment_at="2026-12-10T10:30:00")])
+    run("import-appointments", str(path), **initialised)
+    early = run("send-due", "--now", "2026-12-03T08:59", **initialised)
+    assert early.returncode == 0 and "created 0 invitations" in early.stdout
+    due = run("send-due", "--now", "2026-12-03T09:00", **initialised)
+    assert due.returncode == 0
+    assert "created 1 invitations" in due.stdout and "sent 1" in due.stdout
+    again = run("send-due", "--now", "2026-12-03T09:01", **initialised)
+    assert "created 0 invitations" in again.stdout and "sent 0" in again.stdout
+
+
+def test_send_due_refuses_a_bad_now(initialised: dict[str, str]) -> None:
+    result = run("send-due", "--now", "tomorrow", **initialised)
+    assert result.returncode == 1 and "ISO 8601" in result.stderr

@@ -138,3 +138,20 @@ def test_environment_overrides_files(tmp_path: Path) -> None:
     assert config.public_base_url == "https://screen.example.nhs.uk"
     assert config.uses_tls
     assert config.database_url == "sqlite:///elsewhere.db"
+
+
+def test_wording_longer_than_two_sms_parts_is_a_warning_not_an_error(tmp_path: Path) -> None:
+    long_invite = "{hospital} on {date}: " + "please answer a few questions " * 12 + "{link}"
+    clinics = write(
+        tmp_path,
+        "clinics.yaml",
+        "hospital: X\nclinics:\n  - code: A\n    name: One\n    questionnaire: q\n"
+        f'    sms_invite: "{long_invite}"\n',
+    )
+    config = load_config(config_env(tmp_path))
+    (warning,) = config.warnings
+    assert warning.startswith(f"{clinics}:3: warning: clinic 'A' sms_invite can take 3 SMS parts")
+
+
+def test_the_default_wording_fits_two_parts() -> None:
+    assert load_config({"SCREENING_CONFIG_DIR": str(ROOT / "config")}).warnings == ()

@@ -121,12 +121,13 @@ def _load_into(collection: Collection, file: Path, seen: dict[str, Problem]) -> 
 
 
 def _check(source: Source) -> Questionnaire:
-    if source.problems:
+    # A duplicate key or a non-text key leaves the rest of the file readable: go on, so
+    # that every problem is reported in one run (SPEC §3), not one per attempt.
+    if source.problems and (source.data is None or source.incomplete):
         raise SourceError(source.problems)
     if not isinstance(source.data, dict):
-        raise SourceError(
-            [source.problem((), "a questionnaire file must be a mapping (id, version, items...)")]
-        )
+        message = "a questionnaire file must be a mapping (id, version, items...)"
+        raise SourceError([*source.problems, source.problem((), message)])
     checker = _Checker(source)
     questionnaire = checker.run()
     if source.problems or questionnaire is None:
@@ -184,6 +185,8 @@ class _Checker:
         elif "items" in self.data:
             self.error(("items",), "items must be a list of at least one item")
         triage = self._triage()
+        # Examples only need the items and domains, so a broken header hides none of theirs.
+        examples = self._examples(self.data.get("examples"))
         if header is None or triage is None:
             return None
         questionnaire = Questionnaire(
@@ -198,8 +201,6 @@ class _Checker:
             source_file=self.source.file,
             version_line=self.source.line(("version",)),
         )
-        raw_examples = self.data.get("examples")
-        examples = self._examples(questionnaire, raw_examples)
         if self.source.problems:
             return None
         return questionnaire.model_copy(update={"examples": tuple(examples)})
@@ -660,7 +661,7 @@ class _Checker:
 
     # --- examples ---------------------------------------------------------------------------
 
-    def _examples(self, questionnaire: Questionnaire, raw_examples: Any) -> list[Example]:
+    def _examples(self, raw_examples: Any) -> list[Example]:
         if raw_examples is None:
             return []
         if not isinstance(raw_examples, list):
@@ -672,17 +673,15 @@ class _Checker:
             parsed: RawExample | None = self._validate(RawExample, raw, path)
             if parsed is None:
                 continue
-            example = self._example(questionnaire, parsed, path)
+            example = self._example(parsed, path)
             if example is not None:
                 examples.append(example)
         return examples
 
-    def _example(
-        self, questionnaire: Questionnaire, raw: RawExample, path: tuple[str | int, ...]
-    ) -> Example | None:
+    def _example(self, raw: RawExample, path: tuple[str | int, ...]) -> Example | None:
         label = f"example '{raw.name}'"
         ok = True
-        items = {item.id: item for item in questionnaire.items}
+        items = {item.id: item for item in self.items}
         for item_id, value in raw.answers.items():
             value_path = (*path, "answers", item_id)
             item = items.get(item_id)
@@ -697,7 +696,7 @@ class _Checker:
                 self.error(value_path, f"{label}: {problem}")
                 ok = False
         for index, domain in enumerate(raw.flags):
-            if self.domains_known and domain not in questionnaire.domains:
+            if self.domains_known and domain not in self.domains:
                 self.error((*path, "flags", index), f"{label}: domain '{domain}' is not declared")
                 ok = False
         if not ok:

@@ -20,6 +20,9 @@ DEFAULT_REMINDER = (
     "{date}: {link} Reply STOP to stop these texts."
 )
 
+# The longest date `render` can write, for checking lengths before any appointment exists.
+LONGEST_DATE = "Wednesday 30 September"
+
 # GSM 03.38 basic set and its extension table (each extension character costs two septets).
 _GSM_BASIC = set(
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"

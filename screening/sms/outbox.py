@@ -1,0 +1,308 @@
+"""The outbox: a message is a row first, and is sent from a claimed row.
+
+Claiming is one `UPDATE … RETURNING` statement. On PostgreSQL its candidate rows are
+picked `FOR UPDATE SKIP LOCKED`, so any number of workers on any number of machines never
+claim the same row; on SQLite a single write statement holds the database's write lock,
+so one claimer at a time is safe. A message is sent only from `claimed`, and everything
+that could make it wrong (a completed form, a cancelled appointment, an opt-out, the
+appointment having begun) is checked again just before sending.
+
+The one window in which a message can go twice: Twilio accepted it, and the worker died
+before committing `sent`. The row stays `claimed`; after `STALE_CLAIM` the sweeper puts it
+back to `pending` and it is sent again. Twilio has no idempotency key, so this cannot be
+closed, only kept small: each message is committed the moment Twilio answers (no batching
+of the bookkeeping), and claims are taken in small batches so a crash strands few rows.
+A timeout or 5xx after the request left is the same window seen from the other side
+(`SmsError.maybe_sent`): the message is retried, and may arrive twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from .. import constants as c
+from ..clock import LONDON
+from ..config import Config
+from ..invitations import in_quiet_hours, quiet_window
+from ..models import Episode, OutboundMessage
+from ..opt_outs import is_opted_out, record_opt_out
+from ..tokens import link_token, link_url
+from . import (
+    ConfigurationSmsError,
+    OptedOutError,
+    OutgoingSms,
+    PermanentSmsError,
+    SmsClient,
+    TransientSmsError,
+    status_callback_url,
+)
+from .wording import DEFAULT_INVITE, DEFAULT_REMINDER, render
+
+log = logging.getLogger(__name__)
+
+CLAIM_BATCH = 50
+STALE_CLAIM = timedelta(minutes=10)
+BACKOFF_BASE = timedelta(seconds=30)
+BACKOFF_CAP = timedelta(hours=1)
+
+
+@dataclass
+class Dispatched:
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    cancelled: int = 0
+    reclaimed: int = 0
+    stopped: str | None = None  # why the run stopped early (a configuration error)
+
+    def summary(self) -> str:
+        text = (
+            f"sent {self.sent}, retrying {self.retried}, failed {self.failed}, "
+            f"cancelled {self.cancelled}, reclaimed {self.reclaimed}"
+        )
+        return f"{text}; stopped: {self.stopped}" if self.stopped else text
+
+
+def drain(
+    session: Session,
+    config: Config,
+    client: SmsClient,
+    now: datetime,
+    *,
+    worker: str,
+    limit: int | None = None,
+) -> Dispatched:
+    """Send every message that is ready at `now` (at most `limit`)."""
+    result = Dispatched(reclaimed=reclaim_stale(session, now))
+    while limit is None or result.sent + result.failed + result.retried < limit:
+        batch = claim(session, worker=worker, now=now, size=CLAIM_BATCH)
+        if not batch:
+            break
+        for position, message_id in enumerate(batch):
+            if not _send_one(session, config, client, message_id, now, result):
+                release(session, batch[position:])
+                return result
+    return result
+
+
+def claim(session: Session, *, worker: str, now: datetime, size: int) -> list[int]:
+    ready = (
+        select(OutboundMessage.id)
+        .where(
+            OutboundMessage.status == c.MESSAGE_PENDING,
+            OutboundMessage.due_at <= now,
+            or_(OutboundMessage.next_attempt_at.is_(None), OutboundMessage.next_attempt_at <= now),
+        )
+        .order_by(OutboundMessage.id)
+        .limit(size)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        ready = ready.with_for_update(skip_locked=True)
+    claimed = session.scalars(
+        update(OutboundMessage)
+        .where(
+            OutboundMessage.id.in_(ready.scalar_subquery()),
+            # Re-checked after any lock wait, so a row can only be claimed from pending.
+            OutboundMessage.status == c.MESSAGE_PENDING,
+        )
+        .values(status=c.MESSAGE_CLAIMED, claimed_by=worker, claimed_at=now)
+        .returning(OutboundMessage.id)
+    ).all()
+    session.commit()
+    return sorted(claimed)
+
+
+def release(session: Session, message_ids: list[int]) -> None:
+    """Give claimed rows back untouched (the run is stopping)."""
+    session.execute(
+        update(OutboundMessage)
+        .where(OutboundMessage.id.in_(message_ids), OutboundMessage.status == c.MESSAGE_CLAIMED)
+        .values(status=c.MESSAGE_PENDING, claimed_by=None, claimed_at=None)
+    )
+    session.commit()
+
+
+def reclaim_stale(session: Session, now: datetime) -> int:
+    """Claims older than STALE_CLAIM belong to a dead worker: make them pending again."""
+    stale = session.scalars(
+        update(OutboundMessage)
+        .where(
+            OutboundMessage.status == c.MESSAGE_CLAIMED,
+            OutboundMessage.claimed_at < now - STALE_CLAIM,
+        )
+        .values(status=c.MESSAGE_PENDING, claimed_by=None, claimed_at=None)
+        .returning(OutboundMessage.id)
+    ).all()
+    session.commit()
+    if stale:
+        log.warning("reclaimed %d messages claimed by a worker that stopped", len(stale))
+    return len(stale)
+
+
+# --- one message -----------------------------------------------------------------------------
+
+
+def _send_one(
+    session: Session,
+    config: Config,
+    client: SmsClient,
+    message_id: int,
+    now: datetime,
+    result: Dispatched,
+) -> bool:
+    """Send one claimed message and record the outcome; False means stop the run."""
+    message = session.get(OutboundMessage, message_id)
+    if message is None or message.status != c.MESSAGE_CLAIMED:
+        return True
+    reason = why_not_send(session, config, message, now)
+    if reason == "quiet hours":
+        _retry_at(message, _end_of_quiet_hours(now, config.settings.quiet_hours))
+        session.commit()
+        return True
+    if reason is not None:
+        _finish(message, c.MESSAGE_CANCELLED, now)
+        log.info("message %s cancelled before sending: %s", message.id, reason)
+        session.commit()
+        result.cancelled += 1
+        return True
+    try:
+        accepted = client.send(_outgoing(config, message, now))
+    except ConfigurationSmsError as exc:
+        log.error("SMS sending stopped: the provider refused our configuration (%s)", exc)
+        result.stopped = f"configuration: {exc}"
+        return False
+    except OptedOutError as exc:
+        _opted_out(session, message, now, exc.code)
+        result.failed += 1
+    except PermanentSmsError as exc:
+        _failed_for_good(message, now, exc.code)
+        result.failed += 1
+    except TransientSmsError as exc:
+        message.attempts += 1
+        message.error_code = exc.code
+        _retry_at(message, now + backoff(message.attempts))
+        result.retried += 1
+    else:
+        _record_sent(message, accepted.provider_sid, accepted.provider_status, now)
+        result.sent += 1
+    # Committed at once, message by message: this keeps the duplicate window small.
+    session.commit()
+    return True
+
+
+def why_not_send(
+    session: Session, config: Config, message: OutboundMessage, now: datetime
+) -> str | None:
+    episode = message.episode
+    appointment = episode.appointment
+    if appointment is None or appointment.status != c.APPOINTMENT_BOOKED:
+        return "the appointment is no longer booked"
+    if appointment.appointment_at <= now:
+        return "the appointment has begun"
+    if episode.status in (c.EPISODE_COMPLETED, c.EPISODE_CANCELLED, c.EPISODE_OPTED_OUT):
+        return f"the episode is {episode.status}"
+    phone = episode.patient.mobile
+    if phone is None:
+        return "the patient has no usable mobile"
+    if is_opted_out(session, phone):
+        return "the number has opted out"
+    if in_quiet_hours(now, config.settings.quiet_hours):
+        return "quiet hours"
+    return None
+
+
+def _outgoing(config: Config, message: OutboundMessage, now: datetime) -> OutgoingSms:
+    episode = message.episode
+    appointment = episode.appointment
+    assert appointment is not None and episode.patient.mobile is not None
+    clinic = config.clinics.get(appointment.clinic_code)
+    hospital = clinic.hospital if clinic else config.hospital
+    if message.kind == c.MESSAGE_INVITE:
+        template = (clinic.sms_invite if clinic else None) or DEFAULT_INVITE
+    else:
+        template = (clinic.sms_reminder if clinic else None) or DEFAULT_REMINDER
+    link = link_url(config.public_base_url, link_token(config.secret_key, episode.public_id))
+    body = render(template, hospital=hospital, appointment_at=appointment.appointment_at, link=link)
+    return OutgoingSms(
+        to=episode.patient.mobile,
+        body=body,
+        status_callback=status_callback_url(config),
+        # Until the appointment begins (the client caps it at Twilio's maximum), so a
+        # backlog at Twilio is dropped rather than delivered late.
+        validity_period=int((appointment.appointment_at - now).total_seconds()),
+    )
+
+
+def backoff(attempts: int) -> timedelta:
+    """Exponential backoff with jitter, capped, so a struggling provider is not hammered."""
+    delay = min(BACKOFF_CAP, BACKOFF_BASE * (2 ** (attempts - 1)))
+    return delay * random.uniform(0.8, 1.2)
+
+
+def _end_of_quiet_hours(now: datetime, quiet_hours: str) -> datetime:
+    _, end = quiet_window(quiet_hours)
+    local = now.astimezone(LONDON)
+    candidate = datetime.combine(local.date(), end, tzinfo=LONDON)
+    if candidate <= local:
+        candidate = datetime.combine(local.date() + timedelta(days=1), end, tzinfo=LONDON)
+    return candidate
+
+
+def _retry_at(message: OutboundMessage, moment: datetime) -> None:
+    message.status = c.MESSAGE_PENDING
+    message.next_attempt_at = moment
+    message.claimed_by = message.claimed_at = None
+
+
+def _finish(message: OutboundMessage, status: str, now: datetime) -> None:
+    message.status = status
+    message.final_at = now
+    message.claimed_by = None
+
+
+def _record_sent(message: OutboundMessage, sid: str, status: str, now: datetime) -> None:
+    message.attempts += 1
+    message.provider_sid = sid
+    message.sent_at = now
+    message.claimed_by = None
+    message.status = status if status in c.FINAL_MESSAGE_STATUSES else c.MESSAGE_SENT
+    if status in c.FINAL_MESSAGE_STATUSES:
+        message.final_at = now
+    episode: Episode = message.episode
+    if message.kind == c.MESSAGE_INVITE:
+        episode.invited_at = episode.invited_at or now
+        if episode.status == c.EPISODE_SCHEDULED:
+            episode.status = c.EPISODE_INVITED
+    if status == c.MESSAGE_DELIVERED:
+        episode.delivered_at = episode.delivered_at or now
+
+
+def _failed_for_good(message: OutboundMessage, now: datetime, code: int | None) -> None:
+    """The provider refused the number: stop retrying and phone the patient instead."""
+    _finish(message, c.MESSAGE_PERMANENT_FAILURE, now)
+    message.attempts += 1
+    message.error_code = code
+    message.error_class = "permanent"
+    episode = message.episode
+    if episode.status in (c.EPISODE_SCHEDULED, c.EPISODE_INVITED):
+        episode.status = c.EPISODE_SEND_FAILED
+        episode.needs_call_reason = c.NEEDS_CALL_SEND_FAILED
+
+
+def _opted_out(session: Session, message: OutboundMessage, now: datetime, code: int | None) -> None:
+    """Twilio 21610: the number said STOP. Record it so nothing else goes to it."""
+    _finish(message, c.MESSAGE_PERMANENT_FAILURE, now)
+    message.attempts += 1
+    message.error_code = code
+    message.error_class = "opted_out"
+    phone = message.episode.patient.mobile
+    if phone is not None:
+        record_opt_out(session, phone, source=c.OPT_OUT_PROVIDER, now=now)
+    if message.episode.status in (c.EPISODE_SCHEDULED, c.EPISODE_INVITED):
+        message.episode.status = c.EPISODE_OPTED_OUT
