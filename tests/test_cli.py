@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -264,3 +265,21 @@ def test_send_due_takes_its_clock_from_now(initialised: dict[str, str], tmp_path
 def test_send_due_refuses_a_bad_now(initialised: dict[str, str]) -> None:
     result = run("send-due", "--now", "tomorrow", **initialised)
     assert result.returncode == 1 and "ISO 8601" in result.stderr
+
+
+def test_the_worker_sends_in_a_loop_and_stops_cleanly_on_sigterm(
+    initialised: dict[str, str], tmp_path: Path
+) -> None:
+    config = tmp_path / "config"
+    shutil.copytree(ROOT / "config", config, dirs_exist_ok=True)
+    (config / "settings.yaml").write_text("worker_interval_seconds: 1\n")
+    env = {**initialised, "SCREENING_CONFIG_DIR": str(config)}
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("SCREENING_")}
+    worker = subprocess.Popen(
+        [SCREENING, "worker"], cwd=ROOT, env={**environ, **env}, stdout=subprocess.PIPE, text=True
+    )
+    assert worker.stdout is not None
+    first, second = worker.stdout.readline(), worker.stdout.readline()
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(timeout=10) == 0
+    assert "created 0 invitations" in first and "created 0 invitations" in second
