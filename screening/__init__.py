@@ -114,9 +114,10 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from .views import auth, health, staff, webhooks
+    from .views import auth, health, patient, staff, webhooks
 
     app.register_blueprint(health.bp)
     app.register_blueprint(webhooks.bp)
+    app.register_blueprint(patient.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(staff.bp)

@@ -7,6 +7,7 @@ Bad input never produces a traceback: configuration and file problems are printe
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
@@ -30,7 +31,7 @@ from . import clock, create_app
 from .clinics import sync_clinics
 from .clock import frozen_at
 from .config import Config, ConfigError, clinic_problems, load_config
-from .constants import ROLES
+from .constants import ROLES, TASK_STATUSES
 from .db import make_engine
 from .extensions import db
 from .migrate import current_revision, head_revision, upgrade_to_head
@@ -190,6 +191,32 @@ def _parse_now(text: str | None) -> datetime:
         return clock.as_aware(datetime.fromisoformat(text))
     except ValueError:
         fail(f"--now: '{text}' is not an ISO 8601 date and time, such as 2026-12-03T09:00")
+
+
+# --- tasks ----------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--status", type=click.Choice(TASK_STATUSES), help="Only tasks in this status.")
+@click.option("--format", "output", type=click.Choice(["table", "json"]), default="table")
+def tasks(status: str | None, output: str) -> None:
+    """List triage tasks, most pressing first (all statuses unless --status is given)."""
+    from .triage import list_tasks
+
+    with app_session() as (_app, session):
+        require_schema()
+        rows = list_tasks(session, status=status)
+    if output == "json":
+        click.echo(json.dumps([row.as_json() for row in rows], indent=2))
+        return
+    click.echo(f"{'id':>6}  {'status':<9} {'priority':<8} {'clinic':<12} {'created':<16} domains")
+    for row in rows:
+        created = row.created_at.astimezone(clock.LONDON).strftime("%Y-%m-%d %H:%M")
+        click.echo(
+            f"{row.id:>6}  {row.status:<9} {row.priority:<8} {row.clinic_code or '-':<12} "
+            f"{created:<16} {', '.join(row.domains) or '-'}"
+        )
+    click.echo(f"{len(rows)} task{'s' if len(rows) != 1 else ''}")
 
 
 # --- validate --------------------------------------------------------------------------

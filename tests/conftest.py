@@ -107,8 +107,14 @@ def app_overrides(database_url: str, instance: Path, **more: str) -> dict[str, s
 
 
 @pytest.fixture
-def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
-    app = create_app(app_overrides(database_url, tmp_path / "instance"))
+def settings() -> dict[str, str]:
+    """Extra SPEC §6 variables for the `app` fixture; override it in a test module."""
+    return {}
+
+
+@pytest.fixture
+def app(database_url: str, tmp_path: Path, settings: dict[str, str]) -> Iterator[Flask]:
+    app = create_app(app_overrides(database_url, tmp_path / "instance", **settings))
     # Every request gets its own app context, as in production, even though the test
     # keeps one pushed: otherwise `g` (the signed-in user, the CSP nonce) carries over.
     app.test_client_class = OwnContextClient

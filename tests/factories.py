@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime, timedelta
+
 from sqlalchemy.orm import Session
 
-from screening.models import StaffUser
+from screening import clock, state
+from screening import constants as c
+from screening.clinics import sync_clinics
+from screening.invitations import place_in_episode
+from screening.models import Appointment, Episode, Patient, StaffUser
 from screening.staff import create_user
+from screening.tokens import link_token, token_hash
 
 
 def make_user(
@@ -18,3 +25,42 @@ def make_user(
     user = create_user(session, email, password, role)
     session.commit()
     return user
+
+
+def make_invited_episode(
+    session: Session,
+    *,
+    clinic: str = "CARD-NUH",
+    nhs_number: str = "9990000018",
+    mobile: str | None = "+447400100001",
+    date_of_birth: date = date(1960, 5, 17),
+    appointment_at: datetime | None = None,
+    language: str | None = None,
+) -> tuple[Episode, str]:
+    """An episode whose invitation went out: returns it and the token of its link."""
+    config = state().config
+    sync_clinics(session, config)
+    appointment_at = appointment_at or clock.now() + timedelta(days=5)
+    patient = Patient(
+        nhs_number=nhs_number,
+        given_name="Alex",
+        family_name="Example",
+        date_of_birth=date_of_birth,
+        mobile=mobile,
+        language=language,
+    )
+    appointment = Appointment(
+        external_id=f"APT-{nhs_number}", patient=patient, clinic_code=clinic,
+        appointment_at=appointment_at, status=c.APPOINTMENT_BOOKED,
+    )  # fmt: skip
+    session.add_all([patient, appointment])
+    session.flush()
+    place_in_episode(session, config, appointment)
+    episode = appointment.episode
+    assert episode is not None
+    token = link_token(config.secret_key, episode.public_id)
+    episode.token_hash = token_hash(token)
+    episode.token_expires_at = appointment_at + timedelta(days=2)
+    episode.status, episode.invited_at = c.EPISODE_INVITED, clock.now()
+    session.commit()
+    return episode, token

@@ -1,0 +1,64 @@
+"""The triage task list (SPEC §5: `screening tasks`)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+
+from flask import Flask
+from sqlalchemy.orm import Session
+
+from screening import clock, state
+from screening.questionnaire.model import AnswerValue
+from screening.responses import save_answer, submit
+from screening.triage import list_tasks
+from tests.factories import make_invited_episode
+from tests.test_cli import isolated, run
+
+NO_NEEDS: dict[str, AnswerValue] = {
+    "ends_meet": "no",
+    "missed_meals": "no",
+    "stable_housing": "yes",
+    "support_network": "yes",
+    "feel_unsafe": "no",
+    "carer_impact": "no",
+}
+
+
+def submitted(session: Session, nhs_number: str, **answers: AnswerValue) -> None:
+    episode, _ = make_invited_episode(session, nhs_number=nhs_number)
+    questionnaire = state().questionnaires.questionnaires["barts-social-welfare"]
+    for item_id, value in {**NO_NEEDS, **answers}.items():
+        save_answer(session, questionnaire, episode, item_id, value, now=clock.now())
+    submit(session, questionnaire, episode, language="en", now=clock.now())
+
+
+def test_tasks_come_most_pressing_first_with_their_domains(app: Flask, session: Session) -> None:
+    submitted(session, "9990000018", missed_meals="yes", wants_help="no")
+    submitted(session, "9990000026", ends_meet="yes", feel_unsafe="yes", wants_help="yes")
+    submitted(session, "9990000034")  # no needs: no task
+    rows = list_tasks(session)
+    assert [(r.priority, r.status, r.domains) for r in rows] == [
+        ("urgent", "open", ["financial", "safety"]),
+        ("routine", "declined", ["food"]),
+    ]
+    assert [r.status for r in list_tasks(session, status="declined")] == ["declined"]
+
+
+def test_the_json_listing_keeps_the_contract(
+    app: Flask, session: Session, database_url: str, tmp_path: Path
+) -> None:
+    submitted(session, "9990000018", ends_meet="yes", wants_help="yes")
+    env = {**isolated(tmp_path), "SCREENING_DATABASE_URL": database_url}
+    result = run("tasks", "--format", "json", **env)
+    assert result.returncode == 0, result.stderr
+    (task,) = json.loads(result.stdout)
+    assert task["status"] == "open" and task["priority"] == "routine"
+    assert task["domains"] == ["financial"]
+    assert task["questionnaire_id"] == "barts-social-welfare"
+    assert task["appointment_id"] == "APT-9990000018" and task["clinic_code"] == "CARD-NUH"
+    assert datetime.fromisoformat(task["created_at"]).utcoffset() is not None
+    assert isinstance(task["id"], int)
+    table = run("tasks", "--status", "closed", **env)
+    assert table.returncode == 0 and table.stdout.strip().endswith("0 tasks")
