@@ -22,6 +22,7 @@ from .questionnaire.loader import Collection, load_paths
 
 ROOT = Path(__file__).resolve().parent.parent
 STAFF_IDLE_TIMEOUT = timedelta(minutes=30)
+ASSET_MAX_AGE = timedelta(days=1)
 # Patient forms must not expire under a slow patient (SPEC §9); staff sessions time out
 # after 30 idle minutes on their own, so one generous CSRF lifetime serves both.
 CSRF_TIME_LIMIT_SECONDS = 8 * 60 * 60
@@ -82,13 +83,24 @@ def _configure(app: Flask, config: Config) -> None:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=config.uses_tls,
-        PERMANENT_SESSION_LIFETIME=STAFF_IDLE_TIMEOUT,
+        # Flask checks every session cookie against this age, patients' included, so it
+        # matches the CSRF lifetime; staff are signed out after 30 idle minutes by a check
+        # on the server (views/auth.py), not by the cookie.
+        PERMANENT_SESSION_LIFETIME=timedelta(seconds=CSRF_TIME_LIMIT_SECONDS),
         REMEMBER_COOKIE_DURATION=timedelta(0),
         WTF_CSRF_TIME_LIMIT=CSRF_TIME_LIMIT_SECONDS,
         WTF_CSRF_SSL_STRICT=config.uses_tls,
         RATELIMIT_STORAGE_URI=config.ratelimit_storage_url,
         RATELIMIT_HEADERS_ENABLED=True,
         PREFERRED_URL_SCHEME="https" if config.uses_tls else "http",
+        # The NHS.UK CSS is 272 KB, 30 KB compressed: patients pay for data on their phones.
+        # Only static assets are compressed: HTML pages carry CSRF tokens beside text the
+        # user typed, the mix a BREACH attack needs; they are small anyway.
+        COMPRESS_MIMETYPES=["text/css", "text/javascript", "image/svg+xml", "application/json"],
+        # Static files are streamed: browsers offer br over HTTPS and deflate everywhere.
+        COMPRESS_ALGORITHM=["br", "gzip", "deflate"],
+        COMPRESS_ALGORITHM_STREAMING=["br", "deflate"],
+        SEND_FILE_MAX_AGE_DEFAULT=ASSET_MAX_AGE,
     )
     # NHS.UK macros need chainable undefined; our own templates are covered by page tests.
     # trim_blocks/lstrip_blocks drop the blank lines the NHS.UK macros leave: patients pay
@@ -105,19 +117,21 @@ def _configure(app: Flask, config: Config) -> None:
 
 
 def _init_extensions(app: Flask) -> None:
-    from .extensions import csrf, db, limiter, login_manager
+    from .extensions import compress, csrf, db, limiter, login_manager
 
     db.init_app(app)
+    compress.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)
     login_manager.init_app(app)
 
 
 def _register_blueprints(app: Flask) -> None:
-    from .views import auth, health, patient, staff, webhooks
+    from .views import assisted, auth, health, patient, staff, webhooks
 
     app.register_blueprint(health.bp)
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(patient.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(staff.bp)
+    app.register_blueprint(assisted.bp)

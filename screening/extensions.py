@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import request
+from flask_compress import Compress
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -10,6 +11,7 @@ from flask_wtf.csrf import CSRFProtect
 
 from .db import db
 
+compress = Compress()
 csrf = CSRFProtect()
 login_manager = LoginManager()
 # No default limits: each route that needs one says so (unknown tokens, logins).
@@ -20,4 +22,4 @@ def remote_addr() -> str | None:
     return request.remote_addr if request else None
 
 
-__all__ = ["csrf", "db", "limiter", "login_manager", "remote_addr"]
+__all__ = ["compress", "csrf", "db", "limiter", "login_manager", "remote_addr"]

@@ -58,6 +58,7 @@ def make_invited_episode(
     place_in_episode(session, config, appointment)
     episode = appointment.episode
     assert episode is not None
+    session.flush()  # gives the episode its public id
     token = link_token(config.secret_key, episode.public_id)
     episode.token_hash = token_hash(token)
     episode.token_expires_at = appointment_at + timedelta(days=2)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from flask import request
 
 from screening import create_app
@@ -29,3 +30,20 @@ def test_forwarded_addresses_are_ignored_unless_a_proxy_is_trusted(tmp_path: Pat
 
 def test_behind_one_trusted_proxy_the_client_address_is_used(tmp_path: Path) -> None:
     assert client_address_seen(tmp_path, SCREENING_TRUSTED_PROXIES="1") == "203.0.113.7"
+
+
+@pytest.mark.parametrize(
+    ("offered", "encoding"),
+    [("gzip, deflate, br, zstd", "br"), ("gzip, deflate", "deflate")],  # HTTPS, plain HTTP
+)
+def test_assets_are_compressed_and_cached_but_pages_are_not(
+    tmp_path: Path, offered: str, encoding: str
+) -> None:
+    app = create_app(app_overrides("sqlite://", tmp_path / "instance"))
+    client = app.test_client()
+    css = client.get("/assets/nhsuk-frontend.min.css", headers={"Accept-Encoding": offered})
+    assert css.headers["Content-Encoding"] == encoding
+    assert len(css.get_data()) < 40_000  # 272 KB uncompressed
+    assert "max-age=86400" in css.headers["Cache-Control"]
+    html = client.get("/login", headers={"Accept-Encoding": offered})
+    assert "Content-Encoding" not in html.headers

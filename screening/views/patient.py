@@ -14,6 +14,7 @@ from datetime import date
 from babel import Locale, UnknownLocaleError
 from flask import Blueprint, abort, g, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
+from flask_login import current_user
 from limits import parse
 from sqlalchemy import select
 
@@ -33,6 +34,7 @@ bp = Blueprint("patient", __name__, url_prefix="/s")
 EPISODE_KEY = "patient_episode"
 VERIFIED_KEY = "patient_verified"
 LANGUAGE_KEY = "patient_language"
+ASSISTED_KEY = "assisted_episode"  # set when a staff member is entering the answers
 # Guessing links: counted per address only when a token is unknown (SPEC §9).
 UNKNOWN_LINK_LIMIT = parse("10 per minute")
 
@@ -126,6 +128,20 @@ def _questionnaire_for(episode: Episode) -> Questionnaire:
         # The file is gone or broken (its problems are logged at start-up).
         abort(500)
     return serving(db.session(), current)
+
+
+def enter_as_staff(episode: Episode) -> None:
+    """Assisted mode: the staff member has checked who they are talking to."""
+    session[EPISODE_KEY] = episode.public_id
+    session[VERIFIED_KEY] = episode.public_id
+    session[ASSISTED_KEY] = episode.public_id
+
+
+def _entered_by() -> int | None:
+    """The staff user entering answers in assisted mode, if this is assisted mode."""
+    visit: Visit = g.visit
+    assisting = session.get(ASSISTED_KEY) == visit.episode.public_id
+    return current_user.id if assisting and current_user.is_authenticated else None
 
 
 def _needs_date_of_birth() -> bool:
@@ -244,6 +260,7 @@ def question(item_id: str) -> ResponseReturnValue:
                 item.id,
                 form.answer(),
                 now=clock.now(),
+                entered_by=_entered_by(),
             )
             return redirect(_after(visit, item))
         status = 400
@@ -310,6 +327,7 @@ def check() -> ResponseReturnValue:
             visit.episode,
             language=visit.language,
             now=clock.now(),
+            submitted_by=_entered_by(),
         )
         return redirect(url_for("patient.done"))
     rows = [
@@ -376,6 +394,7 @@ def _render(
         template,
         page_kind=kind,
         visit=visit,
+        assisting=_entered_by() is not None,
         hospital=visit.hospital,
         language=visit.language,
         text=lambda texts: text_in(texts, visit.language),

@@ -421,3 +421,22 @@ def test_ons_wellbeing_records_flags_but_creates_no_task(
     browser.send()
     assert session.scalars(select(Flag.domain)).all() == ["wellbeing"]
     assert count(session, TriageTask) == 0
+
+
+def test_a_slow_patient_can_still_send_a_page_hours_later(
+    browser: PatientBrowser, invited: tuple[Episode, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import itsdangerous.timed
+
+    browser.start(invited[1])
+    token = csrf_token(browser.get("/s/q/ends_meet"))
+    issued = itsdangerous.timed.time.time()
+
+    def post_after(hours: float):
+        monkeypatch.setattr(itsdangerous.timed.time, "time", lambda: issued + hours * 3600)
+        return browser.client.post("/s/q/ends_meet", data={"csrf_token": token, "ends_meet": "no"})
+
+    late = post_after(9)
+    assert late.status_code == 400  # the friendly "go back and try again" page
+    assert "Traceback" not in late.get_data(as_text=True)
+    assert post_after(7).status_code == 302

@@ -1,0 +1,65 @@
+"""Assisted mode pages (SPEC §1.6): find a patient, open their questionnaire in clinic or
+by phone, then use the patient's own question pages. Every search result is audited."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_login import current_user
+from sqlalchemy import select
+
+from .. import assisted, audit, clock
+from ..constants import AUDIT_VIEW_PATIENT, ROLE_ADMIN, ROLE_PRESCRIBER
+from ..extensions import db, remote_addr
+from ..models import Episode
+from . import patient
+from .auth import require_role
+
+bp = Blueprint("assisted", __name__, url_prefix="/assisted")
+bp.before_request(require_role(ROLE_ADMIN, ROLE_PRESCRIBER))
+
+AUDIT_ASSISTED_START = "assisted_start"
+MODE_NAMES = {"assisted_in_person": "In clinic", "assisted_phone": "By phone"}
+
+
+@bp.get("")
+def search() -> ResponseReturnValue:
+    query = request.args.get("q", "").strip()
+    found = assisted.find_patients(db.session(), query) if query else []
+    for result in found:
+        audit.record(
+            db.session(),
+            AUDIT_VIEW_PATIENT,
+            actor=current_user,
+            subject_type="patient",
+            subject_id=result.patient.id,
+            remote_addr=remote_addr(),
+            detail={"view": "assisted_search"},
+        )
+    db.session.commit()
+    return render_template(
+        "assisted/search.html", query=query, found=found, searched=bool(query), modes=MODE_NAMES
+    )
+
+
+@bp.post("/start/<public_id>")
+def start(public_id: str) -> ResponseReturnValue:
+    episode = db.session.scalar(select(Episode).where(Episode.public_id == public_id))
+    mode = request.form.get("mode", "")
+    if episode is None or mode not in assisted.ASSISTED_MODES:
+        abort(404)
+    assisted.start_assisted(
+        db.session(), episode, mode=mode, user_id=current_user.id, now=clock.now()
+    )
+    audit.record(
+        db.session(),
+        AUDIT_ASSISTED_START,
+        actor=current_user,
+        subject_type="episode",
+        subject_id=episode.id,
+        remote_addr=remote_addr(),
+        detail={"mode": mode},
+    )
+    db.session.commit()
+    patient.enter_as_staff(episode)
+    return redirect(url_for("patient.resume"))

@@ -1,0 +1,106 @@
+"""Assisted mode: staff complete a questionnaire with a patient (SPEC §1.6, §7)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from screening import constants as c
+from screening.models import Answer, AuditEvent, Episode, Response
+from tests.factories import make_invited_episode, make_user
+from tests.pages import csrf_token, page, text_of
+
+from .test_patient import BARTS_NO_NEEDS, PatientBrowser, kind
+from .test_patient import settings as settings
+
+PASSWORD = "correct horse battery"
+
+
+def signed_in(app: Flask, session: Session, role: str = "prescriber") -> FlaskClient:
+    user = make_user(session, email=f"{role}@example.nhs.uk", role=role, password=PASSWORD)
+    client = app.test_client()
+    token = csrf_token(page(client.get("/login")))
+    response = client.post(
+        "/login", data={"csrf_token": token, "email": user.email, "password": PASSWORD}
+    )
+    assert response.status_code == 302
+    return client
+
+
+def test_a_prescriber_finds_a_patient_by_nhs_number_or_name_and_each_view_is_audited(
+    app: Flask, session: Session
+) -> None:
+    make_invited_episode(session)
+    client = signed_in(app, session)
+    by_number = text_of(page(client.get("/assisted?q=999 000 0018")))
+    assert "Alex Example" in by_number and "9990000018" in by_number
+    by_name = text_of(page(client.get("/assisted?q=alex example")))
+    assert "Alex Example" in by_name
+    assert "No patient matches" in text_of(page(client.get("/assisted?q=Nobody")))
+    views = session.scalars(
+        select(AuditEvent).where(AuditEvent.action == c.AUDIT_VIEW_PATIENT)
+    ).all()
+    assert len(views) == 2 and all(v.actor_user_id is not None for v in views)
+
+
+@pytest.mark.parametrize(("role", "status"), [("clinician", 403)])
+def test_clinicians_cannot_see_patients(
+    app: Flask, session: Session, role: str, status: int
+) -> None:
+    assert signed_in(app, session, role).get("/assisted?q=Example").status_code == status
+    assert app.test_client().get("/assisted").status_code == 302  # to sign in
+
+
+def test_a_phone_call_completes_the_questionnaire_for_a_patient_without_a_mobile(
+    app: Flask, session: Session
+) -> None:
+    episode, _ = make_invited_episode(session, mobile=None, clinic="DOB-CHECK",
+                                      date_of_birth=date(1950, 1, 1))  # fmt: skip
+    assert episode.status == c.EPISODE_INVITED
+    client = signed_in(app, session)
+    search = page(client.get("/assisted?q=9990000018"))
+    form = search.find("form", attrs={"action": f"/assisted/start/{episode.public_id}"})
+    assert form is not None
+    response = client.post(
+        f"/assisted/start/{episode.public_id}",
+        data={"csrf_token": csrf_token(search), "mode": "assisted_phone"},
+        follow_redirects=True,
+    )
+    first = page(response)
+    # The staff member has checked who they are talking to: no date-of-birth page.
+    assert kind(first) == "question" and "You are entering answers for Alex Example" in text_of(
+        first
+    )
+    staff = PatientBrowser(client)
+    staff.answer("basic_needs", "yes")
+    staff.answer("wants_help", "yes")
+    assert kind(staff.send()) == "complete"
+
+    session.expire_all()
+    stored = session.get(Episode, episode.id)
+    assert stored.mode == c.MODE_ASSISTED_PHONE
+    assert stored.opened_at and stored.delivered_at and stored.completed_at
+    user_id = stored.entered_by_user_id
+    assert user_id is not None
+    entered = session.scalars(select(Answer.entered_by_user_id)).all()
+    assert entered == [user_id, user_id]
+    response_row = session.scalars(select(Response)).one()
+    assert (response_row.mode, response_row.submitted_by_user_id) == ("assisted_phone", user_id)
+
+
+def test_a_patient_on_their_own_phone_is_never_recorded_as_staff(
+    app: Flask, session: Session
+) -> None:
+    # A staff member signed in on the same browser answers nothing for the patient unless
+    # they opened the episode in assisted mode.
+    _, token = make_invited_episode(session)
+    client = signed_in(app, session)
+    browser = PatientBrowser(client)
+    browser.start(token)
+    browser.answer_all(BARTS_NO_NEEDS)
+    assert set(session.scalars(select(Answer.entered_by_user_id))) == {None}
