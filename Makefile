@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: venv demo test lint format validate clean
+.PHONY: venv demo test lint format validate messages clean
 
 # Reinstalls whenever pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -33,6 +33,11 @@ test: lint
 
 validate: $(STAMP)
 	$(BIN)/screening validate
+
+# The app's own words, for translators: edit a copy per language, never ship it unreviewed.
+messages: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k _ -k gettext -k lazy_gettext --no-location \
+		--omit-header -o screening/translations/messages.pot .
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .ruff_cache .hypothesis tests/artifacts

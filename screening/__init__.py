@@ -17,6 +17,7 @@ from flask import Flask, current_app
 from jinja2 import ChainableUndefined, ChoiceLoader, FileSystemLoader, PackageLoader
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from . import i18n
 from .config import Config, load_config
 from .questionnaire.loader import Collection, load_paths
 
@@ -121,6 +122,7 @@ def _init_extensions(app: Flask) -> None:
 
     db.init_app(app)
     compress.init_app(app)
+    i18n.init_app(app, list(app.extensions["screening"].config.translation_dirs))
     csrf.init_app(app)
     limiter.init_app(app)
     login_manager.init_app(app)

@@ -151,6 +151,7 @@ class Config:
     config_dir: Path
     ratelimit_storage_url: str
     trusted_proxies: int
+    translation_dirs: tuple[str, ...]
     settings: Settings
     hospital: str
     clinics: dict[str, Clinic]
@@ -236,6 +237,9 @@ def load_config(
         config_dir=config_dir,
         ratelimit_storage_url=env.get("SCREENING_RATELIMIT_STORAGE_URL", "memory://"),
         trusted_proxies=int(proxies),
+        translation_dirs=tuple(
+            d for d in env.get("SCREENING_TRANSLATIONS_DIR", "").split(os.pathsep) if d
+        ),
         settings=settings,
         hospital=hospital,
         clinics=clinics,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from wtforms import Field, RadioField, SelectMultipleField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
@@ -102,24 +103,20 @@ class NhsTextareaField(TextAreaField):
 def _field(item: Item, language: str) -> Field:
     if item.type in ("choice", "scale"):
         choices = _choices(item, language)
-        missing = "Select an answer" if item.type == "choice" else "Select a number"
+        missing = _("Select an answer") if item.type == "choice" else _("Select a number")
         return NhsRadioField(choices=choices, validators=[_ItemRule(item, missing, missing)])
     if item.type == "multi":
         return NhsCheckboxesField(
             choices=_choices(item, language),
-            validators=[_ItemRule(item, "Select at least one answer", "Select from the list")],
+            validators=[
+                _ItemRule(item, _("Select at least one answer"), _("Select from the list"))
+            ],
         )
     if item.type == "number":
-        between = _range_words(item)
-        return NhsNumberField(
-            validators=[_ItemRule(item, "Enter a number", f"Enter a number{between}")]
-        )
+        return NhsNumberField(validators=[_ItemRule(item, _("Enter a number"), _range_words(item))])
     limit = item.max_length or 500
-    return NhsTextareaField(
-        validators=[
-            _ItemRule(item, "Enter your answer", f"Your answer must be {limit} characters or fewer")
-        ]
-    )
+    too_long = _("Your answer must be %(limit)s characters or fewer", limit=limit)
+    return NhsTextareaField(validators=[_ItemRule(item, _("Enter your answer"), too_long)])
 
 
 def _choices(item: Item, language: str) -> list[SelectChoice]:
@@ -131,12 +128,12 @@ def _choices(item: Item, language: str) -> list[SelectChoice]:
 
 def _range_words(item: Item) -> str:
     if item.min is not None and item.max is not None:
-        return f" between {item.min} and {item.max}"
+        return _("Enter a number between %(low)s and %(high)s", low=item.min, high=item.max)
     if item.min is not None:
-        return f" of {item.min} or more"
+        return _("Enter a number of %(low)s or more", low=item.min)
     if item.max is not None:
-        return f" of {item.max} or less"
-    return ""
+        return _("Enter a number of %(high)s or less", high=item.max)
+    return _("Enter a number")
 
 
 # --- NHS.UK macro parameters --------------------------------------------------------------
@@ -183,8 +180,12 @@ def _scale_hint(item: Item, language: str, hint: str | None) -> str | None:
     if item.type != "scale":
         return hint
     ends = (
-        f"{item.min} is {text_in(item.min_label, language)}" if item.min_label else "",
-        f"{item.max} is {text_in(item.max_label, language)}" if item.max_label else "",
+        _("%(number)s is %(label)s", number=item.min, label=text_in(item.min_label, language))
+        if item.min_label
+        else "",
+        _("%(number)s is %(label)s", number=item.max, label=text_in(item.max_label, language))
+        if item.max_label
+        else "",
     )
     words = ", ".join(part for part in ends if part)
     return " ".join(part for part in (hint, words) if part) or None

@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from babel import Locale, UnknownLocaleError
 from flask import Blueprint, abort, g, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 from flask_login import current_user
 from limits import parse
 from sqlalchemy import select
@@ -22,6 +22,7 @@ from .. import clock, links, responses, state
 from ..config import Clinic
 from ..constants import OPT_OUT_WEB
 from ..extensions import db, limiter, remote_addr
+from ..i18n import language_name
 from ..models import Episode
 from ..opt_outs import is_opted_out, record_opt_out
 from ..questionnaire import Item, Questionnaire, evaluate
@@ -115,6 +116,7 @@ def _visit(episode: Episode) -> Visit:
     language = session.get(LANGUAGE_KEY) or episode.language or questionnaire.default_language
     if language not in questionnaire.languages:
         language = questionnaire.default_language
+    g.language = language  # the app's own words follow the questionnaire's language
     return Visit(episode, questionnaire, clinic, language)
 
 
@@ -172,15 +174,6 @@ def start() -> ResponseReturnValue:
     )
 
 
-def language_name(code: str) -> str:
-    """A language's name in itself ("English", "বাংলা"), so a patient can find their own."""
-    try:
-        name = Locale.parse(code).get_display_name(code)
-    except (ValueError, UnknownLocaleError):
-        return code
-    return name[:1].upper() + name[1:] if name else code
-
-
 @bp.post("/stop-texts")
 def stop_texts() -> ResponseReturnValue:
     """Stop texts without replying (many senders cannot receive replies)."""
@@ -201,7 +194,7 @@ def verify() -> ResponseReturnValue:
     if request.method == "POST":
         given = _date_from_form()
         if given is None:
-            error = "Enter your date of birth, for example 31 3 1980"
+            error = _("Enter your date of birth, for example 31 3 1980")
         elif links.check_date_of_birth(db.session(), visit.episode, given, clock.now()):
             session[VERIFIED_KEY] = visit.episode.public_id
             return redirect(url_for("patient.resume"))
@@ -209,7 +202,7 @@ def verify() -> ResponseReturnValue:
             return _render("patient/locked.html", "locked")
         else:
             # Never say which part was wrong (SPEC §9).
-            error = "The date of birth does not match our records. Check it and try again"
+            error = _("The date of birth does not match our records. Check it and try again")
     status = 200 if error is None else 400
     return _render("patient/verify.html", "verify", status=status, error=error)
 
@@ -343,7 +336,7 @@ def check() -> ResponseReturnValue:
 
 def _answer_words(item: Item, value: AnswerValue | None, language: str) -> list[str]:
     if value is None:
-        return ["Not answered"]
+        return [_("Not answered")]
     values = value if isinstance(value, list) else [value]
     labels = {answer.value: text_in(answer.label, language) for answer in item.answers}
     return [labels.get(v, v) for v in values]
