@@ -8,8 +8,10 @@ or under the SMS age, is put on the phone-call list (`needs_call`): the human ro
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, Protocol
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, aliased
@@ -17,7 +19,8 @@ from sqlalchemy.orm import Session, aliased
 from . import clock
 from . import constants as c
 from .config import Clinic, Config
-from .models import Appointment, Episode, OptOut, OutboundMessage, Patient
+from .models import Appointment, Episode, OutboundMessage, Patient
+from .opt_outs import is_opted_out
 from .tokens import link_token, token_hash
 
 # Episodes that no invitation has reached yet: their owner and route may still change.
@@ -46,17 +49,57 @@ def place_in_episode(session: Session, config: Config, appointment: Appointment)
         return
     if appointment.status != c.APPOINTMENT_BOOKED:
         return  # attended and dna are recorded on the appointment for the report
+    place_booked(config, appointment, _SessionEpisodes(session))
+
+
+class EpisodeSource(Protocol):
+    """Where `place_booked` finds and makes episodes.
+
+    `_SessionEpisodes` queries the database for each row. The importer passes its own,
+    which answers from what it read for a whole batch and holds plain records with the
+    same attribute names as the models, so the rules below are written once.
+    """
+
+    def in_window(self, appointment: Any, clinic: Clinic) -> Any: ...
+
+    def new(self, appointment: Any, clinic: Clinic) -> Any: ...
+
+    def is_opted_out(self, phone: str | None) -> bool: ...
+
+
+def place_booked(config: Config, appointment: Any, episodes: EpisodeSource) -> None:
+    """A booked appointment: join the episode in its window, or start one; choose the route."""
     clinic = config.clinics[appointment.clinic_code]
-    episode = appointment.episode or _episode_in_window(session, appointment, clinic)
+    episode = appointment.episode or episodes.in_window(appointment, clinic)
     if episode is None:
-        episode = _new_episode(session, appointment, clinic)
+        episode = episodes.new(appointment, clinic)
     elif episode.status in NOT_YET_INVITED and _should_own(episode, appointment):
         episode.appointment = appointment
         episode.clinic_code = appointment.clinic_code
         episode.window_ends_at = appointment.appointment_at + timedelta(days=clinic.rescreen_days)
     appointment.episode = episode
     if episode.status in NOT_YET_INVITED:
-        choose_route(session, config, episode)
+        route(config, episode, episodes.is_opted_out)
+
+
+class _SessionEpisodes:
+    def __init__(self, session: Session):
+        self.session = session
+
+    def in_window(self, appointment: Appointment, clinic: Clinic) -> Episode | None:
+        return _episode_in_window(self.session, appointment, clinic)
+
+    def new(self, appointment: Appointment, clinic: Clinic) -> Episode:
+        episode = Episode(
+            patient=appointment.patient,
+            appointment=appointment,
+            **new_episode_values(appointment, clinic),
+        )
+        self.session.add(episode)
+        return episode
+
+    def is_opted_out(self, phone: str | None) -> bool:
+        return is_opted_out(self.session, phone)
 
 
 def _episode_in_window(
@@ -75,23 +118,20 @@ def _episode_in_window(
     )
 
 
-def _new_episode(session: Session, appointment: Appointment, clinic: Clinic) -> Episode:
+def new_episode_values(appointment: Any, clinic: Clinic) -> dict[str, Any]:
+    """The columns of a new episode, besides its patient and appointment."""
     patient = appointment.patient
-    episode = Episode(
-        status=c.EPISODE_SCHEDULED,
-        patient=patient,
-        appointment=appointment,
-        clinic_code=clinic.code,
-        questionnaire_id=clinic.questionnaire,
-        window_ends_at=appointment.appointment_at + timedelta(days=clinic.rescreen_days),
-        language=patient.language,
-        age_band=age_band(patient.date_of_birth, appointment.appointment_at),
-        sex=patient.sex,
-        ethnicity=patient.ethnicity,
-        imd_decile=patient.imd_decile,
-    )
-    session.add(episode)
-    return episode
+    return {
+        "status": c.EPISODE_SCHEDULED,
+        "clinic_code": clinic.code,
+        "questionnaire_id": clinic.questionnaire,
+        "window_ends_at": appointment.appointment_at + timedelta(days=clinic.rescreen_days),
+        "language": patient.language,
+        "age_band": age_band(patient.date_of_birth, appointment.appointment_at),
+        "sex": patient.sex,
+        "ethnicity": patient.ethnicity,
+        "imd_decile": patient.imd_decile,
+    }
 
 
 def _should_own(episode: Episode, appointment: Appointment) -> bool:
@@ -106,6 +146,11 @@ def _should_own(episode: Episode, appointment: Appointment) -> bool:
 
 def choose_route(session: Session, config: Config, episode: Episode) -> None:
     """SMS when the patient has a mobile, is old enough and has not opted out; else a call."""
+    route(config, episode, lambda phone: is_opted_out(session, phone))
+
+
+def route(config: Config, episode: Any, opted_out: Callable[[str | None], bool]) -> None:
+    """`choose_route` for an episode or an importer's record of one."""
     patient = episode.patient
     appointment = episode.appointment
     assert appointment is not None
@@ -118,17 +163,10 @@ def choose_route(session: Session, config: Config, episode: Episode) -> None:
         reason = c.NEEDS_CALL_UNDER_AGE
     if reason is not None:
         episode.status, episode.needs_call_reason = c.EPISODE_NEEDS_CALL, reason
-    elif is_opted_out(session, patient.mobile):
+    elif opted_out(patient.mobile):
         episode.status, episode.needs_call_reason = c.EPISODE_OPTED_OUT, None
     else:
         episode.status, episode.needs_call_reason = c.EPISODE_SCHEDULED, None
-
-
-def is_opted_out(session: Session, phone: str | None) -> bool:
-    if phone is None:
-        return False
-    row = session.get(OptOut, phone)
-    return row is not None and row.lifted_at is None
 
 
 def _release(session: Session, appointment: Appointment) -> None:

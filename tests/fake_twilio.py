@@ -16,6 +16,9 @@ Tests script the next replies:
         fake.delay_next(1.0)          # the reply after that is slow
         ... fake.requests[-1].form["To"] ...
 
+`FakeTwilio(sid, token, delay=0.05)` (or setting `fake.delay`) makes every authenticated
+reply that late, like a slow provider, so a test can stop a worker in the middle of a run.
+
 It is built for a 20,000-message benchmark: keep-alive HTTP/1.1, no sleeps unless
 scripted, no logging per request.
 """
@@ -79,11 +82,14 @@ class FakeTwilio:
         auth_token: str | None = None,
         *,
         initial_status: str = "queued",
+        delay: float = 0.0,
     ):
         self.account_sid = account_sid or "AC" + secrets.token_hex(16)
         self.auth_token = auth_token or secrets.token_hex(16)
         # Real Twilio says "accepted" for a Messaging Service send; tests may choose.
         self.initial_status = initial_status
+        # Seconds every authenticated request waits before its reply (a slow provider).
+        self.delay = delay
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
         self._scripts: deque[_Script] = deque()
@@ -179,6 +185,8 @@ class FakeTwilio:
                 | {"detail": "Your AccountSid or AuthToken was incorrect."},
                 {"WWW-Authenticate": 'Basic realm="Twilio API"'},
             )
+        if self.delay:
+            time.sleep(self.delay)
         script = self._next_script()
         if script is not None:
             if script.delay:

@@ -24,13 +24,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, contains_eager
 
 from .. import constants as c
 from ..clock import LONDON
 from ..config import Config
 from ..invitations import in_quiet_hours, quiet_window
-from ..models import Episode, OutboundMessage
+from ..models import Episode, OptOut, OutboundMessage, Patient
 from ..opt_outs import is_opted_out, record_opt_out
 from ..tokens import link_token, link_url
 from . import (
@@ -103,11 +103,17 @@ def claim(session: Session, *, worker: str, now: datetime, size: int) -> list[in
         .limit(size)
     )
     if session.get_bind().dialect.name == "postgresql":
-        ready = ready.with_for_update(skip_locked=True)
+        # Computed once, as a materialised CTE. As `IN (subquery)` the planner may pick a
+        # nested loop that runs the locking subquery again for every outer row, each run
+        # skipping what the last one locked, so one claim took every pending row.
+        picked = ready.with_for_update(skip_locked=True).cte("ready").prefix_with("MATERIALIZED")
+        candidates = select(picked.c.id)
+    else:
+        candidates = ready
     claimed = session.scalars(
         update(OutboundMessage)
         .where(
-            OutboundMessage.id.in_(ready.scalar_subquery()),
+            OutboundMessage.id.in_(candidates.scalar_subquery()),
             # Re-checked after any lock wait, so a row can only be claimed from pending.
             OutboundMessage.status == c.MESSAGE_PENDING,
         )
@@ -157,10 +163,10 @@ def _send_one(
     result: Dispatched,
 ) -> bool:
     """Send one claimed message and record the outcome; False means stop the run."""
-    message = session.get(OutboundMessage, message_id)
+    message, opted_out = _load(session, message_id)
     if message is None or message.status != c.MESSAGE_CLAIMED:
         return True
-    reason = why_not_send(session, config, message, now)
+    reason = why_not_send(session, config, message, now, opted_out=opted_out)
     if reason == "quiet hours":
         _retry_at(message, _end_of_quiet_hours(now, config.settings.quiet_hours))
         session.commit()
@@ -196,9 +202,38 @@ def _send_one(
     return True
 
 
+def _load(session: Session, message_id: int) -> tuple[OutboundMessage | None, bool]:
+    """The message with its episode, appointment and patient, and whether the number has
+    opted out: one query, read afresh from the database (`populate_existing`), so the
+    checks before sending never see what an earlier message left in the session."""
+    row = session.execute(
+        select(OutboundMessage, OptOut.phone)
+        .join(OutboundMessage.episode)
+        .join(Episode.patient)
+        .outerjoin(Episode.appointment)
+        .outerjoin(OptOut, (OptOut.phone == Patient.mobile) & OptOut.lifted_at.is_(None))
+        .options(
+            contains_eager(OutboundMessage.episode).contains_eager(Episode.patient),
+            contains_eager(OutboundMessage.episode).contains_eager(Episode.appointment),
+        )
+        .where(OutboundMessage.id == message_id)
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+    if row is None:
+        return None, False
+    message, opted_out_phone = row
+    return message, opted_out_phone is not None
+
+
 def why_not_send(
-    session: Session, config: Config, message: OutboundMessage, now: datetime
+    session: Session,
+    config: Config,
+    message: OutboundMessage,
+    now: datetime,
+    *,
+    opted_out: bool | None = None,
 ) -> str | None:
+    """Why the message must not go now, or None. `opted_out`: already looked up."""
     episode = message.episode
     appointment = episode.appointment
     if appointment is None or appointment.status != c.APPOINTMENT_BOOKED:
@@ -210,7 +245,7 @@ def why_not_send(
     phone = episode.patient.mobile
     if phone is None:
         return "the patient has no usable mobile"
-    if is_opted_out(session, phone):
+    if opted_out if opted_out is not None else is_opted_out(session, phone):
         return "the number has opted out"
     if in_quiet_hours(now, config.settings.quiet_hours):
         return "quiet hours"
