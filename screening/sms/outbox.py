@@ -23,15 +23,15 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
-from sqlalchemy.orm import Session, contains_eager
+from sqlalchemy import bindparam, case, func, or_, select, update
+from sqlalchemy.orm import Session, joinedload
 
 from .. import constants as c
 from ..clock import LONDON
 from ..config import Config
 from ..invitations import in_quiet_hours, quiet_window
-from ..models import Episode, OptOut, OutboundMessage, Patient
-from ..opt_outs import is_opted_out, record_opt_out
+from ..models import Appointment, Episode, OptOut, OutboundMessage, Patient
+from ..opt_outs import record_opt_out
 from ..tokens import link_token, link_url
 from . import (
     ConfigurationSmsError,
@@ -80,15 +80,32 @@ def drain(
 ) -> Dispatched:
     """Send every message that is ready at `now` (at most `limit`)."""
     result = Dispatched(reclaimed=reclaim_stale(session, now))
+    try:
+        _send_batches(session, config, client, now, worker, limit, result)
+    finally:
+        # The common path writes with plain statements: objects the caller's session
+        # holds (episodes it has just scheduled, say) must be read again before use.
+        session.expire_all()
+    return result
+
+
+def _send_batches(
+    session: Session,
+    config: Config,
+    client: SmsClient,
+    now: datetime,
+    worker: str,
+    limit: int | None,
+    result: Dispatched,
+) -> None:
     while limit is None or result.sent + result.failed + result.retried < limit:
         batch = claim(session, worker=worker, now=now, size=CLAIM_BATCH)
         if not batch:
-            break
+            return
         for position, message_id in enumerate(batch):
             if not _send_one(session, config, client, message_id, now, result):
                 release(session, batch[position:])
-                return result
-    return result
+                return
 
 
 def claim(session: Session, *, worker: str, now: datetime, size: int) -> list[int]:
@@ -162,115 +179,176 @@ def _send_one(
     now: datetime,
     result: Dispatched,
 ) -> bool:
-    """Send one claimed message and record the outcome; False means stop the run."""
-    message, opted_out = _load(session, message_id)
-    if message is None or message.status != c.MESSAGE_CLAIMED:
+    """Send one claimed message and record the outcome; False means stop the run.
+
+    The common path (checks pass, the provider accepts) is one read and two updates in
+    plain statements: at thousands of messages a minute the unit of work's own costs
+    would be most of the run. The rarer outcomes go through the models.
+    """
+    ready = _read_ready(session, message_id)
+    if ready is None or ready.status != c.MESSAGE_CLAIMED:
+        session.commit()  # end the read's transaction, as every other path does
         return True
-    reason = why_not_send(session, config, message, now, opted_out=opted_out)
+    reason = why_not_send(config, ready, now)
     if reason == "quiet hours":
-        _retry_at(message, _end_of_quiet_hours(now, config.settings.quiet_hours))
+        _retry_at(_message(session, ready), _end_of_quiet_hours(now, config.settings.quiet_hours))
         session.commit()
         return True
     if reason is not None:
-        _finish(message, c.MESSAGE_CANCELLED, now)
-        log.info("message %s cancelled before sending: %s", message.id, reason)
+        _finish(_message(session, ready), c.MESSAGE_CANCELLED, now)
+        log.info("message %s cancelled before sending: %s", ready.id, reason)
         session.commit()
         result.cancelled += 1
         return True
     try:
-        accepted = client.send(_outgoing(config, message, now))
+        accepted = client.send(_outgoing(config, ready, now))
     except ConfigurationSmsError as exc:
         log.error("SMS sending stopped: the provider refused our configuration (%s)", exc)
         result.stopped = f"configuration: {exc}"
+        session.rollback()  # the claim stays for `release`; nothing was read to keep
         return False
     except OptedOutError as exc:
-        _opted_out(session, message, now, exc.code)
+        _opted_out(session, _message(session, ready), now, exc.code)
         result.failed += 1
     except PermanentSmsError as exc:
-        _failed_for_good(message, now, exc.code)
+        _failed_for_good(_message(session, ready), now, exc.code)
         result.failed += 1
     except TransientSmsError as exc:
+        message = _message(session, ready)
         message.attempts += 1
         message.error_code = exc.code
         _retry_at(message, now + backoff(message.attempts))
         result.retried += 1
     else:
-        _record_sent(message, accepted.provider_sid, accepted.provider_status, now)
+        _record_sent(session, ready, accepted.provider_sid, accepted.provider_status, now)
         result.sent += 1
     # Committed at once, message by message: this keeps the duplicate window small.
     session.commit()
     return True
 
 
-def _load(session: Session, message_id: int) -> tuple[OutboundMessage | None, bool]:
-    """The message with its episode, appointment and patient, and whether the number has
-    opted out: one query, read afresh from the database (`populate_existing`), so the
-    checks before sending never see what an earlier message left in the session."""
-    row = session.execute(
-        select(OutboundMessage, OptOut.phone)
-        .join(OutboundMessage.episode)
-        .join(Episode.patient)
-        .outerjoin(Episode.appointment)
-        .outerjoin(OptOut, (OptOut.phone == Patient.mobile) & OptOut.lifted_at.is_(None))
-        .options(
-            contains_eager(OutboundMessage.episode).contains_eager(Episode.patient),
-            contains_eager(OutboundMessage.episode).contains_eager(Episode.appointment),
-        )
-        .where(OutboundMessage.id == message_id)
+@dataclass(frozen=True)
+class Ready:
+    """A claimed message with what the checks before sending need, read in one query."""
+
+    id: int
+    kind: str
+    status: str
+    episode_id: int
+    episode_status: str
+    public_id: str
+    appointment_status: str | None
+    appointment_at: datetime | None
+    clinic_code: str | None
+    mobile: str | None
+    opted_out: bool
+
+
+# Plain table statements, built once: the hot path skips the ORM's own statement layer.
+MESSAGES, EPISODES = OutboundMessage.__table__, Episode.__table__
+PATIENTS, APPOINTMENTS, OPT_OUTS = Patient.__table__, Appointment.__table__, OptOut.__table__
+_READY = (
+    select(
+        MESSAGES.c.id,
+        MESSAGES.c.kind,
+        MESSAGES.c.status,
+        EPISODES.c.id,
+        EPISODES.c.status,
+        EPISODES.c.public_id,
+        APPOINTMENTS.c.status,
+        APPOINTMENTS.c.appointment_at,
+        APPOINTMENTS.c.clinic_code,
+        PATIENTS.c.mobile,
+        OPT_OUTS.c.phone.is_not(None),
+    )
+    .join(EPISODES, MESSAGES.c.episode_id == EPISODES.c.id)
+    .join(PATIENTS, EPISODES.c.patient_id == PATIENTS.c.id)
+    .outerjoin(APPOINTMENTS, EPISODES.c.appointment_id == APPOINTMENTS.c.id)
+    .outerjoin(OPT_OUTS, (OPT_OUTS.c.phone == PATIENTS.c.mobile) & OPT_OUTS.c.lifted_at.is_(None))
+    .where(MESSAGES.c.id == bindparam("message_id"))
+)
+_SENT = (
+    update(MESSAGES)
+    .where(MESSAGES.c.id == bindparam("message_id"))
+    .values(
+        attempts=MESSAGES.c.attempts + 1,
+        provider_sid=bindparam("sid"),
+        sent_at=bindparam("now"),
+        claimed_by=None,
+        status=bindparam("status"),
+        final_at=bindparam("final_at"),
+    )
+)
+_INVITED = (
+    update(EPISODES)
+    .where(EPISODES.c.id == bindparam("episode_id"))
+    .values(
+        invited_at=func.coalesce(EPISODES.c.invited_at, bindparam("now")),
+        status=case(
+            (EPISODES.c.status == c.EPISODE_SCHEDULED, c.EPISODE_INVITED),
+            else_=EPISODES.c.status,
+        ),
+    )
+)
+_DELIVERED = (
+    update(EPISODES)
+    .where(EPISODES.c.id == bindparam("episode_id"))
+    .values(delivered_at=func.coalesce(EPISODES.c.delivered_at, bindparam("now")))
+)
+
+
+def _read_ready(session: Session, message_id: int) -> Ready | None:
+    """Read afresh just before sending, so a form completed, an appointment cancelled or a
+    STOP received since the claim still stops the message."""
+    row = session.connection().execute(_READY, {"message_id": message_id}).one_or_none()
+    return None if row is None else Ready(*row)
+
+
+def _message(session: Session, ready: Ready) -> OutboundMessage:
+    """The message and its episode as models, read afresh: the session keeps objects
+    across commits, and the plain updates of the common path do not touch them."""
+    return session.execute(
+        select(OutboundMessage)
+        .options(joinedload(OutboundMessage.episode).joinedload(Episode.patient))
+        .where(OutboundMessage.id == ready.id)
         .execution_options(populate_existing=True)
-    ).one_or_none()
-    if row is None:
-        return None, False
-    message, opted_out_phone = row
-    return message, opted_out_phone is not None
+    ).scalar_one()
 
 
-def why_not_send(
-    session: Session,
-    config: Config,
-    message: OutboundMessage,
-    now: datetime,
-    *,
-    opted_out: bool | None = None,
-) -> str | None:
-    """Why the message must not go now, or None. `opted_out`: already looked up."""
-    episode = message.episode
-    appointment = episode.appointment
-    if appointment is None or appointment.status != c.APPOINTMENT_BOOKED:
+def why_not_send(config: Config, ready: Ready, now: datetime) -> str | None:
+    """Why the message must not go now, or None."""
+    if ready.appointment_at is None or ready.appointment_status != c.APPOINTMENT_BOOKED:
         return "the appointment is no longer booked"
-    if appointment.appointment_at <= now:
+    if ready.appointment_at <= now:
         return "the appointment has begun"
-    if episode.status in (c.EPISODE_COMPLETED, c.EPISODE_CANCELLED, c.EPISODE_OPTED_OUT):
-        return f"the episode is {episode.status}"
-    phone = episode.patient.mobile
-    if phone is None:
+    if ready.episode_status in (c.EPISODE_COMPLETED, c.EPISODE_CANCELLED, c.EPISODE_OPTED_OUT):
+        return f"the episode is {ready.episode_status}"
+    if ready.mobile is None:
         return "the patient has no usable mobile"
-    if opted_out if opted_out is not None else is_opted_out(session, phone):
+    if ready.opted_out:
         return "the number has opted out"
     if in_quiet_hours(now, config.settings.quiet_hours):
         return "quiet hours"
     return None
 
 
-def _outgoing(config: Config, message: OutboundMessage, now: datetime) -> OutgoingSms:
-    episode = message.episode
-    appointment = episode.appointment
-    assert appointment is not None and episode.patient.mobile is not None
-    clinic = config.clinics.get(appointment.clinic_code)
+def _outgoing(config: Config, ready: Ready, now: datetime) -> OutgoingSms:
+    assert ready.appointment_at is not None and ready.mobile is not None
+    clinic = config.clinics.get(ready.clinic_code or "")
     hospital = clinic.hospital if clinic else config.hospital
-    if message.kind == c.MESSAGE_INVITE:
+    if ready.kind == c.MESSAGE_INVITE:
         template = (clinic.sms_invite if clinic else None) or DEFAULT_INVITE
     else:
         template = (clinic.sms_reminder if clinic else None) or DEFAULT_REMINDER
-    link = link_url(config.public_base_url, link_token(config.secret_key, episode.public_id))
-    body = render(template, hospital=hospital, appointment_at=appointment.appointment_at, link=link)
+    link = link_url(config.public_base_url, link_token(config.secret_key, ready.public_id))
+    body = render(template, hospital=hospital, appointment_at=ready.appointment_at, link=link)
     return OutgoingSms(
-        to=episode.patient.mobile,
+        to=ready.mobile,
         body=body,
         status_callback=status_callback_url(config),
         # Until the appointment begins (the client caps it at Twilio's maximum), so a
         # backlog at Twilio is dropped rather than delivered late.
-        validity_period=int((appointment.appointment_at - now).total_seconds()),
+        validity_period=int((ready.appointment_at - now).total_seconds()),
     )
 
 
@@ -301,21 +379,23 @@ def _finish(message: OutboundMessage, status: str, now: datetime) -> None:
     message.claimed_by = None
 
 
-def _record_sent(message: OutboundMessage, sid: str, status: str, now: datetime) -> None:
-    message.attempts += 1
-    message.provider_sid = sid
-    message.sent_at = now
-    message.claimed_by = None
-    message.status = status if status in c.FINAL_MESSAGE_STATUSES else c.MESSAGE_SENT
-    if status in c.FINAL_MESSAGE_STATUSES:
-        message.final_at = now
-    episode: Episode = message.episode
-    if message.kind == c.MESSAGE_INVITE:
-        episode.invited_at = episode.invited_at or now
-        if episode.status == c.EPISODE_SCHEDULED:
-            episode.status = c.EPISODE_INVITED
+def _record_sent(session: Session, ready: Ready, sid: str, status: str, now: datetime) -> None:
+    final = status in c.FINAL_MESSAGE_STATUSES
+    connection = session.connection()
+    connection.execute(
+        _SENT,
+        {
+            "message_id": ready.id,
+            "sid": sid,
+            "now": now,
+            "status": status if final else c.MESSAGE_SENT,
+            "final_at": now if final else None,
+        },
+    )
+    if ready.kind == c.MESSAGE_INVITE:
+        connection.execute(_INVITED, {"episode_id": ready.episode_id, "now": now})
     if status == c.MESSAGE_DELIVERED:
-        episode.delivered_at = episode.delivered_at or now
+        connection.execute(_DELIVERED, {"episode_id": ready.episode_id, "now": now})
 
 
 def _failed_for_good(message: OutboundMessage, now: datetime, code: int | None) -> None:
