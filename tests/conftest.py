@@ -9,11 +9,14 @@ Alembic migrations, never `create_all()`.
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
@@ -103,6 +106,27 @@ def app_overrides(database_url: str, instance: Path, **more: str) -> dict[str, s
         "SCREENING_TWILIO_API_BASE": "http://you-forgot-the-fake-twilio.invalid",
         "SCREENING_RATELIMIT_STORAGE_URL": "memory://",
         **more,
+    }
+
+
+def settings_for_test_clinics(folder: Path) -> dict[str, str]:
+    """SPEC §6 variables for the test clinics (`fixtures/config`: a date-of-birth check, two
+    languages, every item type), written under `folder`: the shipped questionnaires plus the
+    test-only ones, and the test translation catalogue compiled (only sources are kept)."""
+    questionnaires = folder / "questionnaires"
+    shutil.copytree(ROOT / "questionnaires", questionnaires)
+    for name in ("every-item-type.yaml", "two-languages.yaml"):
+        shutil.copy(FIXTURES / "questionnaires" / "valid" / name, questionnaires)
+    catalogues = folder / "translations"
+    source = FIXTURES / "translations" / "ar" / "LC_MESSAGES" / "messages.po"
+    compiled = catalogues / "ar" / "LC_MESSAGES" / "messages.mo"
+    compiled.parent.mkdir(parents=True)
+    with source.open("rb") as po, compiled.open("wb") as mo:
+        write_mo(mo, read_po(po))
+    return {
+        "SCREENING_CONFIG_DIR": str(FIXTURES / "config"),
+        "SCREENING_QUESTIONNAIRE_DIR": str(questionnaires),
+        "SCREENING_TRANSLATIONS_DIR": str(catalogues),
     }
 
 

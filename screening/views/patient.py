@@ -9,7 +9,7 @@ and the confirmation. Every answer is saved as it is given.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 
 from flask import Blueprint, abort, g, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
@@ -36,6 +36,10 @@ EPISODE_KEY = "patient_episode"
 VERIFIED_KEY = "patient_verified"
 LANGUAGE_KEY = "patient_language"
 ASSISTED_KEY = "assisted_episode"  # set when a staff member is entering the answers
+SENT_KEY = "patient_sent"  # [episode public id, when] of the answers this browser sent
+# How long the browser that sent the answers keeps seeing the advice chosen by them (a
+# patient may leave to phone a helpline and come back). Any other visit sees none of it.
+ADVICE_SHOWN_FOR = timedelta(hours=1)
 # Guessing links: counted per address only when a token is unknown (SPEC §9).
 UNKNOWN_LINK_LIMIT = parse("10 per minute")
 
@@ -74,6 +78,8 @@ def open_link(token: str) -> ResponseReturnValue:
     assert opened.episode is not None
     if session.get(EPISODE_KEY) != opened.episode.public_id:
         session.pop(VERIFIED_KEY, None)
+    # The SMS link opened again: whoever holds the phone now may not be who answered.
+    session.pop(SENT_KEY, None)
     session[EPISODE_KEY] = opened.episode.public_id
     if opened.state is links.LinkState.COMPLETE:
         g.visit = _visit(opened.episode)
@@ -322,6 +328,7 @@ def check() -> ResponseReturnValue:
             now=clock.now(),
             submitted_by=_entered_by(),
         )
+        session[SENT_KEY] = [visit.episode.public_id, clock.now().isoformat()]
         return redirect(url_for("patient.done"))
     rows = [
         {
@@ -344,10 +351,18 @@ def _answer_words(item: Item, value: AnswerValue | None, language: str) -> list[
 
 @bp.get("/done")
 def done() -> ResponseReturnValue:
-    """The confirmation. It never shows the answers: the phone may be someone else's."""
+    """The confirmation. It never shows the answers: the phone may be someone else's.
+
+    What happens next and the advice for each flagged domain depend on the answers, so
+    they would tell whoever picks the phone up later what was disclosed: only the browser
+    that sent the answers sees them, for `ADVICE_SHOWN_FOR`. Every other visit (the SMS
+    link again, another device) sees that the answers were sent, and nothing more.
+    """
     visit: Visit = g.visit
     if visit.episode.completed_at is None:
         return redirect(url_for("patient.resume"))
+    if not _sent_by_this_browser(visit.episode):
+        return _render("patient/complete.html", "complete", revisit=True)
     settings = state().config.settings
     flagged = _flagged_domains(visit.episode)
     contact_wanted = visit.episode.wants_help_at is not None
@@ -359,12 +374,24 @@ def done() -> ResponseReturnValue:
     return _render(
         "patient/complete.html",
         "complete",
+        revisit=False,
         contact_wanted=contact_wanted,
         contact_promise=text_in(_texts(settings.contact_promise), visit.language)
         if settings.contact_promise
         else None,
         signposting=signposting,
     )
+
+
+def _sent_by_this_browser(episode: Episode) -> bool:
+    sent = session.get(SENT_KEY)
+    if not (isinstance(sent, list) and len(sent) == 2 and sent[0] == episode.public_id):
+        return False
+    try:
+        sent_at = datetime.fromisoformat(sent[1])
+    except (TypeError, ValueError):
+        return False
+    return clock.now() - sent_at < ADVICE_SHOWN_FOR
 
 
 def _flagged_domains(episode: Episode) -> set[str]:

@@ -13,12 +13,13 @@ it without scripts, is checked in a scripting copy of the page: same URL, same C
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from playwright.sync_api import Page, Route
+from playwright.sync_api import Browser, Page, Route
 
 VENDOR = Path(__file__).resolve().parent / "vendor"
 AXE_JS = VENDOR / "axe.min.js"
@@ -97,35 +98,54 @@ def _run_axe(page: Page) -> list[dict[str, Any]]:
 
 
 def _run_axe_on_scriptless_copy(page: Page) -> list[dict[str, Any]]:
-    html = page.evaluate(_SCRIPTLESS_COPY)
-    url = page.url
-    origin = _origin(url)
     browser = page.context.browser
     assert browser is not None
-    context = browser.new_context(
-        **{**PHONE, "viewport": page.viewport_size or PHONE["viewport"]},
-        java_script_enabled=True,
-        service_workers="block",
-    )
+    copies = _copy_page(browser)
+    copies.html = page.evaluate(_SCRIPTLESS_COPY)
+    copies.origin = _origin(page.url)
+    copies.page.set_viewport_size(page.viewport_size or PHONE["viewport"])
+    # From a blank page, so that a URL differing from the last copy's by its #fragment
+    # only still loads the new copy rather than scrolling the old one.
+    copies.page.goto("about:blank")
+    copies.page.goto(page.url)
+    return _run_axe(copies.page)
+
+
+@dataclass
+class _CopyPage:
+    """A scripting page that shows the copy it is given at any URL. One per browser, kept
+    for the session: a fresh context per check (the CSS fetched again, axe compiled anew)
+    made each check without JavaScript about three times slower."""
+
+    page: Page
+    html: str = ""
+    origin: tuple[str, str] = ("", "")
+
+
+_copy_pages: dict[int, _CopyPage] = {}  # by id(browser); closed with their browser
+
+
+def _copy_page(browser: Browser) -> _CopyPage:
+    copies = _copy_pages.get(id(browser))
+    if copies is not None and not copies.page.is_closed():
+        return copies
+    context = browser.new_context(**PHONE, java_script_enabled=True, service_workers="block")
+    copies = _CopyPage(context.new_page())
 
     def handle(route: Route) -> None:
         request = route.request
         if request.is_navigation_request():
-            route.fulfill(status=200, content_type="text/html; charset=utf-8", body=html)
-        elif _origin(request.url) == origin:
+            route.fulfill(status=200, content_type="text/html; charset=utf-8", body=copies.html)
+        elif _origin(request.url) == copies.origin:
             route.continue_()  # the same CSS and images the page itself loaded
         elif request.url.startswith(f"{FONT_HOST}/"):
             route.fulfill(status=200, body=b"")
         else:
             route.abort("blockedbyclient")
 
-    try:
-        context.route("**/*", handle)
-        copy = context.new_page()
-        copy.goto(url)
-        return _run_axe(copy)
-    finally:
-        context.close()
+    context.route("**/*", handle)
+    _copy_pages[id(browser)] = copies
+    return copies
 
 
 def _origin(url: str) -> tuple[str, str]:

@@ -4,13 +4,15 @@
   free port, once per database backend. It shares the test database with the `app` and
   `session` fixtures, so a test seeds rows through `session` and sees them in the browser;
   the `app` fixture empties the tables after each test. An exception in the app fails the
-  test that caused it.
+  test that caused it. Both serve the test clinics (`tests/fixtures/config`).
 - `browser_page`: a fresh browser context per test, sized like a phone (375×667), with
   JavaScript on unless the test parametrises `javascript` to False. Every request must stay
   on the live server's origin (SPEC §8, §9): the NHS font host gets an empty reply, and any
   other request is blocked and fails the test, as do an uncaught script error, a console
   error (a Content-Security-Policy violation, say) and a page resource (CSS, script,
   image) that answers with an error. `page_log` holds what was found.
+- `new_phone`: opens another such context (a second phone, with no cookies) when a test
+  needs more than one; they share `page_log` and its checks.
 
 Chromium is Debian's `/usr/bin/chromium` (`.ci/run` installs it); `playwright install` is
 never run. Without it these tests skip, except with CI=true, where they fail.
@@ -32,6 +34,7 @@ import pytest
 from flask import Flask
 from playwright.sync_api import (
     Browser,
+    BrowserContext,
     ConsoleMessage,
     Error,
     Page,
@@ -46,7 +49,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from screening import create_app
 from screening.extensions import db
 
-from ..conftest import app_overrides
+from ..conftest import app_overrides, settings_for_test_clinics
 from .axe import FONT_HOST, PHONE
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -104,8 +107,20 @@ class _RecordErrors:
 
 
 @pytest.fixture(scope="session")
+def _test_clinics(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    return settings_for_test_clinics(tmp_path_factory.mktemp("test-clinics"))
+
+
+@pytest.fixture
+def settings(_test_clinics: dict[str, str]) -> dict[str, str]:
+    """The `app` fixture's configuration is the live server's: a row seeded through
+    `session` (a clinic, an episode's questionnaire) must mean the same to both."""
+    return _test_clinics
+
+
+@pytest.fixture(scope="session")
 def _live_server(
-    database_url: str, tmp_path_factory: pytest.TempPathFactory
+    database_url: str, tmp_path_factory: pytest.TempPathFactory, _test_clinics: dict[str, str]
 ) -> Iterator[LiveServer]:
     errors: list[str] = []
     middleware = _RecordErrors(errors)
@@ -114,7 +129,9 @@ def _live_server(
     server: BaseWSGIServer = make_server("127.0.0.1", 0, middleware, threaded=True)
     url = f"http://127.0.0.1:{server.server_port}"
     instance = tmp_path_factory.mktemp("live-instance")
-    app = create_app(app_overrides(database_url, instance, SCREENING_PUBLIC_BASE_URL=url))
+    app = create_app(
+        app_overrides(database_url, instance, SCREENING_PUBLIC_BASE_URL=url, **_test_clinics)
+    )
     middleware.app = app.wsgi_app
     thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
     thread.start()
@@ -214,29 +231,48 @@ def page_log() -> PageLog:
 
 
 @pytest.fixture
-def browser_page(
+def new_phone(
     browser: Browser, live_server: LiveServer, javascript: bool, page_log: PageLog
-) -> Iterator[Page]:
-    """A new phone-sized page on the live server; relative `goto` paths work."""
-    context = browser.new_context(
-        **PHONE,
-        base_url=live_server.url,
-        java_script_enabled=javascript,
-        service_workers="block",  # every request goes through the route below
-    )
-    context.set_default_timeout(TIMEOUT_MS)
-    context.route("**/*", _only_our_origin(live_server.url, page_log))
-    page = context.new_page()
-    page.on("pageerror", lambda error: page_log.script_errors.append(str(error)))
-    page.on("console", lambda message: _console(message, page_log))
-    page.on("response", lambda response: _resource(response, page_log))
+) -> Iterator[Callable[[], Page]]:
+    """Opens a new phone-sized page, in a context of its own, on the live server; relative
+    `goto` paths work. What any of them did wrong fails the test at teardown."""
+    contexts: list[BrowserContext] = []
+
+    def open_phone() -> Page:
+        context = browser.new_context(
+            **PHONE,
+            base_url=live_server.url,
+            java_script_enabled=javascript,
+            service_workers="block",  # every request goes through the route below
+        )
+        contexts.append(context)
+        context.set_default_timeout(TIMEOUT_MS)
+        context.route("**/*", _only_our_origin(live_server.url, page_log))
+        page = context.new_page()
+        _watch(page, page_log)
+        return page
+
     try:
-        yield page
+        yield open_phone
     finally:
-        with contextlib.suppress(Error):  # a browser that died has said why already
-            context.close()
+        for context in contexts:
+            with contextlib.suppress(Error):  # a browser that died has said why already
+                context.close()
     problems = page_log.problems()
     assert not problems, "\n".join(problems)
+
+
+def _watch(page: Page, log: PageLog) -> None:
+    """Record on `log` what `page` does wrong."""
+    page.on("pageerror", lambda error: log.script_errors.append(str(error)))
+    page.on("console", lambda message: _console(message, log))
+    page.on("response", lambda response: _resource(response, log))
+
+
+@pytest.fixture
+def browser_page(new_phone: Callable[[], Page]) -> Page:
+    """A new phone-sized page on the live server; relative `goto` paths work."""
+    return new_phone()
 
 
 def _only_our_origin(origin: str, log: PageLog) -> Callable[[Route], None]:

@@ -6,39 +6,21 @@ for its right-to-left script). Only English ships.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
 from sqlalchemy.orm import Session
 
+from tests.conftest import settings_for_test_clinics
 from tests.factories import make_invited_episode
 from tests.pages import text_of
 
-from .test_patient import ROOT, PatientBrowser, kind
-
-FIXTURES = ROOT / "tests" / "fixtures"
+from .test_patient import PatientBrowser, kind
 
 
 @pytest.fixture
 def settings(tmp_path: Path) -> dict[str, str]:
-    questionnaires = tmp_path / "questionnaires"
-    shutil.copytree(ROOT / "questionnaires", questionnaires)
-    for name in ("every-item-type.yaml", "two-languages.yaml"):
-        shutil.copy(FIXTURES / "questionnaires" / "valid" / name, questionnaires)
-    catalogues = tmp_path / "translations"
-    source = FIXTURES / "translations" / "ar" / "LC_MESSAGES" / "messages.po"
-    compiled = catalogues / "ar" / "LC_MESSAGES" / "messages.mo"
-    compiled.parent.mkdir(parents=True)
-    with source.open("rb") as po, compiled.open("wb") as mo:
-        write_mo(mo, read_po(po))
-    return {
-        "SCREENING_CONFIG_DIR": str(FIXTURES / "config"),
-        "SCREENING_QUESTIONNAIRE_DIR": str(questionnaires),
-        "SCREENING_TRANSLATIONS_DIR": str(catalogues),
-    }
+    return settings_for_test_clinics(tmp_path)
 
 
 def test_the_form_opens_in_the_language_from_the_appointment_list(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
@@ -17,11 +16,9 @@ from sqlalchemy.orm import Session
 from screening import clock
 from screening import constants as c
 from screening.models import Answer, Episode, Flag, OptOut, Response, TriageTask
+from tests.conftest import settings_for_test_clinics
 from tests.factories import make_invited_episode
 from tests.pages import csrf_token, page, text_of
-
-ROOT = Path(__file__).resolve().parents[2]
-FIXTURES = ROOT / "tests" / "fixtures"
 
 BARTS_NO_NEEDS = {
     "ends_meet": "no",
@@ -35,14 +32,7 @@ BARTS_NO_NEEDS = {
 
 @pytest.fixture
 def settings(tmp_path: Path) -> dict[str, str]:
-    """The shipped questionnaires plus one of every item type, and test clinics."""
-    folder = tmp_path / "questionnaires"
-    shutil.copytree(ROOT / "questionnaires", folder)
-    shutil.copy(FIXTURES / "questionnaires" / "valid" / "every-item-type.yaml", folder)
-    return {
-        "SCREENING_CONFIG_DIR": str(FIXTURES / "config"),
-        "SCREENING_QUESTIONNAIRE_DIR": str(folder),
-    }
+    return settings_for_test_clinics(tmp_path)
 
 
 class PatientBrowser:
@@ -247,11 +237,31 @@ def test_a_submitted_link_shows_complete_without_the_answers(
 ) -> None:
     browser.start(invited[1])
     browser.answer_all({**BARTS_NO_NEEDS, "feel_unsafe": "yes", "wants_help": "yes"})
+    sent = text_of(browser.send())
+    # The patient who sent them sees the advice their answers call for...
+    assert "Domestic Abuse Helpline" in sent and "will contact you" in sent
+    # ...but the link opened later, on this phone or another, gives none of it away.
+    for phone in (browser, PatientBrowser(app.test_client())):
+        later = phone.open(invited[1], status=200)
+        assert isinstance(later, BeautifulSoup) and kind(later) == "complete"
+        words = text_of(later)
+        assert "already been sent" in words
+        for disclosure in ("unsafe", "Yes", "Helpline", "999", "contact you", "help"):
+            assert disclosure not in words, disclosure
+
+
+def test_the_advice_stays_with_the_sending_browser_for_an_hour_only(
+    browser: PatientBrowser, invited: tuple[Episode, str]
+) -> None:
+    browser.start(invited[1])
+    browser.answer_all({**BARTS_NO_NEEDS, "ends_meet": "yes", "wants_help": "no"})
     browser.send()
-    later = PatientBrowser(app.test_client()).open(invited[1], status=200)
-    assert isinstance(later, BeautifulSoup) and kind(later) == "complete"
-    words = text_of(later)
-    assert "unsafe" not in words and "Yes" not in words
+    # Back from phoning Citizens Advice: a reload still shows the number.
+    with clock.frozen_at(clock.now() + timedelta(minutes=50)):
+        assert "Citizens Advice" in text_of(browser.get("/s/done"))
+    with clock.frozen_at(clock.now() + timedelta(minutes=61)):
+        words = text_of(browser.get("/s/done"))
+    assert "already been sent" in words and "Citizens Advice" not in words
 
 
 # --- links -----------------------------------------------------------------------------------
