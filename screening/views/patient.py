@@ -29,6 +29,7 @@ from ..questionnaire import Item, Questionnaire, evaluate
 from ..questionnaire.forms import form_for, nhsuk_params, text_in
 from ..questionnaire.frozen import serving, stored
 from ..questionnaire.model import AnswerValue
+from .fields import render_field
 
 bp = Blueprint("patient", __name__, url_prefix="/s")
 
@@ -273,7 +274,9 @@ def question(item_id: str) -> ResponseReturnValue:
         status=status,
         item=item,
         form=form,
-        params=nhsuk_params(form) if item.asks else None,
+        field=render_field(form.answer_field.nhsuk_macro, nhsuk_params(form))
+        if item.asks
+        else None,
         position=position,
         total=sum(1 for i in visible if i.asks),
         back=_previous(visible, item),

@@ -41,6 +41,7 @@ from playwright.sync_api import (
     Playwright,
     Response,
     Route,
+    expect,
     sync_playwright,
 )
 from sqlalchemy.pool import SingletonThreadPool, StaticPool
@@ -63,6 +64,8 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 TIMEOUT_MS = 10_000  # Playwright's default of 30 s only slows down a failing run.
+# `expect` waits on its own clock (5 s by default): the same, so a busy machine is not a failure.
+expect.set_options(timeout=TIMEOUT_MS)
 # What the empty font replies make Chromium say. "Failed to load resource" repeats what
 # the response and request checks already record (and a 404 page's own status).
 IGNORED_CONSOLE_ERRORS = (
