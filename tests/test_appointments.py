@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from flask import Flask
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
+from screening import appointments, state
 from screening import constants as c
-from screening import state
 from screening.appointments import Counts, ImportRefused, import_appointments
 from screening.clinics import sync_clinics
 from screening.clock import frozen_at
@@ -26,11 +27,15 @@ def load(app: Flask, session: Session, tmp_path: Path):
     sync_clinics(session, state().config)
     session.commit()
 
-    def load(rows: list[dict[str, str]], **kwargs) -> tuple[Counts, list[str]]:
+    def load(
+        rows: list[dict[str, str]], batch_size: int = appointments.BATCH_SIZE, **kwargs
+    ) -> tuple[Counts, list[str]]:
         lines: list[str] = []
         path = write_list(tmp_path / "list.csv", rows, **kwargs)
         with frozen_at(datetime(2026, 11, 23, 12, tzinfo=UTC)):
-            counts = import_appointments(session, state().config, path, lines.append)
+            counts = import_appointments(
+                session, state().config, path, lines.append, batch_size=batch_size
+            )
         return counts, lines
 
     return load
@@ -168,6 +173,22 @@ def test_a_later_appointment_inside_the_window_joins_the_same_episode(
     assert second is not None and second.episode_id == episodes[0].id
 
 
+def test_a_new_appointment_joins_the_newest_episode_whose_window_covers_it(
+    load, session: Session
+) -> None:
+    nhs = test_nhs_number(1)
+    load(
+        [
+            appointment(1, appointment_at="2026-12-10T10:00:00"),  # window to December 2027
+            appointment(2, nhs_number=nhs, appointment_at="2028-01-10T10:00:00"),  # a new one
+            appointment(3, nhs_number=nhs, appointment_at="2027-11-30T10:00:00"),  # in both
+        ]
+    )
+    episodes = session.scalars(select(Episode).order_by(Episode.id)).all()
+    third = session.scalar(select(Appointment).where(Appointment.external_id == "APT00003"))
+    assert len(episodes) == 2 and third is not None and third.episode_id == episodes[1].id
+
+
 def test_under_the_sms_age_is_phoned(load, session: Session) -> None:
     load([appointment(1, date_of_birth="2011-01-01")])
     episode = session.scalar(select(Episode))
@@ -217,3 +238,137 @@ def test_attended_and_dna_are_recorded(load, session: Session) -> None:
     load([appointment(1, status="attended"), appointment(2, status="dna")])
     statuses = dict(session.execute(select(Appointment.external_id, Appointment.status)).all())
     assert statuses == {"APT00001": "attended", "APT00002": "dna"}
+
+
+# --- the batch writer against the models, row by row ----------------------------------------
+
+MOMENTS = [
+    "2026-11-20T10:00:00",  # already past at the frozen clock
+    "2026-12-10T10:30:00",
+    "2027-02-01T09:00:00",
+    "2027-11-30T09:00:00",  # inside the window of an episode opened in December 2026
+    "2028-01-10T10:00:00",  # outside it
+]
+STATUSES = ["booked"] * 5 + ["", "cancelled", "cancelled", "attended", "dna", "deceased"]
+
+
+def mixed_lists(seed: int) -> list[list[dict[str, str]]]:
+    """Successive lists over a few patients: moves between patients, windows, every status."""
+    rng = random.Random(seed)
+    lists = []
+    for _ in range(4):
+        rows = []
+        for _ in range(rng.randint(4, 14)):
+            patient = rng.randint(1, 3)
+            rows.append(
+                appointment(
+                    rng.randint(1, 10),
+                    nhs_number=test_nhs_number(patient),
+                    appointment_at=rng.choice(MOMENTS),
+                    clinic_code=rng.choice(["CARD-NUH", "CARD-NUH", "CARD-RLH"]),
+                    status=rng.choice(STATUSES),
+                    mobile=rng.choice(
+                        [f"07400 1{patient:05d}", "07400 999999", "", "020 7946 0000"]
+                    ),
+                    date_of_birth=rng.choice(["1960-05-17", "1960-05-17", "2012-03-01"]),
+                    language=rng.choice(["en", "bn", ""]),
+                    imd_decile=rng.choice(["2", "7", ""]),
+                    sex=rng.choice(["female", "male", ""]),
+                )
+            )
+        lists.append(rows)
+    return lists
+
+
+def stored_state(session: Session) -> dict[str, list[tuple]]:
+    """What the import left, by natural keys (ids may differ between the two routes)."""
+    session.expire_all()
+    nhs = dict(session.execute(select(Patient.id, Patient.nhs_number)).all())
+    external = dict(session.execute(select(Appointment.id, Appointment.external_id)).all())
+    episode_names = {}
+    seen: dict[tuple, int] = {}
+    for episode in session.scalars(select(Episode).order_by(Episode.id)):
+        key = (nhs[episode.patient_id], episode.questionnaire_id)
+        seen[key] = seen.get(key, 0) + 1
+        episode_names[episode.id] = (*key, seen[key])
+    return {
+        "patients": sorted(
+            (
+                p.nhs_number,
+                p.given_name,
+                p.family_name,
+                p.date_of_birth,
+                p.mobile,
+                p.postcode,
+                p.sex,
+                p.ethnicity,
+                p.language,
+                p.imd_decile,
+            )
+            for p in session.scalars(select(Patient))
+        ),
+        "appointments": sorted(
+            (
+                a.external_id,
+                nhs[a.patient_id],
+                a.clinic_code,
+                a.appointment_at,
+                a.status,
+                episode_names.get(a.episode_id),
+            )
+            for a in session.scalars(select(Appointment))
+        ),
+        "episodes": sorted(
+            (
+                episode_names[e.id],
+                e.status,
+                e.needs_call_reason,
+                external.get(e.appointment_id),
+                e.clinic_code,
+                e.window_ends_at,
+                e.language,
+                e.age_band,
+                e.sex,
+                e.imd_decile,
+                e.cancelled_at,
+            )
+            for e in session.scalars(select(Episode))
+        ),
+    }
+
+
+def import_all(load, session: Session, lists: list[list[dict[str, str]]], **kwargs) -> tuple:
+    """Each list in turn: the counts and report lines of each, and what was stored at the end."""
+    return [load(rows, **kwargs) for rows in lists], stored_state(session)
+
+
+def empty_tables(session: Session) -> None:
+    session.execute(update(Appointment).values(episode_id=None))
+    for model in (Episode, Appointment, Patient):
+        session.execute(delete(model))
+    session.commit()
+
+
+@pytest.mark.parametrize("seed", range(16))
+def test_the_batch_writer_leaves_what_the_models_leave_row_by_row(
+    load, session: Session, monkeypatch: pytest.MonkeyPatch, seed: int
+) -> None:
+    session.add(OptOut(phone="+447400999999", source=c.OPT_OUT_REPLY))
+    session.commit()
+    lists = mixed_lists(seed)
+    batched = import_all(load, session, lists, batch_size=3)
+    empty_tables(session)
+    # Every row through `_write_with_models`: the batch applies none of them itself.
+    monkeypatch.setattr(appointments._Batch, "apply", lambda _self, _counts: 0)
+    assert import_all(load, session, lists) == batched
+
+
+def test_the_import_leaves_sqlite_checkpoints_as_it_found_them(
+    load, session: Session, database_url: str
+) -> None:
+    if not database_url.startswith("sqlite"):
+        pytest.skip("a setting of SQLite's connections")
+    driver = session.connection().connection.driver_connection
+    before = driver.execute("PRAGMA wal_autocheckpoint").fetchone()
+    load([appointment(1), appointment(2)])
+    assert driver.execute("PRAGMA wal_autocheckpoint").fetchone() == before

@@ -1,10 +1,27 @@
-"""NHS numbers (modulus 11) and UK mobiles (SPEC §4)."""
+"""NHS numbers (modulus 11) and UK mobiles (SPEC §4).
+
+`parse_uk_mobile` short-cuts the library for the plain forms of a UK mobile; the properties at
+the end hold it to exactly what the library's own calls answer.
+"""
 
 from __future__ import annotations
 
-import pytest
+from collections.abc import Callable
 
-from screening.identifiers import normalise_nhs_number, parse_uk_mobile
+import phonenumbers
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from phonenumbers import PhoneNumber, PhoneNumberType
+
+from screening.identifiers import (
+    _NOT_MOBILE,
+    _PLAIN_MOBILE,
+    Mobile,
+    _parse,
+    normalise_nhs_number,
+    parse_uk_mobile,
+)
 
 
 @pytest.mark.parametrize(
@@ -58,3 +75,89 @@ def test_uk_mobiles_are_stored_as_e164(raw: str, e164: str) -> None:
 def test_numbers_that_cannot_take_an_sms_say_why(raw: str, reason: str) -> None:
     mobile = parse_uk_mobile(raw)
     assert mobile.e164 is None and reason in (mobile.problem or "")
+
+
+# --- the short cut for plain mobiles, against the library (hypothesis) ----------------------
+
+PROPERTIES = settings(max_examples=500, deadline=None)
+
+
+def library_parse_uk_mobile(raw: str) -> Mobile:
+    """`parse_uk_mobile` as the library spells it out: every step its own call."""
+    text = raw.strip()
+    if not text:
+        return Mobile(None, "mobile is blank")
+    try:
+        number = phonenumbers.parse(text, "GB")
+    except phonenumbers.NumberParseException:
+        return Mobile(None, "mobile is not a phone number")
+    if number.country_code != 44:
+        return Mobile(None, "mobile is not a UK number")
+    if not phonenumbers.is_valid_number(number):
+        return Mobile(None, "mobile is not a valid UK number")
+    kind = phonenumbers.number_type(number)
+    if kind not in (PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE):
+        return Mobile(None, f"mobile {_NOT_MOBILE.get(kind, 'is not a mobile number')}")
+    return Mobile(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+
+
+@st.composite
+def spaced(draw: st.DrawFn, text: str) -> str:
+    """`text` with spaces put anywhere, as people type numbers."""
+    pieces = [draw(st.sampled_from(["", "", " ", "  "])) + ch for ch in text]
+    return "".join(pieces) + draw(st.sampled_from(["", " "]))
+
+
+@st.composite
+def plain_mobiles(draw: st.DrawFn) -> str:
+    """The forms the short cut takes: 0 or +44, then 7 and nine digits, spaced any way."""
+    digits = draw(st.text(alphabet="0123456789", min_size=9, max_size=9))
+    return draw(spaced(draw(st.sampled_from(["0", "+44"])) + "7" + digits))
+
+
+@st.composite
+def number_like(draw: st.DrawFn) -> str:
+    """Near misses: other prefixes, first digits and lengths, and stray punctuation."""
+    prefix = draw(st.sampled_from(["", "0", "00", "0044", "+44", "+440", "44", "+", "+33", "("]))
+    first = draw(st.sampled_from("0123456789"))
+    rest = draw(st.text(alphabet="0123456789", min_size=7, max_size=11))
+    tail = draw(st.sampled_from(["", "", "", ")", "-", " ext 12", "x", "\t"]))
+    return draw(spaced(prefix + first + rest)) + tail
+
+
+@PROPERTIES
+@given(plain_mobiles())
+def test_plain_mobiles_are_built_exactly_as_phonenumbers_parses_them(raw: str) -> None:
+    assert _PLAIN_MOBILE.fullmatch(raw.replace(" ", "")), "not a plain form: test the short cut"
+    assert _parse(raw) == phonenumbers.parse(raw, "GB")
+
+
+ANY_TEXT = st.one_of(
+    plain_mobiles(),
+    number_like(),
+    st.text(alphabet="0123456789 +()-.x", max_size=20),
+    st.text(max_size=20),
+)
+
+
+def parsed_or_error(parse: Callable[[str], PhoneNumber], text: str) -> PhoneNumber | str:
+    try:
+        return parse(text)
+    except phonenumbers.NumberParseException as exc:
+        return f"error: {exc.error_type}"
+
+
+# Near misses are where a short cut goes wrong, and most of them are cheap to parse.
+@settings(max_examples=3000, deadline=None)
+@given(st.one_of(number_like(), ANY_TEXT))
+def test_the_short_cut_parses_any_text_as_phonenumbers_does(raw: str) -> None:
+    text = raw.strip()
+    assert parsed_or_error(_parse, text) == parsed_or_error(
+        lambda t: phonenumbers.parse(t, "GB"), text
+    )
+
+
+@PROPERTIES
+@given(ANY_TEXT)
+def test_parse_uk_mobile_answers_as_the_library_calls_do(raw: str) -> None:
+    assert parse_uk_mobile(raw) == library_parse_uk_mobile(raw)
