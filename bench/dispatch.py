@@ -18,24 +18,15 @@ from __future__ import annotations
 import argparse
 import csv
 import multiprocessing
-import os
 import secrets
-import sys
 import tempfile
 import time
 import uuid
 from datetime import datetime
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from common import ROOT, create_postgres, drop_postgres, nhs_numbers
 
-POSTGRES_ADMIN_URL = os.environ.get(
-    "SCREENING_BENCH_POSTGRES_URL",
-    os.environ.get(
-        "SCREENING_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-    ),
-)
 ACCOUNT_SID = "AC" + secrets.token_hex(16)
 AUTH_TOKEN = secrets.token_hex(16)
 MESSAGING_SERVICE_SID = "MG" + secrets.token_hex(16)
@@ -117,8 +108,6 @@ def bare_loop(base_url: str, count: int) -> float:
 
 
 def clinic_list(path: Path, count: int) -> Path:
-    from bench.import_appointments import nhs_numbers
-
     numbers = nhs_numbers()
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
@@ -196,32 +185,6 @@ def outbox_run(url: str, workdir: Path, fake: FakeProcess, count: int) -> float:
     return count / seconds
 
 
-def create_postgres() -> str | None:
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    name = f"bench_dispatch_{uuid.uuid4().hex[:10]}"
-    try:
-        admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-        admin.dispose()
-    except Exception as exc:  # any failure means: no PostgreSQL here
-        print(f"PostgreSQL unavailable at {POSTGRES_ADMIN_URL}: {type(exc).__name__}")
-        return None
-    return make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-
-
-def drop_postgres(url: str) -> None:
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)'))
-    admin.dispose()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--messages", type=int, default=20_000)
@@ -239,7 +202,7 @@ def main() -> None:
             workdir = Path(folder)
             targets = [("sqlite", f"sqlite:///{workdir / 'dispatch.db'}")]
             if not args.no_postgres:
-                url = create_postgres()
+                url = create_postgres("bench_dispatch")
                 if url is not None:
                     targets.append(("postgresql", url))
             try:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import os
 import random
 import subprocess
 import sys
@@ -30,35 +29,14 @@ import uuid
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from common import ROOT, create_postgres, drop_postgres, nhs_numbers
 
-POSTGRES_ADMIN_URL = os.environ.get(
-    "SCREENING_BENCH_POSTGRES_URL",
-    os.environ.get(
-        "SCREENING_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-    ),
-)
+from tests.appointment_lists import COLUMNS  # the SPEC §4 columns, in the tests' order
+
 TARGET_RATE = 10_000
 TARGET_RSS_MB = 250
 TARGET_RATIO = 0.5
 REPEAT_SHARE = 0.2
-COLUMNS = [
-    "appointment_id",
-    "nhs_number",
-    "given_name",
-    "family_name",
-    "date_of_birth",
-    "mobile",
-    "clinic_code",
-    "appointment_at",
-    "status",
-    "sex",
-    "ethnicity",
-    "language",
-    "postcode",
-    "imd_decile",
-]
 GIVEN = ["Alex", "Sam", "Priya", "Mohammed", "Grace", "Tomasz", "Aisha", "John", "Mei", "Ola"]
 FAMILY = ["Example", "Khan", "Smith", "Begum", "Okafor", "Nowak", "Patel", "Jones", "Chen"]
 ETHNICITY = ["Bangladeshi", "White British", "Black African", "Indian", "Pakistani", "Other"]
@@ -67,16 +45,6 @@ LANGUAGES = ["en", "en", "en", "bn", "ur", "pl", "so"]
 
 
 # --- the list ------------------------------------------------------------------------------
-
-
-def nhs_numbers():
-    """Valid NHS numbers of the 999 test range, in order (about 909,000 of them)."""
-    weights = range(10, 1, -1)
-    for serial in range(1_000_000):
-        stem = f"999{serial:06d}"
-        check = (11 - sum(int(d) * w for d, w in zip(stem, weights, strict=True)) % 11) % 11
-        if check != 10:
-            yield stem + str(check)
 
 
 def clinic_codes() -> list[str]:
@@ -240,33 +208,6 @@ def migrate(url: str) -> None:
     engine.dispose()
 
 
-def create_postgres() -> str | None:
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    name = f"bench_import_{uuid.uuid4().hex[:10]}"
-    try:
-        admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-        admin.dispose()
-    except Exception as exc:  # any failure means: no PostgreSQL here
-        print(f"PostgreSQL unavailable at {POSTGRES_ADMIN_URL}: {type(exc).__name__}")
-        return None
-    return make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-
-
-def drop_postgres(url: str) -> None:
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    name = make_url(url).database
-    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
-
-
 # --- main ---------------------------------------------------------------------------------------
 
 
@@ -304,7 +245,7 @@ def main() -> None:
 
         targets: list[tuple[str, str]] = [("sqlite", f"sqlite:///{workdir / 'bench.db'}")]
         if not args.no_postgres:
-            url = create_postgres()
+            url = create_postgres("bench_import")
             if url is not None:
                 targets.append(("postgresql", url))
         try:

@@ -49,16 +49,10 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from common import ROOT, create_postgres, drop_postgres, nhs_numbers
+
 BIN = Path(sys.executable).parent
 
-POSTGRES_ADMIN_URL = os.environ.get(
-    "SCREENING_BENCH_POSTGRES_URL",
-    os.environ.get(
-        "SCREENING_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-    ),
-)
 # Limits shared across workers, in a Redis database of their own so the keys can be
 # cleared without touching anyone else's.
 REDIS_URL = os.environ.get("SCREENING_BENCH_REDIS_URL", "redis://127.0.0.1:6379/9")
@@ -96,28 +90,6 @@ def app_environment(database_url: str, instance: Path) -> dict[str, str]:
     }
 
 
-def create_postgres() -> tuple[str, str]:
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    name = f"bench_flow_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    url = make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    return name, url
-
-
-def drop_postgres(name: str) -> None:
-    from sqlalchemy import create_engine, text
-
-    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
-
-
 def init_db(env: dict[str, str]) -> None:
     subprocess.run(
         [str(BIN / "screening"), "init-db"],
@@ -126,16 +98,6 @@ def init_db(env: dict[str, str]) -> None:
         check=True,
         stdout=subprocess.DEVNULL,
     )
-
-
-def nhs_numbers():
-    """Valid NHS numbers of the 999 test range, in order."""
-    weights = range(10, 1, -1)
-    for serial in range(1_000_000):
-        stem = f"999{serial:06d}"
-        check = (11 - sum(int(d) * w for d, w in zip(stem, weights, strict=True)) % 11) % 11
-        if check != 10:
-            yield stem + str(check)
 
 
 def seed(env: dict[str, str], count: int) -> list[dict[str, Any]]:
@@ -567,14 +529,16 @@ def _stage_frames(inclusive: dict[str, int]) -> dict[str, str]:
 
 def run_database(kind: str, args: argparse.Namespace) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix=f"bench-flow-{kind}-"))
-    pg_name = None
+    postgres_url = None
     server = None
     result: dict[str, Any] = {"database": kind}
     try:
         if kind == "sqlite":
             url = f"sqlite:///{workdir / 'screening.db'}"
         else:
-            pg_name, url = create_postgres()
+            postgres_url = url = create_postgres("bench_flow")
+            if url is None:
+                raise SystemExit("the PostgreSQL run needs a server (see above)")
         env = app_environment(url, workdir / "instance")
         began = time.perf_counter()
         init_db(env)
@@ -622,8 +586,8 @@ def run_database(kind: str, args: argparse.Namespace) -> dict[str, Any]:
             result["server_log"] = server.log_tail(15)
             server.stop()
         clear_redis()
-        if pg_name is not None:
-            drop_postgres(pg_name)
+        if postgres_url is not None:
+            drop_postgres(postgres_url)
         shutil.rmtree(workdir, ignore_errors=True)
     return result
 
