@@ -50,6 +50,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from common import ROOT, create_postgres, drop_postgres, nhs_numbers
+from flow_load import KINDS as PAGE_ORDER  # the load generator's page kinds, in flow order
 
 BIN = Path(sys.executable).parent
 
@@ -60,17 +61,6 @@ SECRET_KEY = "bench-patient-flow-fixed-secret-key-not-for-production-0123456789"
 CLINIC = "CARD-NUH"
 TARGET_RATIO = 0.2
 TARGET_P95_MS = 50.0
-PAGE_ORDER = (
-    "link",
-    "start",
-    "start_post",
-    "resume",
-    "question_get",
-    "question_post",
-    "check",
-    "submit",
-    "done",
-)
 
 
 # --- the database --------------------------------------------------------------------------
