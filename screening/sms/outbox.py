@@ -23,7 +23,7 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, case, func, or_, select, update
+from sqlalchemy import Connection, bindparam, or_, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from .. import constants as c
@@ -42,6 +42,7 @@ from . import (
     TransientSmsError,
     status_callback_url,
 )
+from .recording import Sent, record_sent, sending_connection
 from .wording import DEFAULT_INVITE, DEFAULT_REMINDER, render
 
 log = logging.getLogger(__name__)
@@ -81,31 +82,13 @@ def drain(
     """Send every message that is ready at `now` (at most `limit`)."""
     result = Dispatched(reclaimed=reclaim_stale(session, now))
     try:
-        _send_batches(session, config, client, now, worker, limit, result)
+        with sending_connection(session.get_bind()) as connection:
+            _Run(session, connection, config, client, now, result).send_batches(worker, limit)
     finally:
         # The common path writes with plain statements: objects the caller's session
         # holds (episodes it has just scheduled, say) must be read again before use.
         session.expire_all()
     return result
-
-
-def _send_batches(
-    session: Session,
-    config: Config,
-    client: SmsClient,
-    now: datetime,
-    worker: str,
-    limit: int | None,
-    result: Dispatched,
-) -> None:
-    while limit is None or result.sent + result.failed + result.retried < limit:
-        batch = claim(session, worker=worker, now=now, size=CLAIM_BATCH)
-        if not batch:
-            return
-        for position, message_id in enumerate(batch):
-            if not _send_one(session, config, client, message_id, now, result):
-                release(session, batch[position:])
-                return
 
 
 def claim(session: Session, *, worker: str, now: datetime, size: int) -> list[int]:
@@ -168,63 +151,90 @@ def reclaim_stale(session: Session, now: datetime) -> int:
     return len(stale)
 
 
-# --- one message -----------------------------------------------------------------------------
+# --- one run, message by message --------------------------------------------------------
 
 
-def _send_one(
-    session: Session,
-    config: Config,
-    client: SmsClient,
-    message_id: int,
-    now: datetime,
-    result: Dispatched,
-) -> bool:
-    """Send one claimed message and record the outcome; False means stop the run.
+@dataclass
+class _Run:
+    """One `drain`: what sending each message needs.
 
-    The common path (checks pass, the provider accepts) is one read and two updates in
-    plain statements: at thousands of messages a minute the unit of work's own costs
-    would be most of the run. The rarer outcomes go through the models.
+    The common path (checks pass, the provider accepts) is a read, the send and a record,
+    each one plain statement on `connection` (see `recording`). The rarer outcomes go
+    through the models, in `session`.
     """
-    ready = _read_ready(session, message_id)
-    if ready is None or ready.status != c.MESSAGE_CLAIMED:
-        session.commit()  # end the read's transaction, as every other path does
+
+    session: Session
+    connection: Connection
+    config: Config
+    client: SmsClient
+    now: datetime
+    result: Dispatched
+
+    def send_batches(self, worker: str, limit: int | None) -> None:
+        result = self.result
+        while limit is None or result.sent + result.failed + result.retried < limit:
+            batch = claim(self.session, worker=worker, now=self.now, size=CLAIM_BATCH)
+            if not batch:
+                return
+            for position, message_id in enumerate(batch):
+                if not self.send_one(message_id):
+                    release(self.session, batch[position:])
+                    return
+
+    def send_one(self, message_id: int) -> bool:
+        """Send one claimed message and record the outcome; False means stop the run."""
+        session, config, now, result = self.session, self.config, self.now, self.result
+        ready = _read_ready(self.connection, message_id)
+        if ready is None or ready.status != c.MESSAGE_CLAIMED:
+            return True
+        reason = why_not_send(config, ready, now)
+        if reason == "quiet hours":
+            moment = _end_of_quiet_hours(now, config.settings.quiet_hours)
+            _retry_at(_message(session, ready), moment)
+            session.commit()
+            return True
+        if reason is not None:
+            _finish(_message(session, ready), c.MESSAGE_CANCELLED, now)
+            log.info("message %s cancelled before sending: %s", ready.id, reason)
+            session.commit()
+            result.cancelled += 1
+            return True
+        try:
+            accepted = self.client.send(_outgoing(config, ready, now))
+        except ConfigurationSmsError as exc:
+            log.error("SMS sending stopped: the provider refused our configuration (%s)", exc)
+            result.stopped = f"configuration: {exc}"
+            return False  # the claim stays for `release`
+        except OptedOutError as exc:
+            _opted_out(session, _message(session, ready), now, exc.code)
+            result.failed += 1
+        except PermanentSmsError as exc:
+            _failed_for_good(_message(session, ready), now, exc.code)
+            result.failed += 1
+        except TransientSmsError as exc:
+            message = _message(session, ready)
+            message.attempts += 1
+            message.error_code = exc.code
+            _retry_at(message, now + backoff(message.attempts))
+            result.retried += 1
+        else:
+            # Committed the moment the provider answers, message by message: this keeps the
+            # duplicate window small.
+            record_sent(
+                self.connection,
+                Sent(
+                    message_id=ready.id,
+                    episode_id=ready.episode_id,
+                    invite=ready.kind == c.MESSAGE_INVITE,
+                    provider_sid=accepted.provider_sid,
+                    provider_status=accepted.provider_status,
+                    at=now,
+                ),
+            )
+            result.sent += 1
+            return True
+        session.commit()  # the rarer outcomes, likewise at once
         return True
-    reason = why_not_send(config, ready, now)
-    if reason == "quiet hours":
-        _retry_at(_message(session, ready), _end_of_quiet_hours(now, config.settings.quiet_hours))
-        session.commit()
-        return True
-    if reason is not None:
-        _finish(_message(session, ready), c.MESSAGE_CANCELLED, now)
-        log.info("message %s cancelled before sending: %s", ready.id, reason)
-        session.commit()
-        result.cancelled += 1
-        return True
-    try:
-        accepted = client.send(_outgoing(config, ready, now))
-    except ConfigurationSmsError as exc:
-        log.error("SMS sending stopped: the provider refused our configuration (%s)", exc)
-        result.stopped = f"configuration: {exc}"
-        session.rollback()  # the claim stays for `release`; nothing was read to keep
-        return False
-    except OptedOutError as exc:
-        _opted_out(session, _message(session, ready), now, exc.code)
-        result.failed += 1
-    except PermanentSmsError as exc:
-        _failed_for_good(_message(session, ready), now, exc.code)
-        result.failed += 1
-    except TransientSmsError as exc:
-        message = _message(session, ready)
-        message.attempts += 1
-        message.error_code = exc.code
-        _retry_at(message, now + backoff(message.attempts))
-        result.retried += 1
-    else:
-        _record_sent(session, ready, accepted.provider_sid, accepted.provider_status, now)
-        result.sent += 1
-    # Committed at once, message by message: this keeps the duplicate window small.
-    session.commit()
-    return True
 
 
 @dataclass(frozen=True)
@@ -267,40 +277,13 @@ _READY = (
     .outerjoin(OPT_OUTS, (OPT_OUTS.c.phone == PATIENTS.c.mobile) & OPT_OUTS.c.lifted_at.is_(None))
     .where(MESSAGES.c.id == bindparam("message_id"))
 )
-_SENT = (
-    update(MESSAGES)
-    .where(MESSAGES.c.id == bindparam("message_id"))
-    .values(
-        attempts=MESSAGES.c.attempts + 1,
-        provider_sid=bindparam("sid"),
-        sent_at=bindparam("now"),
-        claimed_by=None,
-        status=bindparam("status"),
-        final_at=bindparam("final_at"),
-    )
-)
-_INVITED = (
-    update(EPISODES)
-    .where(EPISODES.c.id == bindparam("episode_id"))
-    .values(
-        invited_at=func.coalesce(EPISODES.c.invited_at, bindparam("now")),
-        status=case(
-            (EPISODES.c.status == c.EPISODE_SCHEDULED, c.EPISODE_INVITED),
-            else_=EPISODES.c.status,
-        ),
-    )
-)
-_DELIVERED = (
-    update(EPISODES)
-    .where(EPISODES.c.id == bindparam("episode_id"))
-    .values(delivered_at=func.coalesce(EPISODES.c.delivered_at, bindparam("now")))
-)
 
 
-def _read_ready(session: Session, message_id: int) -> Ready | None:
+def _read_ready(connection: Connection, message_id: int) -> Ready | None:
     """Read afresh just before sending, so a form completed, an appointment cancelled or a
     STOP received since the claim still stops the message."""
-    row = session.connection().execute(_READY, {"message_id": message_id}).one_or_none()
+    row = connection.execute(_READY, {"message_id": message_id}).one_or_none()
+    connection.commit()  # SQLite: end the read, so the next writer is not kept waiting
     return None if row is None else Ready(*row)
 
 
@@ -377,25 +360,6 @@ def _finish(message: OutboundMessage, status: str, now: datetime) -> None:
     message.status = status
     message.final_at = now
     message.claimed_by = None
-
-
-def _record_sent(session: Session, ready: Ready, sid: str, status: str, now: datetime) -> None:
-    final = status in c.FINAL_MESSAGE_STATUSES
-    connection = session.connection()
-    connection.execute(
-        _SENT,
-        {
-            "message_id": ready.id,
-            "sid": sid,
-            "now": now,
-            "status": status if final else c.MESSAGE_SENT,
-            "final_at": now if final else None,
-        },
-    )
-    if ready.kind == c.MESSAGE_INVITE:
-        connection.execute(_INVITED, {"episode_id": ready.episode_id, "now": now})
-    if status == c.MESSAGE_DELIVERED:
-        connection.execute(_DELIVERED, {"episode_id": ready.episode_id, "now": now})
 
 
 def _failed_for_good(message: OutboundMessage, now: datetime, code: int | None) -> None:
