@@ -9,9 +9,9 @@ instead. Re-importing is idempotent by `appointment_id`.
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import re
+import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -113,25 +113,59 @@ def read_rows(path: Path, clinics: set[str], counts: Counts, report: Report) -> 
                 f"{', '.join(missing)}; nothing was imported"
             )
         index = {name: position for position, name in enumerate(header)}
-        # 64-bit digests rather than the ids themselves keep a million-row file's
-        # duplicate check to tens of megabytes.
-        seen: dict[int, int] = {}
-        line = reader.line_num + 1
-        for values in reader:
-            start, line = line, reader.line_num + 1
-            cells = [value.strip() for value in values]
-            if not any(cells):
-                continue
-            fields = _fields(header, index, cells)
-            row, problems, warnings = _check_row(start, fields, clinics, seen)
-            for warning in warnings:
-                counts.warnings += 1
-                report(f"line {start}: warning: {warning}")
-            if problems:
-                counts.rejected += 1
-                report(f"line {start}: {'; '.join(problems)}")
-            elif row is not None:
-                yield row
+        with _FirstLines() as first_lines:
+            line = reader.line_num + 1
+            for values in reader:
+                start, line = line, reader.line_num + 1
+                cells = [value.strip() for value in values]
+                if not any(cells):
+                    continue
+                fields = _fields(header, index, cells)
+                row, problems, warnings = _check_row(start, fields, clinics, first_lines)
+                for warning in warnings:
+                    counts.warnings += 1
+                    report(f"line {start}: warning: {warning}")
+                if problems:
+                    counts.rejected += 1
+                    report(f"line {start}: {'; '.join(problems)}")
+                elif row is not None:
+                    yield row
+
+
+class _FirstLines:
+    """The line each appointment_id was first seen on, for `repeats line N`.
+
+    Kept in SQLite's private temporary database (the empty file name: a file of its own,
+    deleted when closed, behind a few megabytes of cache), not in memory: a million ids in
+    a dict took about 100 MB, and grew with the file.
+    """
+
+    def __init__(self) -> None:
+        self._db = sqlite3.connect("")
+        self._db.execute("PRAGMA journal_mode = OFF")  # scratch: nothing to roll back
+        self._db.execute("PRAGMA synchronous = OFF")
+        self._db.execute(
+            "CREATE TABLE first_line (appointment_id TEXT PRIMARY KEY, line INTEGER NOT NULL) "
+            "WITHOUT ROWID"
+        )
+
+    def __enter__(self) -> _FirstLines:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._db.close()
+
+    def first(self, appointment_id: str, line: int) -> int | None:
+        """The line `appointment_id` was first seen on; None if this is it (now recorded)."""
+        added = self._db.execute(
+            "INSERT OR IGNORE INTO first_line VALUES (?, ?)", (appointment_id, line)
+        )
+        if added.rowcount:
+            return None
+        (first,) = self._db.execute(
+            "SELECT line FROM first_line WHERE appointment_id = ?", (appointment_id,)
+        ).fetchone()
+        return int(first)
 
 
 def _fields(header: list[str], index: dict[str, int], cells: list[str]) -> dict[str, str]:
@@ -143,7 +177,7 @@ def _fields(header: list[str], index: dict[str, int], cells: list[str]) -> dict[
 
 
 def _check_row(
-    line: int, fields: dict[str, str], clinics: set[str], seen: dict[int, int]
+    line: int, fields: dict[str, str], clinics: set[str], first_lines: _FirstLines
 ) -> tuple[Row | None, list[str], list[str]]:
     problems: list[str] = []
     warnings: list[str] = []
@@ -154,12 +188,8 @@ def _check_row(
     appointment_id = fields["appointment_id"]
     if not appointment_id:
         problems.append("appointment_id is blank")
-    else:
-        key = int.from_bytes(hashlib.blake2b(appointment_id.encode(), digest_size=8).digest())
-        if key in seen:
-            problems.append(f"appointment_id {appointment_id} repeats line {seen[key]}")
-        else:
-            seen[key] = line
+    elif (first := first_lines.first(appointment_id, line)) is not None:
+        problems.append(f"appointment_id {appointment_id} repeats line {first}")
 
     nhs_number = normalise_nhs_number(fields["nhs_number"])
     if nhs_number is None:

@@ -8,7 +8,8 @@ Every other table refers to a patient only through `patient_id`.
 
 from __future__ import annotations
 
-import uuid
+import secrets
+import time
 from datetime import date, datetime
 from typing import Any
 
@@ -37,7 +38,13 @@ def _in(column: str, values: tuple[str, ...]) -> str:
 
 
 def _public_id() -> str:
-    return uuid.uuid4().hex
+    """32 hex digits: the creation millisecond, then 80 random bits (a UUIDv7's layout).
+
+    The random part keeps it unguessable; the leading time makes new ids sort last, so
+    their unique index grows at one edge. Wholly random ids landed on pages all over the
+    index, each a page to write: importing 300,000 appointments took a fifth longer.
+    """
+    return f"{time.time_ns() // 1_000_000:012x}{secrets.token_hex(10)}"
 
 
 class Timestamped:
