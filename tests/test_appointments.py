@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import random
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,7 +12,7 @@ from flask import Flask
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from screening import appointments, state
+from screening import appointment_list, appointments, state
 from screening import constants as c
 from screening.appointments import Counts, ImportRefused, import_appointments
 from screening.clinics import sync_clinics
@@ -100,6 +101,43 @@ def test_a_repeated_appointment_id_names_the_earlier_line(load) -> None:
     )
     assert counts.rejected == 1
     assert lines == ["line 4: appointment_id APT00001 repeats line 2"]
+
+
+def test_a_large_file_is_read_in_a_process_of_its_own_with_the_same_outcome(
+    load, session: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rows = [
+        appointment(1),
+        appointment(2, nhs_number="9990000019"),  # rejected
+        appointment(3, mobile="020 7946 0000"),  # imported with a warning, phoned
+        appointment(4, imd_decile="11"),  # imported, the decile dropped with a warning
+        appointment(5, appointment_id="APT00001"),  # rejected: repeats line 2
+        *(appointment(serial) for serial in range(6, 12)),
+        appointment(12, clinic_code="DERM-XX"),  # rejected, after the last full batch
+    ]
+    path = write_list(tmp_path / "here.csv", rows)
+    expected, expected_lines = Counts(), list[str]()
+    clinics = set(state().config.clinics)
+    valid = list(appointment_list.read_rows(path, clinics, expected, expected_lines.append))
+    monkeypatch.setattr(appointment_list, "READ_ASIDE_FROM_BYTES", 0)  # every file aside
+
+    counts, lines = load(rows, batch_size=3)
+
+    assert lines == expected_lines and len(lines) == 5
+    assert (counts.imported, counts.rejected, counts.warnings) == (len(valid), 3, 2) == (9, 3, 2)
+    assert count(session, Appointment) == 9
+    assert not multiprocessing.active_children()  # the reading process has finished
+
+
+def test_a_file_read_aside_is_refused_as_one_read_here(
+    load, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(appointment_list, "READ_ASIDE_FROM_BYTES", 0)
+    columns = [name for name in COLUMNS if name != "nhs_number"]
+    with pytest.raises(ImportRefused, match="missing required column: nhs_number"):
+        load([appointment(1)], columns=columns)
+    assert count(session, Appointment) == 0
+    assert not multiprocessing.active_children()
 
 
 def test_line_numbers_are_physical_lines(load) -> None:
