@@ -386,7 +386,10 @@ class OutboundMessage(Timestamped, Base):
         UniqueConstraint("episode_id", "kind"),
         CheckConstraint(_in("kind", c.MESSAGE_KINDS), name="kind_known"),
         CheckConstraint(_in("status", c.MESSAGE_STATUSES), name="status_known"),
-        Index("ix_outbound_messages_ready", "status", "next_attempt_at"),
+        # A claim walks the pending rows in id order and stops at its batch size. Indexed by
+        # (status, next_attempt_at), every pending row was read and sorted for each claim:
+        # 56 ms a claim on SQLite with 200,000 messages waiting.
+        Index("ix_outbound_messages_ready", "status", "id"),
     )
 
 

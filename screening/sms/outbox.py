@@ -23,7 +23,7 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, bindparam, or_, select, update
+from sqlalchemy import Connection, Select, bindparam, or_, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from .. import constants as c
@@ -91,8 +91,9 @@ def drain(
     return result
 
 
-def claim(session: Session, *, worker: str, now: datetime, size: int) -> list[int]:
-    ready = (
+def ready_to_claim(now: datetime, size: int) -> Select[tuple[int]]:
+    """The next `size` messages that may go at `now`, oldest first."""
+    return (
         select(OutboundMessage.id)
         .where(
             OutboundMessage.status == c.MESSAGE_PENDING,
@@ -102,6 +103,10 @@ def claim(session: Session, *, worker: str, now: datetime, size: int) -> list[in
         .order_by(OutboundMessage.id)
         .limit(size)
     )
+
+
+def claim(session: Session, *, worker: str, now: datetime, size: int) -> list[int]:
+    ready = ready_to_claim(now, size)
     if session.get_bind().dialect.name == "postgresql":
         # Computed once, as a materialised CTE. As `IN (subquery)` the planner may pick a
         # nested loop that runs the locking subquery again for every outer row, each run

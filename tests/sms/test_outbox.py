@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from screening import constants as c
@@ -24,7 +24,7 @@ from screening.extensions import db
 from screening.invitations import create_due_messages
 from screening.models import Episode, OptOut, OutboundMessage
 from screening.sms import client_for
-from screening.sms.outbox import STALE_CLAIM, drain
+from screening.sms.outbox import CLAIM_BATCH, STALE_CLAIM, drain, ready_to_claim
 from tests.appointment_lists import appointment, write_list
 from tests.conftest import _empty_tables, app_overrides
 from tests.fake_twilio import FakeTwilio
@@ -234,3 +234,16 @@ def test_a_retry_that_falls_in_quiet_hours_waits_for_the_morning(
     message = only_message(session)
     assert message.status == c.MESSAGE_PENDING
     assert message.next_attempt_at == datetime(2026, 12, 4, 9, 0, tzinfo=LONDON)
+
+
+def test_a_claim_reads_the_backlog_in_order_instead_of_sorting_it(session: Session) -> None:
+    """With 200,000 messages waiting, sorting them all took 56 ms a claim on SQLite."""
+    if session.get_bind().dialect.name != "sqlite":
+        pytest.skip("SQLite's plan; PostgreSQL's depends on its statistics of the table")
+    query = ready_to_claim(INVITE_TIME, CLAIM_BATCH)
+    compiled = query.compile(session.get_bind(), compile_kwargs={"literal_binds": True})
+    plan = " | ".join(
+        row[-1] for row in session.execute(text(f"EXPLAIN QUERY PLAN {compiled}")).all()
+    )
+    assert "ix_outbound_messages_ready" in plan or "SCAN outbound_messages" in plan, plan
+    assert "TEMP B-TREE" not in plan, plan
