@@ -12,8 +12,11 @@ from __future__ import annotations
 import csv
 import multiprocessing
 import re
+import signal
 import sqlite3
+import threading
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from multiprocessing.connection import Connection
@@ -347,7 +350,8 @@ def _read_aside(
         name="appointment-list-reader",
         daemon=True,
     )
-    child.start()
+    with _ctrl_c_ignored():
+        child.start()  # ignoring it too, from its first instruction (see below)
     sender.close()  # the child's end: closed here, so its exit reads as end of file
     try:
         while True:
@@ -375,6 +379,25 @@ def _read_aside(
         if child.is_alive():
             child.terminate()
             child.join()
+
+
+@contextmanager
+def _ctrl_c_ignored() -> Iterator[None]:
+    """Ignore SIGINT while a child starts, so the child ignores it throughout.
+
+    Ctrl-C at the terminal reaches the whole process group. The importer decides what it
+    means; the reading process ends when the importer closes the pipe, instead of
+    printing a traceback of its own. A signal ignored at exec stays ignored, and Python
+    then installs no handler of its own.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may set handlers; a worker thread has no terminal
+        return
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, before)
 
 
 def _read_in_child(sender: Connection, path: Path, clinics: list[str], batch_size: int) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -53,8 +53,11 @@ def import_appointments(
 ) -> Counts:
     """Import the file in batches, each committed whole; return the counts."""
     counts = Counts()
-    with _sqlite_checkpoints_every(session, IMPORT_CHECKPOINT_PAGES):
-        for batch in read_batches(path, set(config.clinics), batch_size, counts, report):
+    batches = read_batches(path, set(config.clinics), batch_size, counts, report)
+    # Closed on the way out whatever happens (Ctrl-C included), so a reading process
+    # stops with the import rather than when the interpreter gets round to it.
+    with _sqlite_checkpoints_every(session, IMPORT_CHECKPOINT_PAGES), closing(batches):
+        for batch in batches:
             _write_batch(session, config, batch, counts)
     return counts
 

@@ -7,6 +7,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -241,6 +242,52 @@ def test_import_appointments_refuses_a_file_missing_columns(
     assert result.returncode == 1
     assert "missing required columns: nhs_number" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_ctrl_c_stops_a_large_import_between_batches_without_a_traceback(
+    initialised: dict[str, str], tmp_path: Path
+) -> None:
+    # Over 2 MB, so the list is read in a process of its own; a blank mobile every 50 rows
+    # gives a warning on stderr early, once that process is reading.
+    rows = [
+        appointment(serial, mobile="" if serial % 50 == 0 else f"07400 1{serial:05d}")
+        for serial in range(1, 25_001)
+    ]
+    path = write_list(tmp_path / "large.csv", rows)
+    assert path.stat().st_size > 2_000_000
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("SCREENING_")}
+    importer = subprocess.Popen(
+        [SCREENING, "import-appointments", str(path)],
+        cwd=ROOT,
+        env={**environ, **initialised},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # a process group of its own, as a terminal's job is
+    )
+    assert importer.stderr is not None
+    assert "warning: mobile is blank" in importer.stderr.readline()
+    os.killpg(importer.pid, signal.SIGINT)  # Ctrl-C reaches the whole group
+    rest = importer.stderr.read()
+    assert importer.wait(timeout=30) != 0
+    assert "Traceback" not in rest and "KeyboardInterrupt" not in rest, rest
+    assert _group_ends(importer.pid, within_seconds=10)  # nothing is left running
+
+    again = run("import-appointments", str(path), **initialised)
+    summary = again.stdout.strip().splitlines()[-1]
+    imported, unchanged = (int(summary.split(", ")[i].split()[1]) for i in (0, 2))
+    assert imported + unchanged == 25_000 and unchanged % 1000 == 0, summary
+
+
+def _group_ends(group: int, within_seconds: float) -> bool:
+    deadline = time.monotonic() + within_seconds
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(group, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.05)
+    return False
 
 
 def test_commands_that_need_data_say_to_run_init_db_first(tmp_path: Path) -> None:
