@@ -302,14 +302,18 @@ def read_batches(
     A batch's rejections and warnings are reported before the batch is yielded, as
     reading row by row would.
     """
-    try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise ImportRefused(f"cannot read {path}: {exc.strerror}") from None
-    if size < READ_ASIDE_FROM_BYTES:
+    if _size(path) < READ_ASIDE_FROM_BYTES:
         yield from _in_lists(read_rows(path, clinics, counts, report), batch_size)
     else:
         yield from _read_aside(path, clinics, batch_size, counts, report)
+
+
+def _size(path: Path) -> int:
+    # A file that cannot be read is read here, where `read_rows` says why.
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 def _in_lists(rows: Iterable[Row], size: int) -> Iterator[list[Row]]:

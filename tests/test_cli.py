@@ -25,11 +25,20 @@ from .conftest import ROOT
 SCREENING = str(Path(sys.executable).with_name("screening"))
 
 
-def run(*args: str, cwd: Path = ROOT, stdin: str = "", **env: str) -> subprocess.CompletedProcess:
+def environment(**env: str) -> dict[str, str]:
+    """This process's environment without its SCREENING_ settings, and then `env`."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith("SCREENING_")}
-    environ.update(env)
+    return {**environ, **env}
+
+
+def run(*args: str, cwd: Path = ROOT, stdin: str = "", **env: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [SCREENING, *args], cwd=cwd, env=environ, input=stdin, capture_output=True, text=True
+        [SCREENING, *args],
+        cwd=cwd,
+        env=environment(**env),
+        input=stdin,
+        capture_output=True,
+        text=True,
     )
 
 
@@ -255,11 +264,10 @@ def test_ctrl_c_stops_a_large_import_between_batches_without_a_traceback(
     ]
     path = write_list(tmp_path / "large.csv", rows)
     assert path.stat().st_size > 2_000_000
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("SCREENING_")}
     importer = subprocess.Popen(
         [SCREENING, "import-appointments", str(path)],
         cwd=ROOT,
-        env={**environ, **initialised},
+        env=environment(**initialised),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
@@ -321,9 +329,8 @@ def test_the_worker_sends_in_a_loop_and_stops_cleanly_on_sigterm(
     shutil.copytree(ROOT / "config", config, dirs_exist_ok=True)
     (config / "settings.yaml").write_text("worker_interval_seconds: 1\n")
     env = {**initialised, "SCREENING_CONFIG_DIR": str(config)}
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("SCREENING_")}
     worker = subprocess.Popen(
-        [SCREENING, "worker"], cwd=ROOT, env={**environ, **env}, stdout=subprocess.PIPE, text=True
+        [SCREENING, "worker"], cwd=ROOT, env=environment(**env), stdout=subprocess.PIPE, text=True
     )
     assert worker.stdout is not None
     first, second = worker.stdout.readline(), worker.stdout.readline()
