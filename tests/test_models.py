@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -120,3 +121,19 @@ def test_sqlite_runs_in_wal_mode_on_every_connection(session: Session) -> None:
             assert connection.execute(text("PRAGMA synchronous")).scalar() == 1  # NORMAL
             assert connection.execute(text("PRAGMA busy_timeout")).scalar() == 5000
             assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
+
+
+def test_an_episode_public_id_carries_128_random_bits_and_sorts_by_creation(
+    session: Session,
+) -> None:
+    """The link token is made from it (SPEC §8: at least 128 bits of randomness)."""
+    first = make_episode(session)
+    second = Episode(patient_id=first.patient_id, questionnaire_id="another")
+    session.add(second)
+    session.flush()
+    for episode in (first, second):
+        created, random_part = episode.public_id[:8], episode.public_id[8:]
+        assert abs(int(created, 16) - datetime.now(UTC).timestamp()) < 60
+        assert len(base64.urlsafe_b64decode(random_part + "==")) == 16
+        assert len(episode.public_id) <= Episode.public_id.type.length
+    assert first.public_id[8:] != second.public_id[8:]
