@@ -154,7 +154,9 @@ class Episode(Timestamped, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     # Random and never shown: the link token is derived from it (HMAC with the secret key).
     public_id: Mapped[str] = mapped_column(String(32), unique=True, default=_public_id)
-    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    # Indexed by ix_episodes_patient_questionnaire, which leads with it: an index of its own
+    # would serve no query that one does not, and cost every new episode another insert.
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
     appointment_id: Mapped[int | None] = mapped_column(ForeignKey("appointments.id"))
     clinic_code: Mapped[str | None] = mapped_column(ForeignKey("clinics.code"))
     questionnaire_id: Mapped[str] = mapped_column(String(100))
