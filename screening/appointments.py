@@ -7,6 +7,7 @@ length. Re-importing is idempotent by `appointment_id`.
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
@@ -85,7 +86,12 @@ def _sqlite_checkpoints_every(session: Session, pages: int) -> Iterator[None]:
     try:
         yield
     finally:
-        driver.execute(f"PRAGMA wal_autocheckpoint = {int(before)}")
+        try:
+            driver.execute(f"PRAGMA wal_autocheckpoint = {int(before)}")
+        except sqlite3.ProgrammingError:
+            # Closed: SQLAlchemy discards a connection interrupted mid-statement (Ctrl-C),
+            # and the setting went with it. Raising here would hide the interruption.
+            pass
 
 
 def _write_batch(session: Session, config: Config, rows: list[Row], counts: Counts) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, event, func, select, update
 from sqlalchemy.orm import Session
 
 from screening import appointment_list, appointments, state
@@ -410,3 +410,31 @@ def test_the_import_leaves_sqlite_checkpoints_as_it_found_them(
     before = driver.execute("PRAGMA wal_autocheckpoint").fetchone()
     load([appointment(1), appointment(2)])
     assert driver.execute("PRAGMA wal_autocheckpoint").fetchone() == before
+
+
+def test_ctrl_c_inside_a_statement_stops_the_import_after_its_last_whole_batch(
+    load, session: Session
+) -> None:
+    # Interrupted inside the driver, SQLAlchemy discards the connection; the import must
+    # still end with the interruption itself (the CLI's "Aborted!"), not an error of its own
+    # from tidying up that connection.
+    engine = session.get_bind()
+    reads = 0
+
+    def interrupt_the_second_batch(_cursor, statement, _parameters, _context) -> None:
+        nonlocal reads
+        if "patients.given_name" in statement:  # each batch begins by reading its patients
+            reads += 1
+            if reads == 2:
+                raise KeyboardInterrupt
+
+    event.listen(engine, "do_execute", interrupt_the_second_batch)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            load([appointment(n) for n in range(1, 5)], batch_size=2)
+    finally:
+        event.remove(engine, "do_execute", interrupt_the_second_batch)
+    session.rollback()
+    assert session.scalars(select(Appointment.external_id)).all() == ["APT00001", "APT00002"]
+    counts, _ = load([appointment(n) for n in range(1, 5)])
+    assert (counts.imported, counts.unchanged) == (2, 2)
