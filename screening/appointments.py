@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import closing, contextmanager
+from contextlib import closing, contextmanager, suppress
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -86,12 +86,10 @@ def _sqlite_checkpoints_every(session: Session, pages: int) -> Iterator[None]:
     try:
         yield
     finally:
-        try:
+        # Closed if SQLAlchemy discarded it, interrupted mid-statement (Ctrl-C): the setting
+        # went with it, and raising here would hide the interruption.
+        with suppress(sqlite3.ProgrammingError):
             driver.execute(f"PRAGMA wal_autocheckpoint = {int(before)}")
-        except sqlite3.ProgrammingError:
-            # Closed: SQLAlchemy discards a connection interrupted mid-statement (Ctrl-C),
-            # and the setting went with it. Raising here would hide the interruption.
-            pass
 
 
 def _write_batch(session: Session, config: Config, rows: list[Row], counts: Counts) -> None:
