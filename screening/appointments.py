@@ -65,10 +65,11 @@ def import_appointments(
 
 # SQLite copies its write-ahead log into the database file, and syncs it (a checkpoint), once
 # the log passes 1,000 pages by default. A batch's rows land on pages all over the indexes of
-# random keys (episodes.public_id), so at that rate the log filled every batch or two, and
-# each checkpoint rewrote pages the next batches changed again: at 200,000 rows, commits took
-# a third of the import. A longer log writes such a page once for several batches (commits
-# took half as long); 10,000 pages is about 40 MB of log, on disk.
+# scattered keys (patients.nhs_number, appointments.external_id), so at that rate the log
+# filled every batch or two, and each checkpoint rewrote pages the next batches changed
+# again: at 200,000 rows, commits took a third of the import. A longer log writes such a
+# page once for several batches (commits took half as long); 10,000 pages is about 40 MB of
+# log, on disk.
 IMPORT_CHECKPOINT_PAGES = 10_000
 
 

@@ -137,3 +137,4 @@ def test_an_episode_public_id_carries_128_random_bits_and_sorts_by_creation(
         assert len(base64.urlsafe_b64decode(random_part + "==")) == 16
         assert len(episode.public_id) <= Episode.public_id.type.length
     assert first.public_id[8:] != second.public_id[8:]
+    assert first.public_id[:8] <= second.public_id[:8]  # the later one sorts no earlier
