@@ -28,6 +28,7 @@ def record(
     actor: Actor | None = None,
     subject_type: str | None = None,
     subject_id: object | None = None,
+    patient_id: int | None = None,
     remote_addr: str | None = None,
     detail: dict[str, Any] | None = None,
 ) -> AuditEvent:
@@ -38,6 +39,7 @@ def record(
         actor_user_id=actor.id if actor is not None else None,
         subject_type=subject_type,
         subject_id=str(subject_id) if subject_id is not None else None,
+        patient_id=patient_id,
         remote_addr=remote_addr,
         detail=detail,
     )

@@ -201,20 +201,25 @@ def _parse_now(text: str | None) -> datetime:
 @click.option("--format", "output", type=click.Choice(["table", "json"]), default="table")
 def tasks(status: str | None, output: str) -> None:
     """List triage tasks, most pressing first (all statuses unless --status is given)."""
-    from .triage import list_tasks
+    from .triage.queue import list_tasks
 
-    with app_session() as (_app, session):
+    with app_session() as (app, session):
         require_schema()
-        rows = list_tasks(session, status=status)
+        sla = app.extensions["screening"].config.settings.triage_sla_working_days
+        rows = list_tasks(session, status=status, sla_working_days=sla)
     if output == "json":
         click.echo(json.dumps([row.as_json() for row in rows], indent=2))
         return
-    click.echo(f"{'id':>6}  {'status':<9} {'priority':<8} {'clinic':<12} {'created':<16} domains")
+    click.echo(
+        f"{'id':>6}  {'status':<9} {'priority':<8} {'clinic':<12} {'created':<16} "
+        f"{'due':<10}  {'held by':<28} domains"
+    )
     for row in rows:
         created = row.created_at.astimezone(clock.LONDON).strftime("%Y-%m-%d %H:%M")
         click.echo(
             f"{row.id:>6}  {row.status:<9} {row.priority:<8} {row.clinic_code or '-':<12} "
-            f"{created:<16} {', '.join(row.domains) or '-'}"
+            f"{created:<16} {row.due_at.isoformat():<10}  {row.assigned_to or '-':<28} "
+            f"{', '.join(row.domains) or '-'}"
         )
     click.echo(f"{len(rows)} task{'s' if len(rows) != 1 else ''}")
 

@@ -38,6 +38,14 @@ class ConfigError(Exception):
 # --- file shapes -----------------------------------------------------------------------
 
 
+class SlaDays(Strict):
+    """Working days from a task's creation to its due date, by priority."""
+
+    urgent: StrictInt = Field(default=1, ge=0, le=60)
+    high: StrictInt = Field(default=3, ge=0, le=60)
+    routine: StrictInt = Field(default=5, ge=0, le=60)
+
+
 class RawSettings(Strict):
     quiet_hours: str = Field(default="20:00-09:00", pattern=rf"^{_CLOCK}-{_CLOCK}$")
     rescreen_days: StrictInt = Field(default=365, ge=1)
@@ -48,6 +56,13 @@ class RawSettings(Strict):
     signposting: dict[str, Text] = Field(default_factory=dict)
     min_age_for_sms: StrictInt = Field(default=16, ge=0, le=120)
     worker_interval_seconds: StrictInt | float = Field(default=60, gt=0)
+    # The social prescriber's work (SPEC §10, §11).
+    triage_sla_working_days: SlaDays = Field(default_factory=lambda: SlaDays())
+    unable_to_contact_after: StrictInt = Field(default=3, ge=1, le=20)
+    to_call_days_before: StrictInt = Field(default=2, ge=0, le=60)
+    urgent_alert_email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    unable_to_contact_sms: str | None = Field(default=None, min_length=1, max_length=480)
+    follow_up_link_days: StrictInt = Field(default=14, ge=1, le=90)
 
 
 def _check_sms_template(value: str | None) -> str | None:
@@ -96,6 +111,9 @@ class RawService(Strict):
     phone: str | None = None
     email: str | None = None
     url: str | None = None
+    # `pcn`: the patient's GP practice (PCN) social prescribing service; a referral to it is
+    # a "referral back to the PCN" (SPEC §6).
+    kind: Literal["pcn"] | None = None
 
 
 class RawServices(Strict):
@@ -132,6 +150,14 @@ class Settings:
     signposting: dict[str, Any] = field(default_factory=dict)
     min_age_for_sms: int = 16
     worker_interval_seconds: float = 60
+    triage_sla_working_days: dict[str, int] = field(
+        default_factory=lambda: {"urgent": 1, "high": 3, "routine": 5}
+    )
+    unable_to_contact_after: int = 3
+    to_call_days_before: int = 2
+    urgent_alert_email: str | None = None
+    unable_to_contact_sms: str | None = None
+    follow_up_link_days: int = 14
 
 
 @dataclass(frozen=True)

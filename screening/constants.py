@@ -75,6 +75,8 @@ TASK_DECLINED: Final = "declined"
 TASK_CLOSED: Final = "closed"
 TASK_STATUSES: Final = (TASK_OPEN, TASK_ASSIGNED, TASK_DECLINED, TASK_CLOSED)
 ACTIVE_TASK_STATUSES: Final = frozenset({TASK_OPEN, TASK_ASSIGNED})
+# A prescriber may still claim a declined task (SPEC §10); a closed one is reopened instead.
+CLAIMABLE_TASK_STATUSES: Final = frozenset({TASK_OPEN, TASK_ASSIGNED, TASK_DECLINED})
 
 CONTACT_REACHED: Final = "reached"
 CONTACT_NO_ANSWER: Final = "no_answer"
@@ -87,6 +89,43 @@ CONTACT_OUTCOMES: Final = (
     CONTACT_VOICEMAIL,
     CONTACT_WRONG_NUMBER,
     CONTACT_DECLINED,
+)
+# The patient was reached: the funnel's `contacted` (SPEC §7).
+REACHED_OUTCOMES: Final = frozenset({CONTACT_REACHED, CONTACT_DECLINED})
+
+CONTACT_METHODS: Final = ("phone", "in_person", "sms", "letter", "video")
+
+REFERRAL_MADE: Final = "made"
+REFERRAL_ACCEPTED: Final = "accepted"
+REFERRAL_DECLINED: Final = "declined"
+REFERRAL_COMPLETED: Final = "completed"
+REFERRAL_STATUSES: Final = (
+    REFERRAL_MADE,
+    REFERRAL_ACCEPTED,
+    REFERRAL_DECLINED,
+    REFERRAL_COMPLETED,
+)
+# made → accepted | declined; accepted → completed. Declined and completed are final.
+REFERRAL_NEXT: Final = {
+    REFERRAL_MADE: frozenset({REFERRAL_ACCEPTED, REFERRAL_DECLINED}),
+    REFERRAL_ACCEPTED: frozenset({REFERRAL_COMPLETED, REFERRAL_DECLINED}),
+    REFERRAL_DECLINED: frozenset(),
+    REFERRAL_COMPLETED: frozenset(),
+}
+SERVICE_OTHER: Final = "other"
+SERVICE_KIND_PCN: Final = "pcn"
+
+OUTCOME_SUPPORT_ARRANGED: Final = "support_arranged"
+OUTCOME_REFERRED: Final = "referred"
+OUTCOME_DECLINED: Final = "declined"
+OUTCOME_UNABLE_TO_CONTACT: Final = "unable_to_contact"
+OUTCOME_NOT_NEEDED: Final = "not_needed"
+TASK_OUTCOMES: Final = (
+    OUTCOME_SUPPORT_ARRANGED,
+    OUTCOME_REFERRED,
+    OUTCOME_DECLINED,
+    OUTCOME_UNABLE_TO_CONTACT,
+    OUTCOME_NOT_NEEDED,
 )
 
 # --- outbox (DESIGN: Message states) -------------------------------------------------
@@ -148,3 +187,16 @@ AUDIT_LOGOUT: Final = "logout"
 AUDIT_SESSION_TIMEOUT: Final = "session_timeout"
 AUDIT_USER_CREATED: Final = "user_created"
 AUDIT_VIEW_PATIENT: Final = "view_patient"
+# Task actions (SPEC §8): each is an audit event on the task, and the task's timeline.
+AUDIT_TASK_CLAIMED: Final = "task_claimed"
+AUDIT_TASK_ASSIGNED: Final = "task_assigned"
+AUDIT_TASK_CONTACT: Final = "task_contact"
+AUDIT_TASK_SESSION: Final = "task_session"
+AUDIT_TASK_REFERRAL: Final = "task_referral"
+AUDIT_TASK_REFERRAL_UPDATED: Final = "task_referral_updated"
+AUDIT_TASK_NOTE: Final = "task_note"
+AUDIT_TASK_CLOSED: Final = "task_closed"
+AUDIT_TASK_REOPENED: Final = "task_reopened"
+AUDIT_EPISODE_CALL: Final = "episode_call"
+SUBJECT_TASK: Final = "task"
+SUBJECT_EPISODE: Final = "episode"

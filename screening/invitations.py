@@ -22,6 +22,7 @@ from .config import Clinic, Config
 from .models import Appointment, Episode, OutboundMessage, Patient
 from .opt_outs import is_opted_out
 from .tokens import link_token, token_hash
+from .triage.tasks import close_for_deceased
 
 # Episodes that no invitation has reached yet: their owner and route may still change.
 NOT_YET_INVITED = frozenset({c.EPISODE_SCHEDULED, c.EPISODE_NEEDS_CALL, c.EPISODE_OPTED_OUT})
@@ -210,6 +211,8 @@ def stop_everything_for(session: Session, patient: Patient) -> None:
         .values(status=c.EPISODE_CANCELLED, cancelled_at=clock.now())
     )
     cancel_unsent(session, episode_ids)
+    # Their active tasks close too, so nobody phones the family of a patient who has died.
+    close_for_deceased(session, patient.id, clock.now())
 
 
 def cancel_unsent(session: Session, episode_ids: list[int]) -> None:

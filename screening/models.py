@@ -66,6 +66,8 @@ class Patient(Timestamped, Base):
     family_name: Mapped[str | None] = mapped_column(String(200))
     date_of_birth: Mapped[date | None] = mapped_column(Date)
     mobile: Mapped[str | None] = mapped_column(String(20))  # E.164
+    # Another number to call (E.164): the list's `phone`, or a landline given as `mobile`.
+    phone: Mapped[str | None] = mapped_column(String(20))
     postcode: Mapped[str | None] = mapped_column(String(10))
     sex: Mapped[str | None] = mapped_column(String(40))
     ethnicity: Mapped[str | None] = mapped_column(String(80))
@@ -293,35 +295,54 @@ class TriageTask(Timestamped, Base):
     assigned_to_user_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
     assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
     outcome: Mapped[str | None] = mapped_column(String(40))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    # Bumped by every change of status or holder. A form carries the version it was drawn
+    # from, so an action on a task a colleague has changed since is refused, not applied
+    # over their change; a claim is one conditional UPDATE on it.
+    version: Mapped[int] = mapped_column(Integer, default=1)
 
     episode: Mapped[Episode] = relationship()
     response: Mapped[Response | None] = relationship()
-    contact_attempts: Mapped[list[ContactAttempt]] = relationship(back_populates="task")
-    referrals: Mapped[list[Referral]] = relationship(back_populates="task")
+    assigned_to: Mapped[StaffUser | None] = relationship(foreign_keys=[assigned_to_user_id])
+    contact_attempts: Mapped[list[ContactAttempt]] = relationship(
+        back_populates="task", order_by="ContactAttempt.id"
+    )
+    referrals: Mapped[list[Referral]] = relationship(back_populates="task", order_by="Referral.id")
 
     __table_args__ = (
         CheckConstraint(_in("status", c.TASK_STATUSES), name="status_known"),
         CheckConstraint(_in("priority", c.PRIORITIES), name="priority_known"),
+        CheckConstraint(
+            f"outcome IS NULL OR {_in('outcome', c.TASK_OUTCOMES)}", name="outcome_known"
+        ),
         Index("ix_triage_tasks_queue", "status", "priority", "created_at"),
+        Index("ix_triage_tasks_holder", "assigned_to_user_id", "status"),
     )
 
 
 class ContactAttempt(Base):
+    """A call, visit, text or letter to a patient: about a task, or from the to-call list
+    (an episode with no task yet), so both lists share one history per episode."""
+
     __tablename__ = "contact_attempts"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    task_id: Mapped[int] = mapped_column(ForeignKey("triage_tasks.id"), index=True)
+    task_id: Mapped[int | None] = mapped_column(ForeignKey("triage_tasks.id"), index=True)
+    episode_id: Mapped[int] = mapped_column(ForeignKey("episodes.id"), index=True)
     attempted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     by_user_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
-    method: Mapped[str] = mapped_column(String(20))  # phone, in_person, sms, letter
+    method: Mapped[str] = mapped_column(String(20))
     outcome: Mapped[str] = mapped_column(String(20))
     note: Mapped[str | None] = mapped_column(Text)
 
-    task: Mapped[TriageTask] = relationship(back_populates="contact_attempts")
+    task: Mapped[TriageTask | None] = relationship(back_populates="contact_attempts")
 
-    __table_args__ = (CheckConstraint(_in("outcome", c.CONTACT_OUTCOMES), name="outcome_known"),)
+    __table_args__ = (
+        CheckConstraint(_in("outcome", c.CONTACT_OUTCOMES), name="outcome_known"),
+        CheckConstraint(_in("method", c.CONTACT_METHODS), name="method_known"),
+    )
 
 
 class SupportSession(Base):
@@ -338,19 +359,37 @@ class SupportSession(Base):
 
 
 class Referral(Base):
-    """An onward referral to a service in `config/services.yaml`."""
+    """An onward referral to a service in `config/services.yaml` (or `other`, named)."""
 
     __tablename__ = "referrals"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     task_id: Mapped[int] = mapped_column(ForeignKey("triage_tasks.id"), index=True)
     service_id: Mapped[str] = mapped_column(String(100))
+    # For `other`; for a directory service, its name when referred (directories change).
+    service_name: Mapped[str | None] = mapped_column(String(200))
+    # A referral back to the patient's GP practice (PCN) social prescriber (SPEC §6).
+    to_pcn: Mapped[bool] = mapped_column(Boolean, default=False)
     domain: Mapped[str | None] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(12), default=c.REFERRAL_MADE)
     referred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    status_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     by_user_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
     note: Mapped[str | None] = mapped_column(Text)
 
     task: Mapped[TriageTask] = relationship(back_populates="referrals")
+
+    __table_args__ = (CheckConstraint(_in("status", c.REFERRAL_STATUSES), name="status_known"),)
+
+
+class TaskNote(Base):
+    __tablename__ = "task_notes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("triage_tasks.id"), index=True)
+    written_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    by_user_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    text: Mapped[str] = mapped_column(Text)
 
 
 # --- messages ------------------------------------------------------------------------------
@@ -421,5 +460,10 @@ class AuditEvent(Base):
     actor_user_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
     subject_type: Mapped[str | None] = mapped_column(String(40))
     subject_id: Mapped[str | None] = mapped_column(String(100))
+    # The patient the event concerns, if any, so the audit trail filters by patient.
+    patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"), index=True)
     remote_addr: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+    # A task's timeline reads its events by subject.
+    __table_args__ = (Index("ix_audit_events_subject", "subject_type", "subject_id"),)

@@ -10,7 +10,8 @@ from screening import clock, state
 from screening import constants as c
 from screening.clinics import sync_clinics
 from screening.invitations import place_in_episode
-from screening.models import Appointment, Episode, Patient, StaffUser
+from screening.models import Appointment, Episode, Patient, StaffUser, TriageTask
+from screening.responses import save_answer, submit
 from screening.staff import create_user
 from screening.tokens import link_token, token_hash
 
@@ -65,3 +66,37 @@ def make_invited_episode(
     episode.status, episode.invited_at = c.EPISODE_INVITED, clock.now()
     session.commit()
     return episode, token
+
+
+NO_NEEDS = {
+    "ends_meet": "no",
+    "missed_meals": "no",
+    "stable_housing": "yes",
+    "support_network": "yes",
+    "feel_unsafe": "no",
+    "carer_impact": "no",
+}
+
+
+def make_task(
+    session: Session,
+    *,
+    nhs_number: str = "9990000018",
+    clinic: str = "CARD-NUH",
+    appointment_at: datetime | None = None,
+    submitted_at: datetime | None = None,
+    **answers: str,
+) -> TriageTask:
+    """A Barts response submitted through the real code; its answers default to no needs
+    with money worries and a wish for help (a routine task), overridden by `answers`."""
+    episode, _ = make_invited_episode(
+        session, nhs_number=nhs_number, clinic=clinic, appointment_at=appointment_at
+    )
+    questionnaire = state().questionnaires.questionnaires["barts-social-welfare"]
+    when = submitted_at or clock.now()
+    given = {**NO_NEEDS, "ends_meet": "yes", "wants_help": "yes", **answers}
+    for item_id, value in given.items():
+        save_answer(session, questionnaire, episode, item_id, value, now=when)
+    result = submit(session, questionnaire, episode, language="en", now=when)
+    assert result.task is not None, f"answers {given} create no task"
+    return result.task

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 from flask import Flask
@@ -12,10 +12,11 @@ from sqlalchemy.orm import Session
 from screening import clock, state
 from screening.questionnaire.model import AnswerValue
 from screening.responses import save_answer, submit
-from screening.triage import list_tasks
+from screening.triage.queue import list_tasks
 from tests.factories import make_invited_episode
 from tests.test_cli import isolated, run
 
+SLA = {"urgent": 1, "high": 3, "routine": 5}
 NO_NEEDS: dict[str, AnswerValue] = {
     "ends_meet": "no",
     "missed_meals": "no",
@@ -38,12 +39,13 @@ def test_tasks_come_most_pressing_first_with_their_domains(app: Flask, session: 
     submitted(session, "9990000018", missed_meals="yes", wants_help="no")
     submitted(session, "9990000026", ends_meet="yes", feel_unsafe="yes", wants_help="yes")
     submitted(session, "9990000034")  # no needs: no task
-    rows = list_tasks(session)
+    rows = list_tasks(session, sla_working_days=SLA)
     assert [(r.priority, r.status, r.domains) for r in rows] == [
         ("urgent", "open", ["financial", "safety"]),
         ("routine", "declined", ["food"]),
     ]
-    assert [r.status for r in list_tasks(session, status="declined")] == ["declined"]
+    declined = list_tasks(session, status="declined", sla_working_days=SLA)
+    assert [r.status for r in declined] == ["declined"]
 
 
 def test_the_json_listing_keeps_the_contract(
@@ -60,5 +62,10 @@ def test_the_json_listing_keeps_the_contract(
     assert task["appointment_id"] == "APT-9990000018" and task["clinic_code"] == "CARD-NUH"
     assert datetime.fromisoformat(task["created_at"]).utcoffset() is not None
     assert isinstance(task["id"], int)
+    # Nobody has worked on it yet (SPEC §5's fields for the prescriber's work).
+    assert task["assigned_to"] is None and task["contact_attempts"] == 0
+    assert task["reached"] is False and task["referrals"] == []
+    assert task["outcome"] is None and task["closed_at"] is None
+    assert date.fromisoformat(task["due_at"]) > datetime.fromisoformat(task["created_at"]).date()
     table = run("tasks", "--status", "closed", **env)
     assert table.returncode == 0 and table.stdout.strip().endswith("0 tasks")

@@ -1,0 +1,402 @@
+"""The triage queue as queries: `screening tasks` (SPEC §5) and the queue page (SPEC §8).
+
+The page costs a fixed number of statements whatever its size: the page of tasks, its
+flag domains, the total, and one grouped count per filter (so each filter link shows how
+many tasks it leads to, given the other filters chosen).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import Select, case, exists, func, select
+from sqlalchemy.orm import Session
+
+from .. import clock
+from .. import constants as c
+from ..models import (
+    Appointment,
+    ContactAttempt,
+    Episode,
+    Flag,
+    Patient,
+    Referral,
+    StaffUser,
+    TriageTask,
+)
+from .service_levels import due_on
+
+PAGE_SIZE = 25
+STATUS_ACTIVE = "active"  # the queue's default: open and assigned
+ASSIGNED_ME = "me"
+ASSIGNED_NOBODY = "unassigned"
+
+_PRIORITY_ORDER = case(
+    {c.PRIORITY_URGENT: 0, c.PRIORITY_HIGH: 1, c.PRIORITY_ROUTINE: 2}, value=TriageTask.priority
+)
+_ORDER = (_PRIORITY_ORDER, TriageTask.created_at, TriageTask.id)
+
+
+# --- `screening tasks` -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TaskRow:
+    id: int
+    status: str
+    priority: str
+    domains: list[str]
+    questionnaire_id: str
+    appointment_id: str | None
+    clinic_code: str | None
+    created_at: datetime
+    assigned_to: str | None
+    due_at: date
+    contact_attempts: int
+    reached: bool
+    referrals: list[dict[str, str]]
+    outcome: str | None
+    closed_at: datetime | None
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            **self.__dict__,
+            "created_at": self.created_at.isoformat(),
+            "due_at": self.due_at.isoformat(),
+            "closed_at": self.closed_at.isoformat() if self.closed_at else None,
+        }
+
+
+def list_tasks(
+    session: Session, *, status: str | None = None, sla_working_days: Mapping[str, int]
+) -> list[TaskRow]:
+    """Tasks, most pressing first, then oldest first; all statuses unless one is given."""
+    attempts = (
+        select(func.count())
+        .where(ContactAttempt.task_id == TriageTask.id)
+        .correlate(TriageTask)
+        .scalar_subquery()
+    )
+    reached = exists().where(
+        ContactAttempt.task_id == TriageTask.id,
+        ContactAttempt.outcome.in_(sorted(c.REACHED_OUTCOMES)),
+    )
+    query = (
+        select(
+            TriageTask,
+            Episode.questionnaire_id,
+            Episode.clinic_code,
+            Appointment.external_id,
+            StaffUser.email,
+            attempts,
+            reached,
+        )
+        .join(Episode, TriageTask.episode_id == Episode.id)
+        .outerjoin(Appointment, Episode.appointment_id == Appointment.id)
+        .outerjoin(StaffUser, TriageTask.assigned_to_user_id == StaffUser.id)
+        .order_by(*_ORDER)
+    )
+    if status is not None:
+        query = query.where(TriageTask.status == status)
+    rows = session.execute(query).all()
+    task_ids = [row[0].id for row in rows]
+    domains = domains_of(session, [row[0].response_id for row in rows if row[0].response_id])
+    referrals = _referrals_of(session, task_ids)
+    return [
+        TaskRow(
+            id=task.id,
+            status=task.status,
+            priority=task.priority,
+            domains=domains.get(task.response_id or 0, []),
+            questionnaire_id=questionnaire_id,
+            appointment_id=appointment_id,
+            clinic_code=clinic_code,
+            created_at=task.created_at,
+            assigned_to=email,
+            due_at=due_on(task.created_at, task.priority, sla_working_days),
+            contact_attempts=attempt_count,
+            reached=bool(was_reached),
+            referrals=referrals.get(task.id, []),
+            outcome=task.outcome,
+            closed_at=task.closed_at,
+        )
+        for task, questionnaire_id, clinic_code, appointment_id, email, attempt_count, was_reached in rows
+    ]
+
+
+def _referrals_of(session: Session, task_ids: list[int]) -> dict[int, list[dict[str, str]]]:
+    found: dict[int, list[dict[str, str]]] = {}
+    if not task_ids:
+        return found
+    rows = session.execute(
+        select(Referral.task_id, Referral.service_id, Referral.status)
+        .where(Referral.task_id.in_(task_ids))
+        .order_by(Referral.task_id, Referral.id)
+    )
+    for task_id, service, status in rows:
+        found.setdefault(task_id, []).append({"service": service, "status": status})
+    return found
+
+
+def domains_of(session: Session, response_ids: list[int]) -> dict[int, list[str]]:
+    """Each response's flagged domains, in the order its flags were raised."""
+    found: dict[int, list[str]] = {}
+    if not response_ids:
+        return found
+    flags = session.execute(
+        select(Flag.response_id, Flag.domain)
+        .where(Flag.response_id.in_(response_ids))
+        .order_by(Flag.response_id, Flag.id)
+    )
+    for response_id, domain in flags:
+        if domain not in found.setdefault(response_id, []):
+            found[response_id].append(domain)
+    return found
+
+
+# --- the queue page ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QueueFilters:
+    """The queue's query parameters (SPEC §8), already checked."""
+
+    status: str = STATUS_ACTIVE
+    priority: str | None = None
+    clinic: str | None = None
+    domain: str | None = None
+    assigned: str | None = None  # ASSIGNED_ME or ASSIGNED_NOBODY
+    appointment_on: date | None = None
+    page: int = 1
+
+    def without(self, name: str) -> QueueFilters:
+        default = STATUS_ACTIVE if name == "status" else None
+        return replace(self, **{name: default, "page": 1})
+
+    def with_value(self, name: str, value: object) -> QueueFilters:
+        return replace(self, **{name: value, "page": 1})
+
+    def as_params(self) -> dict[str, str]:
+        """Query parameters for a link to this list (defaults left out)."""
+        params = {
+            "status": self.status if self.status != STATUS_ACTIVE else None,
+            "priority": self.priority,
+            "clinic": self.clinic,
+            "domain": self.domain,
+            "assigned": self.assigned,
+            "appointment": self.appointment_on.isoformat() if self.appointment_on else None,
+            "page": str(self.page) if self.page > 1 else None,
+        }
+        return {key: value for key, value in params.items() if value}
+
+
+class BadFilter(ValueError):
+    """A query parameter the queue does not understand; the message says which and why."""
+
+
+def parse_filters(args: Mapping[str, str], *, clinics: set[str]) -> QueueFilters:
+    """Query parameters to filters. Unknown values are refused, not silently ignored: a
+    mistyped bookmark must not show a list that looks complete and is not."""
+
+    def choice(name: str, allowed: set[str]) -> str | None:
+        value = args.get(name, "").strip()
+        if not value:
+            return None
+        if value not in allowed:
+            raise BadFilter(f"'{value}' is not a {name} the queue knows")
+        return value
+
+    status = choice("status", {STATUS_ACTIVE, *c.TASK_STATUSES}) or STATUS_ACTIVE
+    appointment = args.get("appointment", "").strip()
+    try:
+        appointment_on = date.fromisoformat(appointment) if appointment else None
+    except ValueError:
+        raise BadFilter(f"'{appointment}' is not a date like 2026-12-03") from None
+    page_text = args.get("page", "1").strip() or "1"
+    if not page_text.isdigit() or int(page_text) < 1:
+        raise BadFilter(f"'{page_text}' is not a page number")
+    domain = args.get("domain", "").strip() or None
+    if domain is not None and not domain.replace("_", "").replace("-", "").isalnum():
+        raise BadFilter(f"'{domain}' is not a domain the queue knows")
+    return QueueFilters(
+        status=status,
+        priority=choice("priority", set(c.PRIORITIES)),
+        clinic=choice("clinic", clinics),
+        domain=domain,
+        assigned=choice("assigned", {ASSIGNED_ME, ASSIGNED_NOBODY}),
+        appointment_on=appointment_on,
+        page=min(int(page_text), 10_000),
+    )
+
+
+@dataclass(frozen=True)
+class QueueEntry:
+    id: int
+    status: str
+    priority: str
+    created_at: datetime
+    due_on: date
+    overdue: bool
+    domains: list[str]
+    clinic_code: str | None
+    questionnaire_id: str
+    appointment_at: datetime | None
+    holder_email: str | None
+    patient_id: int
+    given_name: str | None
+    family_name: str | None
+    nhs_number: str | None
+
+
+@dataclass(frozen=True)
+class QueuePage:
+    filters: QueueFilters
+    entries: list[QueueEntry]
+    total: int
+    pages: int
+    # filter name → value → how many tasks that value leads to, with the other filters kept
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
+def queue_page(
+    session: Session,
+    filters: QueueFilters,
+    *,
+    user_id: int,
+    sla_working_days: Mapping[str, int],
+    today: date,
+    page_size: int = PAGE_SIZE,
+) -> QueuePage:
+    query = (
+        select(
+            TriageTask.id,
+            TriageTask.status,
+            TriageTask.priority,
+            TriageTask.created_at,
+            TriageTask.response_id,
+            Episode.clinic_code,
+            Episode.questionnaire_id,
+            Appointment.appointment_at,
+            StaffUser.email,
+            Patient.id,
+            Patient.given_name,
+            Patient.family_name,
+            Patient.nhs_number,
+        )
+        .join(Episode, TriageTask.episode_id == Episode.id)
+        .join(Patient, Episode.patient_id == Patient.id)
+        .outerjoin(Appointment, Episode.appointment_id == Appointment.id)
+        .outerjoin(StaffUser, TriageTask.assigned_to_user_id == StaffUser.id)
+        .where(*_conditions(filters, user_id))
+        .order_by(*_ORDER)
+        .limit(page_size)
+        .offset((filters.page - 1) * page_size)
+    )
+    rows = session.execute(query).all()
+    domains = domains_of(session, [row.response_id for row in rows if row.response_id])
+    entries = []
+    for row in rows:
+        due = due_on(row.created_at, row.priority, sla_working_days)
+        entries.append(
+            QueueEntry(
+                id=row.id,
+                status=row.status,
+                priority=row.priority,
+                created_at=row.created_at,
+                due_on=due,
+                overdue=row.status in c.ACTIVE_TASK_STATUSES and due < today,
+                domains=domains.get(row.response_id or 0, []),
+                clinic_code=row.clinic_code,
+                questionnaire_id=row.questionnaire_id,
+                appointment_at=row.appointment_at,
+                holder_email=row.email,
+                patient_id=row[9],
+                given_name=row.given_name,
+                family_name=row.family_name,
+                nhs_number=row.nhs_number,
+            )
+        )
+    total = session.scalar(_counted(select(func.count()), filters, user_id)) or 0
+    return QueuePage(
+        filters=filters,
+        entries=entries,
+        total=total,
+        pages=max(1, math.ceil(total / page_size)),
+        counts=_facet_counts(session, filters, user_id),
+    )
+
+
+def _from_tasks(query: Select[Any]) -> Select[Any]:
+    return query.select_from(TriageTask).join(Episode, TriageTask.episode_id == Episode.id)
+
+
+def _counted(query: Select[Any], filters: QueueFilters, user_id: int) -> Select[Any]:
+    return _from_tasks(query).where(*_conditions(filters, user_id))
+
+
+def _conditions(filters: QueueFilters, user_id: int, *, any_status: bool = False) -> list[Any]:
+    conditions: list[Any] = []
+    if any_status:
+        pass  # the status counts group by status
+    elif filters.status == STATUS_ACTIVE:
+        conditions.append(TriageTask.status.in_(sorted(c.ACTIVE_TASK_STATUSES)))
+    else:
+        conditions.append(TriageTask.status == filters.status)
+    if filters.priority:
+        conditions.append(TriageTask.priority == filters.priority)
+    if filters.clinic:
+        conditions.append(Episode.clinic_code == filters.clinic)
+    if filters.domain:
+        flagged = exists().where(
+            Flag.response_id == TriageTask.response_id, Flag.domain == filters.domain
+        )
+        conditions.append(flagged)
+    if filters.assigned == ASSIGNED_ME:
+        conditions.append(TriageTask.assigned_to_user_id == user_id)
+    elif filters.assigned == ASSIGNED_NOBODY:
+        conditions.append(TriageTask.assigned_to_user_id.is_(None))
+    if filters.appointment_on:
+        start = datetime.combine(filters.appointment_on, time(), tzinfo=clock.LONDON)
+        end = start + timedelta(days=1)
+        conditions.append(
+            exists().where(
+                Appointment.id == Episode.appointment_id,
+                Appointment.appointment_at >= start.astimezone(UTC),
+                Appointment.appointment_at < end.astimezone(UTC),
+            )
+        )
+    return conditions
+
+
+def _facet_counts(session: Session, filters: QueueFilters, user_id: int) -> dict[str, Any]:
+    counts: dict[str, dict[str, int]] = {}
+    for name, column in (
+        ("status", TriageTask.status),
+        ("priority", TriageTask.priority),
+        ("clinic", Episode.clinic_code),
+    ):
+        query = _from_tasks(select(column, func.count())).where(
+            *_conditions(filters.without(name), user_id, any_status=name == "status")
+        )
+        counts[name] = {str(key): n for key, n in session.execute(query.group_by(column))}
+    counts["status"][STATUS_ACTIVE] = sum(
+        counts["status"].get(status, 0) for status in c.ACTIVE_TASK_STATUSES
+    )
+    domain_query = (
+        _from_tasks(select(Flag.domain, func.count(func.distinct(TriageTask.id))))
+        .join(Flag, Flag.response_id == TriageTask.response_id)
+        .where(*_conditions(filters.without("domain"), user_id))
+        .group_by(Flag.domain)
+    )
+    counts["domain"] = {domain: n for domain, n in session.execute(domain_query)}
+    mine = func.count().filter(TriageTask.assigned_to_user_id == user_id)
+    nobody = func.count().filter(TriageTask.assigned_to_user_id.is_(None))
+    me_count, nobody_count = session.execute(
+        _counted(select(mine, nobody), filters.without("assigned"), user_id)
+    ).one()
+    counts["assigned"] = {ASSIGNED_ME: me_count, ASSIGNED_NOBODY: nobody_count}
+    return counts

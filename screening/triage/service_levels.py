@@ -1,0 +1,56 @@
+"""Service levels (SPEC §10): a task is due a number of working days after its creation.
+
+Working days leave out weekends and England and Wales bank holidays, from the maintained
+`holidays` package (gov.uk's list, including substitute days), not a hand-kept list.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from datetime import date, datetime, timedelta
+
+import holidays
+
+from .. import clock
+
+
+@functools.cache
+def _bank_holidays(year: int) -> frozenset[date]:
+    # England and Wales share one list; the package calls the subdivision "ENG".
+    return frozenset(holidays.UK(subdiv="ENG", years=year))
+
+
+def is_working_day(day: date) -> bool:
+    return day.weekday() < 5 and day not in _bank_holidays(day.year)
+
+
+def add_working_days(start: date, days: int) -> date:
+    """The day `days` working days after `start` (`start` itself when days is 0)."""
+    day = start
+    remaining = days
+    while remaining > 0:
+        day += timedelta(days=1)
+        if is_working_day(day):
+            remaining -= 1
+    return day
+
+
+def due_on(created_at: datetime, priority: str, sla_working_days: Mapping[str, int]) -> date:
+    """The service-level date of a task created at `created_at` (London calendar days)."""
+    created = created_at.astimezone(clock.LONDON).date()
+    return add_working_days(created, sla_working_days[priority])
+
+
+def working_days_between(start: datetime, end: datetime) -> int:
+    """Working days from `start`'s London day to `end`'s, not counting the first."""
+    day, last = start.astimezone(clock.LONDON).date(), end.astimezone(clock.LONDON).date()
+    count = 0
+    while day < last:
+        day += timedelta(days=1)
+        count += is_working_day(day)
+    return count
+
+
+def today() -> date:
+    return clock.now().astimezone(clock.LONDON).date()
