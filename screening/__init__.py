@@ -69,9 +69,10 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["screening"] = State(config, questionnaires)
     _init_extensions(app)
     _register_blueprints(app)
-    from .views import security
+    from .views import formatting, security
 
     security.init_app(app)
+    formatting.init_app(app)
     return app
 
 
@@ -129,7 +130,7 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from .views import assisted, auth, health, patient, staff, webhooks
+    from .views import assisted, auth, health, patient, staff, triage, webhooks
 
     app.register_blueprint(health.bp)
     app.register_blueprint(webhooks.bp)
@@ -137,3 +138,4 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(auth.bp)
     app.register_blueprint(staff.bp)
     app.register_blueprint(assisted.bp)
+    app.register_blueprint(triage.bp)

@@ -99,4 +99,6 @@ def make_task(
         save_answer(session, questionnaire, episode, item_id, value, now=when)
     result = submit(session, questionnaire, episode, language="en", now=when)
     assert result.task is not None, f"answers {given} create no task"
+    # Loaded now, so a test can still read them once a request has ended the session.
+    assert result.task.episode.patient is not None
     return result.task

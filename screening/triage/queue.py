@@ -106,26 +106,33 @@ def list_tasks(
     task_ids = [row[0].id for row in rows]
     domains = domains_of(session, [row[0].response_id for row in rows if row[0].response_id])
     referrals = _referrals_of(session, task_ids)
-    return [
-        TaskRow(
-            id=task.id,
-            status=task.status,
-            priority=task.priority,
-            domains=domains.get(task.response_id or 0, []),
-            questionnaire_id=questionnaire_id,
-            appointment_id=appointment_id,
-            clinic_code=clinic_code,
-            created_at=task.created_at,
-            assigned_to=email,
-            due_at=due_on(task.created_at, task.priority, sla_working_days),
-            contact_attempts=attempt_count,
-            reached=bool(was_reached),
-            referrals=referrals.get(task.id, []),
-            outcome=task.outcome,
-            closed_at=task.closed_at,
-        )
-        for task, questionnaire_id, clinic_code, appointment_id, email, attempt_count, was_reached in rows
-    ]
+    return [_task_row(row, domains, referrals, sla_working_days) for row in rows]
+
+
+def _task_row(
+    row: Any,
+    domains: dict[int, list[str]],
+    referrals: dict[int, list[dict[str, str]]],
+    sla_working_days: Mapping[str, int],
+) -> TaskRow:
+    task, questionnaire_id, clinic_code, appointment_id, email, attempts_made, reached = row
+    return TaskRow(
+        id=task.id,
+        status=task.status,
+        priority=task.priority,
+        domains=domains.get(task.response_id or 0, []),
+        questionnaire_id=questionnaire_id,
+        appointment_id=appointment_id,
+        clinic_code=clinic_code,
+        created_at=task.created_at,
+        assigned_to=email,
+        due_at=due_on(task.created_at, task.priority, sla_working_days),
+        contact_attempts=attempts_made,
+        reached=bool(reached),
+        referrals=referrals.get(task.id, []),
+        outcome=task.outcome,
+        closed_at=task.closed_at,
+    )
 
 
 def _referrals_of(session: Session, task_ids: list[int]) -> dict[int, list[dict[str, str]]]:
@@ -178,6 +185,9 @@ class QueueFilters:
         return replace(self, **{name: default, "page": 1})
 
     def with_value(self, name: str, value: object) -> QueueFilters:
+        """These filters with one changed; a new filter starts again at page 1."""
+        if name == "page":
+            return replace(self, page=value)
         return replace(self, **{name: value, "page": 1})
 
     def as_params(self) -> dict[str, str]:
@@ -269,8 +279,9 @@ def queue_page(
     user_id: int,
     sla_working_days: Mapping[str, int],
     today: date,
-    page_size: int = PAGE_SIZE,
+    page_size: int | None = None,
 ) -> QueuePage:
+    page_size = page_size or PAGE_SIZE
     query = (
         select(
             TriageTask.id,

@@ -1,0 +1,273 @@
+"""The call lists (SPEC §10): patients to phone, and the patients of one clinic day.
+
+These are the "human interface" the pilot asked for: whoever the SMS did not reach is
+phoned or seen in clinic. Both lists cost a fixed number of statements: the entries, and
+the calls already logged for them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy.orm import Session
+
+from .. import clock
+from .. import constants as c
+from ..models import Appointment, ContactAttempt, Episode, Patient, StaffUser, TriageTask
+
+REASON_NO_RESPONSE = "no_response"
+REASON_DNA = "dna"
+REASON_NAMES = {
+    REASON_NO_RESPONSE: "No reply to the text",
+    c.NEEDS_CALL_NO_MOBILE: "No usable mobile",
+    c.NEEDS_CALL_UNDER_AGE: "Under the age for texts",
+    c.NEEDS_CALL_DOB_LOCKED: "Locked out: date of birth did not match",
+    c.NEEDS_CALL_CHOSEN: "Chosen for a phone call",
+    c.NEEDS_CALL_SEND_FAILED: "Text not delivered",
+    REASON_DNA: "Did not attend the appointment",
+}
+# Entries for a standing reason (no way to text, a DNA) stay this long after the appointment.
+STANDING_DAYS_AFTER = 7
+PAGE_SIZE = 50
+CALLABLE = (c.EPISODE_SCHEDULED, c.EPISODE_INVITED, c.EPISODE_OPENED, c.EPISODE_STARTED)
+
+
+@dataclass(frozen=True)
+class Call:
+    at: datetime
+    outcome: str
+    by_email: str | None
+    note: str | None
+
+
+@dataclass(frozen=True)
+class CallEntry:
+    episode_id: int
+    public_id: str
+    reason: str
+    patient_id: int
+    given_name: str | None
+    family_name: str | None
+    nhs_number: str | None
+    number_to_call: str | None
+    language: str | None
+    appointment_at: datetime | None
+    clinic_code: str | None
+    questionnaire_id: str
+    calls: list[Call] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class CallList:
+    entries: list[CallEntry]
+    total: int
+    page: int
+    pages: int
+
+
+def _unanswered_calls() -> Any:
+    return (
+        select(func.count())
+        .where(
+            ContactAttempt.episode_id == Episode.id,
+            ContactAttempt.outcome.not_in(sorted(c.REACHED_OUTCOMES)),
+        )
+        .correlate(Episode)
+        .scalar_subquery()
+    )
+
+
+def _declined_on_the_phone() -> Any:
+    return (
+        select(ContactAttempt.id)
+        .where(
+            ContactAttempt.episode_id == Episode.id,
+            ContactAttempt.outcome == c.CONTACT_DECLINED,
+        )
+        .correlate(Episode)
+        .exists()
+    )
+
+
+def to_call(
+    session: Session, *, now: datetime, days_before: int, unanswered_limit: int, page: int = 1
+) -> CallList:
+    """Episodes to phone, by appointment time, each with its reason and calls so far.
+
+    Leaves out the completed and the cancelled, those with `unanswered_limit` unanswered
+    calls, and those who told a caller they did not want help."""
+    reason = _reason()
+    standing_since = now - timedelta(days=STANDING_DAYS_AFTER)
+    no_response = and_(
+        Episode.invited_at.is_not(None),
+        Episode.status.in_(CALLABLE),
+        Episode.opted_out_at.is_(None),
+        Appointment.appointment_at > now,
+        Appointment.appointment_at <= now + timedelta(days=days_before),
+    )
+    standing = and_(
+        or_(
+            Episode.status.in_([c.EPISODE_NEEDS_CALL, c.EPISODE_SEND_FAILED]),
+            Appointment.status == c.APPOINTMENT_DNA,
+        ),
+        or_(Appointment.appointment_at.is_(None), Appointment.appointment_at >= standing_since),
+    )
+    conditions = [
+        Episode.completed_at.is_(None),
+        Episode.status != c.EPISODE_CANCELLED,
+        or_(no_response, standing),
+        _unanswered_calls() < unanswered_limit,
+        ~_declined_on_the_phone(),
+    ]
+    base = (
+        select(Episode.id)
+        .join(Appointment, Episode.appointment_id == Appointment.id)
+        .where(*conditions)
+    )
+    total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
+    rows = session.execute(
+        _entry_columns(reason)
+        .join(Appointment, Episode.appointment_id == Appointment.id)
+        .where(*conditions)
+        .order_by(Appointment.appointment_at, Episode.id)
+        .limit(PAGE_SIZE)
+        .offset((page - 1) * PAGE_SIZE)
+    ).all()
+    entries = _with_calls(session, [_entry(row) for row in rows])
+    return CallList(entries, total, page, max(1, math.ceil(total / PAGE_SIZE)))
+
+
+def _reason() -> Any:
+    return case(
+        (Appointment.status == c.APPOINTMENT_DNA, REASON_DNA),
+        (Episode.needs_call_reason.is_not(None), Episode.needs_call_reason),
+        (Episode.status == c.EPISODE_SEND_FAILED, c.NEEDS_CALL_SEND_FAILED),
+        else_=REASON_NO_RESPONSE,
+    )
+
+
+def _entry_columns(reason: Any) -> Any:
+    return select(
+        Episode.id,
+        Episode.public_id,
+        reason.label("reason"),
+        Patient.id.label("patient_id"),
+        Patient.given_name,
+        Patient.family_name,
+        Patient.nhs_number,
+        func.coalesce(Patient.phone, Patient.mobile).label("number"),
+        func.coalesce(Episode.language, Patient.language).label("language"),
+        Appointment.appointment_at,
+        Episode.clinic_code,
+        Episode.questionnaire_id,
+    ).join(Patient, Episode.patient_id == Patient.id)
+
+
+def _entry(row: Any) -> CallEntry:
+    return CallEntry(
+        episode_id=row.id,
+        public_id=row.public_id,
+        reason=row.reason,
+        patient_id=row.patient_id,
+        given_name=row.given_name,
+        family_name=row.family_name,
+        nhs_number=row.nhs_number,
+        number_to_call=row.number,
+        language=row.language,
+        appointment_at=row.appointment_at,
+        clinic_code=row.clinic_code,
+        questionnaire_id=row.questionnaire_id,
+    )
+
+
+def _with_calls(session: Session, entries: list[CallEntry]) -> list[CallEntry]:
+    if not entries:
+        return entries
+    rows = session.execute(
+        select(
+            ContactAttempt.episode_id,
+            ContactAttempt.attempted_at,
+            ContactAttempt.outcome,
+            StaffUser.email,
+            ContactAttempt.note,
+        )
+        .outerjoin(StaffUser, ContactAttempt.by_user_id == StaffUser.id)
+        .where(ContactAttempt.episode_id.in_([entry.episode_id for entry in entries]))
+        .order_by(ContactAttempt.episode_id, ContactAttempt.id)
+    )
+    calls: dict[int, list[Call]] = {}
+    for episode_id, at, outcome, email, note in rows:
+        calls.setdefault(episode_id, []).append(Call(at, outcome, email, note))
+    for entry in entries:
+        entry.calls.extend(calls.get(entry.episode_id, []))
+    return entries
+
+
+# --- the clinic day --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClinicDayEntry(CallEntry):
+    task_id: int | None = None
+    task_status: str | None = None
+    priority: str | None = None
+    wants_help: bool = False
+    completed: bool = False
+
+
+@dataclass(frozen=True)
+class ClinicDay:
+    day: date
+    to_see: list[ClinicDayEntry]  # an active task, or asked for help
+    not_screened: list[ClinicDayEntry]  # invited (or to phone) and not answered
+
+
+def clinic_day(session: Session, day: date) -> ClinicDay:
+    """The patients with an appointment on `day` worth the prescriber's time in clinic, by
+    clinic, then appointment time. Cancelled appointments and episodes are left out."""
+    start = datetime.combine(day, time(), tzinfo=clock.LONDON).astimezone(UTC)
+    end = datetime.combine(day + timedelta(days=1), time(), tzinfo=clock.LONDON).astimezone(UTC)
+    rows = session.execute(
+        _entry_columns(_reason())
+        .add_columns(
+            TriageTask.id.label("task_id"),
+            TriageTask.status.label("task_status"),
+            TriageTask.priority,
+            Episode.wants_help_at,
+            Episode.completed_at,
+        )
+        .join(Appointment, Appointment.episode_id == Episode.id)
+        .outerjoin(TriageTask, TriageTask.episode_id == Episode.id)
+        .where(
+            Appointment.appointment_at >= start,
+            Appointment.appointment_at < end,
+            Appointment.status != c.APPOINTMENT_CANCELLED,
+            Episode.status != c.EPISODE_CANCELLED,
+            or_(
+                TriageTask.status.in_(sorted(c.ACTIVE_TASK_STATUSES)),
+                Episode.wants_help_at.is_not(None),
+                Episode.completed_at.is_(None),
+            ),
+        )
+        .order_by(Episode.clinic_code, Appointment.appointment_at, Episode.id)
+    ).all()
+    entries = [
+        ClinicDayEntry(
+            **_entry(row).__dict__,
+            task_id=row.task_id,
+            task_status=row.task_status,
+            priority=row.priority,
+            wants_help=row.wants_help_at is not None,
+            completed=row.completed_at is not None,
+        )
+        for row in rows
+    ]
+    return ClinicDay(
+        day=day,
+        to_see=[entry for entry in entries if entry.completed],
+        not_screened=[entry for entry in entries if not entry.completed],
+    )

@@ -1,0 +1,268 @@
+"""What the task page shows (SPEC §8): the patient, the answers, the timeline.
+
+The answers are read against the questionnaire version the patient answered (its frozen
+copy), so an edited file never changes what a past patient is shown to have said.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .. import constants as c
+from ..config import Config
+from ..models import (
+    AuditEvent,
+    ContactAttempt,
+    Patient,
+    Referral,
+    StaffUser,
+    SupportSession,
+    TaskNote,
+    TriageTask,
+)
+from ..questionnaire import Questionnaire, frozen
+from ..questionnaire.engine import visible_items
+from ..questionnaire.model import Item
+from ..responses import stored_answers
+from .service_levels import due_on
+
+METHOD_NAMES = {
+    "phone": "Phone",
+    "in_person": "In person",
+    "sms": "Text message",
+    "letter": "Letter",
+    "video": "Video call",
+}
+OUTCOME_NAMES = {
+    "reached": "Reached the patient",
+    "no_answer": "No answer",
+    "voicemail": "Left a voicemail",
+    "wrong_number": "Wrong number",
+    "declined_help": "Reached: declined help",
+}
+CLOSE_NAMES = {
+    "support_arranged": "Support arranged",
+    "referred": "Referred on",
+    "declined": "Patient declined help",
+    "unable_to_contact": "Unable to contact",
+    "not_needed": "Not needed",
+}
+REFERRAL_STATUS_NAMES = {
+    "made": "Made",
+    "accepted": "Accepted",
+    "declined": "Declined by the service",
+    "completed": "Completed",
+}
+
+
+@dataclass(frozen=True)
+class AnswerLine:
+    question: str
+    answer: str
+    flagged: bool
+    domain: str | None
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    at: datetime
+    who: str | None
+    what: str
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class TaskView:
+    task: TriageTask
+    patient: Patient
+    holder_email: str | None
+    clinic_name: str | None
+    appointment_at: datetime | None
+    appointment_status: str | None
+    questionnaire: Questionnaire | None
+    answers: list[AnswerLine]
+    domains: list[tuple[str, str]]  # (id, label) of the flagged domains
+    all_domains: list[tuple[str, str]]
+    timeline: list[TimelineEntry]
+    referrals: list[Referral]
+    attempts: list[ContactAttempt]
+    due: Any
+
+
+def task_view(
+    session: Session,
+    task: TriageTask,
+    config: Config,
+    questionnaires: Mapping[str, Questionnaire],
+) -> TaskView:
+    episode = task.episode
+    patient = episode.patient
+    questionnaire = _answered_version(session, questionnaires, episode.questionnaire_id, task)
+    answers = stored_answers(session, episode)
+    flags = {flag.item_id: flag.domain for flag in (task.response.flags if task.response else [])}
+    lines = _answer_lines(questionnaire, answers, flags) if questionnaire else []
+    labels = _domain_labels(questionnaire)
+    flagged_domains = list(dict.fromkeys(flags.values()))
+    appointment = episode.appointment
+    clinic = config.clinics.get(episode.clinic_code or "")
+    users = _emails(session)
+    return TaskView(
+        task=task,
+        patient=patient,
+        holder_email=users.get(task.assigned_to_user_id or 0),
+        clinic_name=clinic.name if clinic else episode.clinic_code,
+        appointment_at=appointment.appointment_at if appointment else None,
+        appointment_status=appointment.status if appointment else None,
+        questionnaire=questionnaire,
+        answers=lines,
+        domains=[(domain, labels.get(domain, domain)) for domain in flagged_domains],
+        all_domains=sorted(labels.items(), key=lambda pair: pair[1]),
+        timeline=_timeline(session, task, users),
+        referrals=list(task.referrals),
+        attempts=list(task.contact_attempts),
+        due=due_on(task.created_at, task.priority, config.settings.triage_sla_working_days),
+    )
+
+
+def _answered_version(
+    session: Session,
+    questionnaires: Mapping[str, Questionnaire],
+    questionnaire_id: str,
+    task: TriageTask,
+) -> Questionnaire | None:
+    version = task.response.questionnaire_version if task.response else None
+    if version is not None:
+        stored = frozen.stored(session, questionnaire_id, version)
+        if stored is not None:
+            return stored
+    return questionnaires.get(questionnaire_id)
+
+
+def _answer_lines(
+    questionnaire: Questionnaire, answers: dict[str, Any], flags: dict[str, str]
+) -> list[AnswerLine]:
+    language = questionnaire.default_language
+    lines = []
+    for item in visible_items(questionnaire, answers):
+        if not item.asks:
+            continue
+        lines.append(
+            AnswerLine(
+                question=item.text[language],
+                answer=_answer_text(item, answers.get(item.id), language),
+                flagged=item.id in flags,
+                domain=flags.get(item.id),
+            )
+        )
+    return lines
+
+
+def _answer_text(item: Item, value: Any, language: str) -> str:
+    if value is None or value == "" or value == []:
+        return "Not answered"
+    labels = {answer.value: answer.label[language] for answer in item.answers}
+    if isinstance(value, list):
+        return ", ".join(labels.get(v, v) for v in value)
+    return labels.get(value, str(value))
+
+
+def _domain_labels(questionnaire: Questionnaire | None) -> dict[str, str]:
+    if questionnaire is None:
+        return {}
+    language = questionnaire.default_language
+    return {domain: label[language] for domain, label in questionnaire.domains.items()}
+
+
+def _emails(session: Session) -> dict[int, str]:
+    """Every staff user's email, by id: a small table, read once per page."""
+    return {
+        user_id: email for user_id, email in session.execute(select(StaffUser.id, StaffUser.email))
+    }
+
+
+def _timeline(session: Session, task: TriageTask, users: dict[int, str]) -> list[TimelineEntry]:
+    entries = [TimelineEntry(task.created_at, None, f"Task created ({task.priority})")]
+    for attempt in task.contact_attempts:
+        entries.append(
+            TimelineEntry(
+                attempt.attempted_at,
+                users.get(attempt.by_user_id or 0),
+                f"{METHOD_NAMES[attempt.method]}: {OUTCOME_NAMES[attempt.outcome]}",
+                attempt.note,
+            )
+        )
+    sessions = session.scalars(
+        select(SupportSession).where(SupportSession.task_id == task.id)
+    ).all()
+    for held in sessions:
+        entries.append(
+            TimelineEntry(
+                held.held_at,
+                users.get(held.by_user_id or 0),
+                f"Session with the patient, {held.minutes} minutes",
+                held.note,
+            )
+        )
+    for referral in task.referrals:
+        entries.append(
+            TimelineEntry(
+                referral.referred_at,
+                users.get(referral.by_user_id or 0),
+                f"Referred to {referral.service_name or referral.service_id}",
+                referral.note,
+            )
+        )
+    notes = session.scalars(select(TaskNote).where(TaskNote.task_id == task.id)).all()
+    for note in notes:
+        entries.append(
+            TimelineEntry(note.written_at, users.get(note.by_user_id or 0), "Note", note.text)
+        )
+    entries.extend(_status_changes(session, task, users))
+    return sorted(entries, key=lambda entry: entry.at)
+
+
+def _status_changes(
+    session: Session, task: TriageTask, users: dict[int, str]
+) -> list[TimelineEntry]:
+    events = session.scalars(
+        select(AuditEvent).where(
+            AuditEvent.subject_type == c.SUBJECT_TASK,
+            AuditEvent.subject_id == str(task.id),
+            AuditEvent.action.in_(
+                [
+                    c.AUDIT_TASK_CLAIMED,
+                    c.AUDIT_TASK_ASSIGNED,
+                    c.AUDIT_TASK_CLOSED,
+                    c.AUDIT_TASK_REOPENED,
+                    c.AUDIT_TASK_REFERRAL_UPDATED,
+                ]
+            ),
+        )
+    ).all()
+    return [
+        TimelineEntry(event.at, users.get(event.actor_user_id or 0), _describe(event, users))
+        for event in events
+    ]
+
+
+def _describe(event: AuditEvent, users: dict[int, str]) -> str:
+    detail = event.detail or {}
+    if event.action == c.AUDIT_TASK_CLAIMED:
+        return "Took the task over" if detail.get("taken_from") else "Claimed the task"
+    if event.action == c.AUDIT_TASK_ASSIGNED:
+        return f"Assigned the task to {users.get(detail.get('to_user_id', 0), 'a colleague')}"
+    if event.action == c.AUDIT_TASK_CLOSED:
+        outcome = CLOSE_NAMES.get(detail.get("outcome", ""), "closed")
+        if detail.get("cause") == "deceased_in_list":
+            return f"Closed: {outcome} (the appointment list marked the patient deceased)"
+        return f"Closed: {outcome}"
+    if event.action == c.AUDIT_TASK_REFERRAL_UPDATED:
+        status = REFERRAL_STATUS_NAMES.get(detail.get("status", ""), "updated")
+        return f"Referral {detail.get('referral_id')} now {status.lower()}"
+    return "Reopened the task"

@@ -1,0 +1,386 @@
+"""The prescriber's pages through HTTP (SPEC §8): the queue, the task and its actions, the
+call lists; every role boundary, every refusal, and the audit of every patient shown."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from screening import clock
+from screening import constants as c
+from screening.models import AuditEvent, ContactAttempt, Episode, Referral, TriageTask
+from tests.factories import make_invited_episode, make_task, make_user
+from tests.pages import csrf_token, page, text_of
+
+PASSWORD = "correct horse battery"
+
+
+def sign_in(app: Flask, session: Session, email: str, role: str = "prescriber") -> FlaskClient:
+    make_user(session, email=email, role=role, password=PASSWORD)
+    client = app.test_client()
+    token = csrf_token(page(client.get("/login")))
+    response = client.post(
+        "/login", data={"csrf_token": token, "email": email, "password": PASSWORD}
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return client
+
+
+@pytest.fixture
+def prescriber(app: Flask, session: Session) -> FlaskClient:
+    return sign_in(app, session, "sp@example.nhs.uk")
+
+
+def staff_page(client: FlaskClient, path: str, kind: str, status: int = 200):
+    """A staff page: its status, its `data-page`, and every form with an action and a CSRF
+    token (STYLE: page-level tests through one helper)."""
+    html = page(client.get(path), status)
+    main = html.find("main")
+    assert main is not None and main.get("data-page") == kind, main and main.get("data-page")
+    for form in html.find_all("form"):
+        assert form.get("action"), f"a form without an action on {path}"
+        if form.get("method", "get").lower() == "post":
+            assert form.find("input", attrs={"name": "csrf_token"}), (
+                f"a POST form without CSRF on {path}"
+            )
+    return html
+
+
+def post(client: FlaskClient, path: str, token_page: str, **fields: str):
+    token = csrf_token(page(client.get(token_page)))
+    return client.post(path, data={"csrf_token": token, **fields})
+
+
+# --- the queue ---------------------------------------------------------------------------
+
+
+def test_the_queue_lists_active_tasks_urgent_first_with_names_and_nhs_numbers(
+    app: Flask, session: Session, prescriber: FlaskClient
+) -> None:
+    routine = make_task(session, nhs_number="9990000018")
+    urgent = make_task(session, nhs_number="9990000026", feel_unsafe="yes")
+    declined = make_task(session, nhs_number="9990000034", missed_meals="yes", wants_help="no")
+    html = staff_page(prescriber, "/triage", "queue")
+    rows = [int(row["data-task-id"]) for row in html.select("[data-task-id]")]
+    assert rows == [urgent.id, routine.id]  # the declined task is out of the active queue
+    row = html.select_one(f'[data-task-id="{urgent.id}"]')
+    assert row.find("a", href=f"/triage/{urgent.id}")
+    assert "999 000 0026" in text_of(row) and "Alex Example" in text_of(row)
+    # Filters with counts, and the declined ones one click away.
+    assert "Declined contact (1)" in text_of(html)
+    declined_page = staff_page(prescriber, "/triage?status=declined", "queue")
+    assert [int(r["data-task-id"]) for r in declined_page.select("[data-task-id]")] == [declined.id]
+    # Every patient shown is an audit event.
+    shown = session.scalars(
+        select(AuditEvent.patient_id).where(AuditEvent.action == c.AUDIT_VIEW_PATIENT)
+    ).all()
+    assert set(shown) == {
+        routine.episode.patient_id,
+        urgent.episode.patient_id,
+        declined.episode.patient_id,
+    }
+
+
+def test_filters_narrow_the_queue_and_a_bad_filter_says_which(
+    app: Flask, session: Session, prescriber: FlaskClient
+) -> None:
+    food = make_task(session, nhs_number="9990000018", ends_meet="no", missed_meals="yes")
+    make_task(session, nhs_number="9990000026")
+    html = staff_page(prescriber, "/triage?domain=food", "queue")
+    assert [int(r["data-task-id"]) for r in html.select("[data-task-id]")] == [food.id]
+    mine = staff_page(prescriber, "/triage?assigned=me", "queue")
+    assert mine.select("[data-task-id]") == [] and "My caseload" in text_of(mine)
+    bad = page(prescriber.get("/triage?priority=whenever"), 400)
+    assert "'whenever' is not a priority the queue knows" in text_of(bad)
+
+
+def test_the_queue_pages_through_many_tasks(
+    app: Flask, session: Session, prescriber: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from screening.triage import queue
+
+    monkeypatch.setattr(queue, "PAGE_SIZE", 2)
+    ids = [make_task(session, nhs_number=n).id for n in ("9990000018", "9990000026", "9990000034")]
+    first = staff_page(prescriber, "/triage", "queue")
+    assert [int(r["data-task-id"]) for r in first.select("[data-task-id]")] == ids[:2]
+    assert first.find("a", href="/triage?page=2")
+    second = staff_page(prescriber, "/triage?page=2", "queue")
+    assert [int(r["data-task-id"]) for r in second.select("[data-task-id]")] == ids[2:]
+
+
+# --- the task page and its actions -----------------------------------------------------------
+
+
+def test_the_task_page_shows_the_patient_and_the_answers_with_flags(
+    app: Flask, session: Session, prescriber: FlaskClient
+) -> None:
+    task = make_task(session, missed_meals="decline", stable_housing="no")
+    text = text_of(staff_page(prescriber, f"/triage/{task.id}", "task"))
+    assert "999 000 0018" in text and "17 May 1960" in text and "+447400100001" in text
+    assert "I don't want to answer" in text
+    assert "Flagged: Housing" in text and "Flagged: Money" in text
+    view = session.scalars(
+        select(AuditEvent).where(AuditEvent.action == c.AUDIT_VIEW_PATIENT)
+    ).one()
+    assert view.patient_id == task.episode.patient_id and view.subject_id == str(task.id)
+
+
+def test_a_day_of_work_on_one_task(app: Flask, session: Session, prescriber: FlaskClient) -> None:
+    task = make_task(session, missed_meals="yes")
+    here = f"/triage/{task.id}"
+    assert post(prescriber, f"{here}/claim", here).status_code == 303
+    response = post(
+        prescriber, f"{here}/contacts", here, method="phone", outcome="reached", note="Spoke to her"
+    )
+    assert response.status_code == 303 and response.headers["Location"] == here
+    assert post(prescriber, f"{here}/sessions", here, minutes="20").status_code == 303
+    assert (
+        post(prescriber, f"{here}/referrals", here, service="food-bank", domain="food").status_code
+        == 303
+    )
+    referral = session.scalars(select(Referral)).one()
+    assert (
+        post(prescriber, f"{here}/referrals/{referral.id}", here, status="accepted").status_code
+        == 303
+    )
+    assert post(prescriber, f"{here}/notes", here, text="Voucher given").status_code == 303
+    session.expire_all()
+    version = session.get(TriageTask, task.id).version
+    assert (
+        post(
+            prescriber, f"{here}/close", here, outcome="referred", version=str(version)
+        ).status_code
+        == 303
+    )
+    session.expire_all()
+    done = session.get(TriageTask, task.id)
+    assert (done.status, done.outcome) == ("closed", "referred")
+    history = text_of(staff_page(prescriber, here, "task"))
+    for step in (
+        "Claimed the task",
+        "Phone: Reached the patient",
+        "Session with the patient, 20 minutes",
+        "Referred to Local food bank (by referral)",
+        "now accepted",
+        "Voucher given",
+        "Closed: Referred on",
+    ):
+        assert step in history, step
+
+
+@pytest.mark.parametrize(
+    ("action", "fields", "status", "message"),
+    [
+        ("close", {"outcome": "sorted"}, 400, "Select how the task ended"),
+        ("close", {"outcome": "referred"}, 400, "Record the referral before closing"),
+        ("referrals", {"service": "astrology"}, 400, "Select the service"),
+        ("contacts", {"method": "phone", "outcome": "maybe"}, 400, "Select what happened"),
+        ("sessions", {"minutes": "-5"}, 400, "in minutes"),
+        ("notes", {"text": ""}, 400, "Enter the note"),
+        ("assign", {"user_id": "999"}, 400, "Select a social prescriber"),
+    ],
+)
+def test_bad_input_shows_the_task_page_with_an_error_summary_and_changes_nothing(
+    app: Flask, session: Session, prescriber: FlaskClient, action, fields, status, message
+) -> None:
+    task = make_task(session)
+    here = f"/triage/{task.id}"
+    before = session.scalar(
+        select(func.count())
+        .select_from(AuditEvent)
+        .where(AuditEvent.action != c.AUDIT_VIEW_PATIENT)
+    )
+    response = post(prescriber, f"{here}/{action}", here, version=str(task.version), **fields)
+    html = page(response, status)
+    summary = html.select_one(".nhsuk-error-summary")
+    assert summary is not None and message in text_of(summary)
+    anchor = summary.find("a")["href"]
+    assert html.select_one(anchor) is not None, f"the summary's link {anchor} leads nowhere"
+    assert html.title.get_text().startswith("Error: ")
+    session.expire_all()
+    after = session.scalar(
+        select(func.count())
+        .select_from(AuditEvent)
+        .where(AuditEvent.action != c.AUDIT_VIEW_PATIENT)
+    )
+    assert after == before
+    assert session.get(TriageTask, task.id).status == "open"
+
+
+def test_a_claim_on_a_colleagues_task_is_refused_naming_them(
+    app: Flask, session: Session, prescriber: FlaskClient
+) -> None:
+    task = make_task(session)
+    here = f"/triage/{task.id}"
+    colleague = sign_in(app, session, "colleague@example.nhs.uk")
+    assert post(colleague, f"{here}/claim", here).status_code == 303
+    refused = page(post(prescriber, f"{here}/claim", here), 409)
+    assert "colleague@example.nhs.uk has held this task since" in text_of(refused)
+    assert post(prescriber, f"{here}/claim", here, take_over="yes").status_code == 303
+
+
+def test_a_stale_form_is_refused(app: Flask, session: Session, prescriber: FlaskClient) -> None:
+    task = make_task(session)
+    here = f"/triage/{task.id}"
+    stale_version = str(task.version)
+    colleague = sign_in(app, session, "colleague@example.nhs.uk")
+    post(colleague, f"{here}/claim", here)
+    refused = page(
+        post(prescriber, f"{here}/close", here, outcome="not_needed", version=stale_version), 409
+    )
+    assert "colleague@example.nhs.uk changed this task" in text_of(refused)
+    session.expire_all()
+    assert session.get(TriageTask, task.id).status == "assigned"
+
+
+def test_a_post_without_a_csrf_token_is_refused(
+    app: Flask, session: Session, prescriber: FlaskClient
+) -> None:
+    task = make_task(session)
+    response = prescriber.post(f"/triage/{task.id}/claim", data={})
+    assert response.status_code == 400
+    session.expire_all()
+    assert session.get(TriageTask, task.id).status == "open"
+
+
+def test_an_unknown_task_is_not_found(
+    app: Flask, session: Session, prescriber: FlaskClient
+) -> None:
+    assert prescriber.get("/triage/424242").status_code == 404
+
+
+# --- the call lists --------------------------------------------------------------------------
+
+
+def test_to_call_lists_non_responders_and_those_without_a_mobile_with_their_reasons(
+    app: Flask, session: Session, prescriber: FlaskClient
+) -> None:
+    soon = clock.now() + timedelta(days=1)
+    later = clock.now() + timedelta(days=6)
+    quiet, _ = make_invited_episode(session, nhs_number="9990000018", appointment_at=soon)
+    make_invited_episode(session, nhs_number="9990000026", appointment_at=later)  # not yet
+    no_mobile, _ = make_invited_episode(
+        session, nhs_number="9990000034", mobile=None, appointment_at=later
+    )
+    no_mobile.status, no_mobile.needs_call_reason, no_mobile.invited_at = (
+        "needs_call",
+        "no_mobile",
+        None,
+    )
+    session.commit()
+    html = staff_page(prescriber, "/triage/to-call", "to-call")
+    entries = html.select("[data-episode-id]")
+    assert [int(e["data-episode-id"]) for e in entries] == [quiet.id, no_mobile.id]
+    assert "No reply to the text" in text_of(entries[0]) and "999 000 0018" in text_of(entries[0])
+    assert "No usable mobile" in text_of(entries[1])
+
+
+def test_a_call_from_the_list_is_logged_and_enough_unanswered_calls_take_it_off(
+    app: Flask, session: Session, prescriber: FlaskClient
+) -> None:
+    episode, _ = make_invited_episode(session, appointment_at=clock.now() + timedelta(days=1))
+    path = f"/triage/to-call/{episode.id}/calls"
+    refused = page(post(prescriber, path, "/triage/to-call", outcome="perhaps"), 400)
+    assert "Select what happened" in text_of(refused.select_one(".nhsuk-error-summary"))
+    for _ in range(3):
+        response = post(prescriber, path, "/triage/to-call", outcome="no_answer")
+        assert response.status_code == 303
+    calls = session.scalars(
+        select(ContactAttempt).where(ContactAttempt.episode_id == episode.id)
+    ).all()
+    assert [call.outcome for call in calls] == ["no_answer"] * 3 and calls[0].task_id is None
+    assert staff_page(prescriber, "/triage/to-call", "to-call").select("[data-episode-id]") == []
+
+
+def test_the_clinic_day_shows_who_to_see_and_who_has_not_answered(
+    app: Flask, session: Session, prescriber: FlaskClient
+) -> None:
+    day = (clock.now() + timedelta(days=3)).astimezone(clock.LONDON).replace(hour=10, minute=0)
+    flagged = make_task(session, nhs_number="9990000018", appointment_at=day)
+    waiting, _ = make_invited_episode(
+        session, nhs_number="9990000026", appointment_at=day + timedelta(hours=1)
+    )
+    html = staff_page(prescriber, f"/triage/clinic-day?date={day.date().isoformat()}", "clinic-day")
+    text = text_of(html)
+    assert "Patients to see (1)" in text and "Not yet screened (1)" in text
+    to_see = html.select_one(f'[data-episode-id="{flagged.episode_id}"]')
+    assert to_see.find("a", href=f"/triage/{flagged.id}")
+    assert html.select_one(f'[data-episode-id="{waiting.id}"]').find("form")
+
+
+# --- role boundaries -------------------------------------------------------------------------
+
+GETS = ["/triage", "/triage/to-call", "/triage/clinic-day", "/triage/{task}"]
+POSTS = [
+    "/triage/{task}/claim",
+    "/triage/{task}/assign",
+    "/triage/{task}/contacts",
+    "/triage/{task}/sessions",
+    "/triage/{task}/referrals",
+    "/triage/{task}/referrals/1",
+    "/triage/{task}/notes",
+    "/triage/{task}/close",
+    "/triage/{task}/reopen",
+    "/triage/to-call/{episode}/calls",
+]
+
+
+@pytest.mark.parametrize("path", GETS + POSTS)
+@pytest.mark.parametrize(("role", "expected"), [(None, 302), ("clinician", 403)])
+def test_every_triage_route_keeps_out_anyone_without_the_role(
+    app: Flask, session: Session, path: str, role: str | None, expected: int
+) -> None:
+    task = make_task(session)
+    url = path.format(task=task.id, episode=task.episode_id)
+    client = sign_in(app, session, "doc@example.nhs.uk", role) if role else app.test_client()
+    if url in [g.format(task=task.id) for g in GETS]:
+        response = client.get(url)
+    else:
+        token = csrf_token(page(client.get("/login" if role is None else "/")))
+        response = client.post(
+            url, data={"csrf_token": token, "outcome": "reached", "method": "phone", "text": "x"}
+        )
+    assert response.status_code == expected
+    if expected == 302:
+        assert response.headers["Location"].startswith("/login")
+    session.expire_all()
+    assert session.get(TriageTask, task.id).status == "open"
+    assert session.scalar(select(func.count()).select_from(ContactAttempt)) == 0
+    shown = session.scalar(
+        select(func.count())
+        .select_from(AuditEvent)
+        .where(AuditEvent.action == c.AUDIT_VIEW_PATIENT)
+    )
+    assert shown == 0
+
+
+@pytest.mark.parametrize("role", ["prescriber", "admin"])
+def test_prescribers_and_admins_reach_every_triage_page(
+    app: Flask, session: Session, role: str
+) -> None:
+    task = make_task(session)
+    client = sign_in(app, session, f"{role}@example.nhs.uk", role)
+    for path, kind in (
+        ("/triage", "queue"),
+        ("/triage/to-call", "to-call"),
+        ("/triage/clinic-day", "clinic-day"),
+        (f"/triage/{task.id}", "task"),
+    ):
+        staff_page(client, path, kind)
+
+
+def test_a_deceased_patients_episode_leaves_the_to_call_list(
+    app: Flask, session: Session, prescriber: FlaskClient
+) -> None:
+    from screening.invitations import stop_everything_for
+
+    episode, _ = make_invited_episode(session, appointment_at=clock.now() + timedelta(days=1))
+    stop_everything_for(session, episode.patient)
+    session.commit()
+    assert session.get(Episode, episode.id).status == "cancelled"
+    assert staff_page(prescriber, "/triage/to-call", "to-call").select("[data-episode-id]") == []
