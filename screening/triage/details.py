@@ -223,12 +223,13 @@ def _timeline(session: Session, task: TriageTask, users: dict[int, str]) -> list
         entries.append(
             TimelineEntry(note.written_at, users.get(note.by_user_id or 0), "Note", note.text)
         )
-    entries.extend(_status_changes(session, task, users))
+    names = {r.id: r.service_name or r.service_id for r in task.referrals}
+    entries.extend(_status_changes(session, task, users, names))
     return sorted(entries, key=lambda entry: entry.at)
 
 
 def _status_changes(
-    session: Session, task: TriageTask, users: dict[int, str]
+    session: Session, task: TriageTask, users: dict[int, str], referral_names: dict[int, str]
 ) -> list[TimelineEntry]:
     events = session.scalars(
         select(AuditEvent).where(
@@ -246,12 +247,14 @@ def _status_changes(
         )
     ).all()
     return [
-        TimelineEntry(event.at, users.get(event.actor_user_id or 0), _describe(event, users))
+        TimelineEntry(
+            event.at, users.get(event.actor_user_id or 0), _describe(event, users, referral_names)
+        )
         for event in events
     ]
 
 
-def _describe(event: AuditEvent, users: dict[int, str]) -> str:
+def _describe(event: AuditEvent, users: dict[int, str], referral_names: dict[int, str]) -> str:
     detail = event.detail or {}
     if event.action == c.AUDIT_TASK_CLAIMED:
         return "Took the task over" if detail.get("taken_from") else "Claimed the task"
@@ -264,5 +267,6 @@ def _describe(event: AuditEvent, users: dict[int, str]) -> str:
         return f"Closed: {outcome}"
     if event.action == c.AUDIT_TASK_REFERRAL_UPDATED:
         status = REFERRAL_STATUS_NAMES.get(detail.get("status", ""), "updated")
-        return f"Referral {detail.get('referral_id')} now {status.lower()}"
+        service = referral_names.get(detail.get("referral_id", 0), "a service")
+        return f"Referral to {service} now {status.lower()}"
     return "Reopened the task"
