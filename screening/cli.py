@@ -388,7 +388,21 @@ def demo(host: str, port: int, no_serve: bool) -> None:
         moment = seed.send_time(now, in_quiet_hours(now, config.settings.quiet_hours))
         click.echo("Invitations due, sent through the console backend:")
         click.echo(send_due(app, session, moment))
-        click.echo(f"Serving http://{host}:{port}/ (staff sign-in at /login)")
+        loaded = app.extensions["screening"]
+        day = seed.simulate_day(
+            session, config, loaded.questionnaires.questionnaires, max(moment, now)
+        )
+        click.echo(
+            f"Patients answering at the Newham pilot's rates: {day.opened} opened their link, "
+            f"{day.completed} completed, {day.tasks} triage tasks. The demo prescriber has "
+            f"claimed {day.claimed}, logged {day.calls} calls and made {day.referrals} referrals."
+        )
+        base = f"http://{host}:{port}"
+        click.echo(f"Serving {base}/ : sign in at {base}/login as {seed.DEMO_USERS['prescriber']}")
+        click.echo(
+            f"  then the triage queue {base}/triage, patients to phone {base}/triage/to-call "
+            f"and today's clinic {base}/triage/clinic-day"
+        )
     if not no_serve:
         app.run(host=host, port=port, debug=False, use_reloader=False)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -202,6 +203,20 @@ def test_demo_seeds_one_user_per_role_on_its_own_sqlite_file(tmp_path: Path) -> 
     assert sent > 0 and result.stderr.count("SMS to ") == sent
     assert "http://127.0.0.1:5000/s/" in result.stderr
     assert (tmp_path / "instance" / "demo.db").exists()
+    # A living demo: patients answered through the real submit code and a prescriber has
+    # started on the queue, so every staff page opens with something on it.
+    assert "http://127.0.0.1:5000/triage" in result.stdout
+    with sqlite3.connect(tmp_path / "instance" / "demo.db") as db:
+        tasks = dict(db.execute("SELECT priority, count(*) FROM triage_tasks GROUP BY 1"))
+        held = db.execute("SELECT count(*) FROM triage_tasks WHERE status = 'assigned'")
+        calls = db.execute("SELECT count(*) FROM contact_attempts WHERE task_id IS NULL")
+        referrals = db.execute("SELECT count(*) FROM referrals")
+        today = db.execute(
+            "SELECT count(*) FROM appointments WHERE date(appointment_at) = date('now')"
+        )
+        assert set(tasks) == {"urgent", "routine"}  # the shipped tools raise no `high` flag
+        assert held.fetchone()[0] > 0 and calls.fetchone()[0] > 0
+        assert referrals.fetchone()[0] > 0 and today.fetchone()[0] > 0
 
 
 def test_a_broken_config_is_reported_not_raised(tmp_path: Path) -> None:
