@@ -24,7 +24,7 @@ from pathlib import Path
 
 from . import constants as c
 from .clock import as_aware
-from .identifiers import normalise_nhs_number, parse_uk_mobile
+from .identifiers import normalise_nhs_number, parse_uk_mobile, parse_uk_phone
 
 REQUIRED_COLUMNS = (
     "appointment_id",
@@ -193,6 +193,12 @@ def _check_row(
     if mobile.e164 is None:
         warnings.append(f"{mobile.problem}: the patient will be phoned instead of texted")
     status, optional = _optional_fields(fields, warnings)
+    if fields.get("phone"):
+        optional["phone"] = parse_uk_phone(fields["phone"]) or _drop(
+            "phone", "a UK phone number", warnings
+        )
+    elif mobile.e164 is None and (landline := parse_uk_phone(fields["mobile"], landline_only=True)):
+        optional["phone"] = landline  # no texts to a landline, but it is the number to call
     if problems:
         return None, problems, warnings
     assert nhs_number and date_of_birth and appointment_at

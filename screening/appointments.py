@@ -140,6 +140,7 @@ PATIENT_FIELDS = (
     "family_name",
     "date_of_birth",
     "mobile",
+    "phone",
     "postcode",
     "sex",
     "ethnicity",
@@ -181,6 +182,7 @@ class _PatientRecord(_Record):
     family_name: str | None = None
     date_of_birth: date | None = None
     mobile: str | None = None
+    phone: str | None = None
     postcode: str | None = None
     sex: str | None = None
     ethnicity: str | None = None

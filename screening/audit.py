@@ -7,12 +7,15 @@ than the data it describes.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Protocol
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from . import clock
-from .models import AuditEvent
+from . import clock, constants
+from .models import AuditEvent, Patient, StaffUser
 
 
 class Actor(Protocol):
@@ -45,3 +48,80 @@ def record(
     )
     session.add(event)
     return event
+
+
+# --- reading the trail (the admin's audit page) --------------------------------------------
+
+ACTIONS = tuple(sorted(v for k, v in vars(constants).items() if k.startswith("AUDIT_")))
+PAGE_SIZE = 50
+
+
+@dataclass(frozen=True)
+class AuditFilters:
+    user: str | None = None  # the actor's email
+    nhs_number: str | None = None  # the patient's
+    action: str | None = None
+    since: date | None = None  # London calendar days, inclusive
+    until: date | None = None
+    page: int = 1
+
+    def as_params(self, **changes: Any) -> dict[str, str]:
+        values = {
+            "user": self.user,
+            "patient": self.nhs_number,
+            "action": self.action,
+            "from": self.since.isoformat() if self.since else None,
+            "to": self.until.isoformat() if self.until else None,
+            "page": str(self.page) if self.page > 1 else None,
+            **changes,
+        }
+        return {key: str(value) for key, value in values.items() if value}
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    at: datetime
+    action: str
+    actor_email: str | None
+    subject_type: str | None
+    subject_id: str | None
+    nhs_number: str | None
+    remote_addr: str | None
+    detail: dict[str, Any] | None
+
+
+def find_events(session: Session, filters: AuditFilters) -> tuple[list[AuditRow], int]:
+    """Events newest first, with the actor's email and the patient's NHS number."""
+    conditions: list[Any] = []
+    if filters.user:
+        conditions.append(func.lower(StaffUser.email) == filters.user.strip().lower())
+    if filters.nhs_number:
+        conditions.append(Patient.nhs_number == filters.nhs_number)
+    if filters.action:
+        conditions.append(AuditEvent.action == filters.action)
+    if filters.since:
+        start = datetime.combine(filters.since, time(), tzinfo=clock.LONDON)
+        conditions.append(AuditEvent.at >= start.astimezone(UTC))
+    if filters.until:
+        end = datetime.combine(filters.until + timedelta(days=1), time(), tzinfo=clock.LONDON)
+        conditions.append(AuditEvent.at < end.astimezone(UTC))
+    query = (
+        select(
+            AuditEvent.at,
+            AuditEvent.action,
+            StaffUser.email,
+            AuditEvent.subject_type,
+            AuditEvent.subject_id,
+            Patient.nhs_number,
+            AuditEvent.remote_addr,
+            AuditEvent.detail,
+        )
+        .outerjoin(StaffUser, AuditEvent.actor_user_id == StaffUser.id)
+        .outerjoin(Patient, AuditEvent.patient_id == Patient.id)
+        .where(*conditions)
+    )
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.execute(
+        query.order_by(AuditEvent.id.desc()).limit(PAGE_SIZE).offset((filters.page - 1) * PAGE_SIZE)
+    )
+    return [AuditRow(*row) for row in rows], total

@@ -155,15 +155,18 @@ def send_due(app: Flask, session: Session, now: datetime) -> str:
     from .invitations import create_due_messages
     from .sms import client_for
     from .sms.outbox import drain
+    from .triage.alerts import send_due_alerts
 
     config = app.extensions["screening"].config
     with frozen_at(now):
         created = create_due_messages(session, config, now)
         dispatched = drain(session, config, client_for(config), now, worker=worker_name())
-    return (
+        alerts = send_due_alerts(session, config, now)
+    summary = (
         f"{now.isoformat()}: created {created.invitations} invitations and "
         f"{created.reminders} reminders; {dispatched.summary()}"
     )
+    return f"{summary}; {alerts.summary()}" if alerts.sent or alerts.failed else summary
 
 
 @cli.command()

@@ -64,6 +64,20 @@ class RawSettings(Strict):
     unable_to_contact_sms: str | None = Field(default=None, min_length=1, max_length=480)
     follow_up_link_days: StrictInt = Field(default=14, ge=1, le=90)
 
+    @field_validator("unable_to_contact_sms")
+    @classmethod
+    def _only_the_hospital(cls, value: str | None) -> str | None:
+        # The text goes to a patient nobody could reach: it names the hospital, never them.
+        if value is None:
+            return None
+        try:
+            names = {name for _, name, _, _ in string.Formatter().parse(value) if name is not None}
+        except ValueError as exc:
+            raise ValueError(f"broken placeholder ({exc}); write braces as {{{{ and }}}}") from None
+        if names - {"hospital"}:
+            raise ValueError("the only placeholder this text may use is {hospital}")
+        return value
+
 
 def _check_sms_template(value: str | None) -> str | None:
     if value is None:
@@ -176,6 +190,8 @@ class Config:
     questionnaire_dir: Path
     config_dir: Path
     ratelimit_storage_url: str
+    smtp_url: str | None
+    mail_from: str
     trusted_proxies: int
     translation_dirs: tuple[str, ...]
     settings: Settings
@@ -226,6 +242,16 @@ def load_config(
             "SCREENING_PUBLIC_BASE_URL: give a full URL such as https://screen.example.nhs.uk"
         )
 
+    smtp_url = env.get("SCREENING_SMTP_URL") or None
+    if smtp_url is not None and not re.match(
+        r"^(smtp|smtp\+starttls|smtps)://[^/\s]+/?$", smtp_url
+    ):
+        messages.append(
+            "SCREENING_SMTP_URL: give smtp://host:port, smtp+starttls://user:password@host:587 "
+            "or smtps://user:password@host:465"
+        )
+        smtp_url = None
+
     proxies = env.get("SCREENING_TRUSTED_PROXIES", "0")
     if not proxies.isdigit():
         messages.append("SCREENING_TRUSTED_PROXIES: give the number of proxies in front, e.g. 1")
@@ -262,6 +288,8 @@ def load_config(
         questionnaire_dir=questionnaire_dir,
         config_dir=config_dir,
         ratelimit_storage_url=env.get("SCREENING_RATELIMIT_STORAGE_URL", "memory://"),
+        smtp_url=smtp_url,
+        mail_from=env.get("SCREENING_MAIL_FROM") or f"screening@{_host(public_base_url)}",
         trusted_proxies=int(proxies),
         translation_dirs=tuple(
             d for d in env.get("SCREENING_TRANSLATIONS_DIR", "").split(os.pathsep) if d
@@ -273,6 +301,10 @@ def load_config(
         clinics_file=str(config_dir / "clinics.yaml"),
         warnings=tuple(warnings),
     )
+
+
+def _host(url: str) -> str:
+    return url.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0] or "localhost"
 
 
 def _default_database(instance_dir: Path) -> str:

@@ -131,7 +131,11 @@ TASK_OUTCOMES: Final = (
 # --- outbox (DESIGN: Message states) -------------------------------------------------
 MESSAGE_INVITE: Final = "invite"
 MESSAGE_REMINDER: Final = "reminder"
-MESSAGE_KINDS: Final = (MESSAGE_INVITE, MESSAGE_REMINDER)
+# After a task closes as unable to contact, when `unable_to_contact_sms` is set (SPEC §10).
+MESSAGE_UNABLE_TO_CONTACT: Final = "unable_to_contact"
+MESSAGE_KINDS: Final = (MESSAGE_INVITE, MESSAGE_REMINDER, MESSAGE_UNABLE_TO_CONTACT)
+# Messages that are not about an appointment are valid at the provider for a day (SPEC §11).
+DAY_VALIDITY_SECONDS: Final = 24 * 60 * 60
 
 MESSAGE_PENDING: Final = "pending"
 MESSAGE_CLAIMED: Final = "claimed"
@@ -162,6 +166,12 @@ FINAL_MESSAGE_STATUSES: Final = frozenset(
     }
 )
 
+# The urgent alert's mail (SPEC §10): pending → sending → sent, back to pending to retry.
+MAIL_PENDING: Final = "pending"
+MAIL_SENDING: Final = "sending"
+MAIL_SENT: Final = "sent"
+MAIL_STATUSES: Final = (MAIL_PENDING, MAIL_SENDING, MAIL_SENT)
+
 OPT_OUT_REPLY: Final = "reply"
 OPT_OUT_PROVIDER: Final = "provider"
 OPT_OUT_WEB: Final = "web"
@@ -186,6 +196,11 @@ AUDIT_LOGIN_LOCKED: Final = "login_locked"
 AUDIT_LOGOUT: Final = "logout"
 AUDIT_SESSION_TIMEOUT: Final = "session_timeout"
 AUDIT_USER_CREATED: Final = "user_created"
+AUDIT_USER_ROLE_CHANGED: Final = "user_role_changed"
+AUDIT_USER_DISABLED: Final = "user_disabled"
+AUDIT_USER_ENABLED: Final = "user_enabled"
+AUDIT_USER_PASSWORD_RESET: Final = "user_password_reset"
+AUDIT_VIEW_AUDIT: Final = "view_audit"
 AUDIT_VIEW_PATIENT: Final = "view_patient"
 # Task actions (SPEC §8): each is an audit event on the task, and the task's timeline.
 AUDIT_TASK_CLAIMED: Final = "task_claimed"
@@ -197,6 +212,8 @@ AUDIT_TASK_REFERRAL_UPDATED: Final = "task_referral_updated"
 AUDIT_TASK_NOTE: Final = "task_note"
 AUDIT_TASK_CLOSED: Final = "task_closed"
 AUDIT_TASK_REOPENED: Final = "task_reopened"
+AUDIT_TASK_FOLLOW_UP: Final = "task_follow_up"
 AUDIT_EPISODE_CALL: Final = "episode_call"
+AUDIT_ASSISTED_START: Final = "assisted_start"
 SUBJECT_TASK: Final = "task"
 SUBJECT_EPISODE: Final = "episode"

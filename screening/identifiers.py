@@ -88,3 +88,20 @@ def _parse(text: str) -> PhoneNumber:
     if plain is not None:
         return PhoneNumber(country_code=UK_COUNTRY_CODE, national_number=int(plain[1]))
     return phonenumbers.parse(text, "GB")
+
+
+def parse_uk_phone(raw: str, *, landline_only: bool = False) -> str | None:
+    """A number to call, as E.164: any valid UK number, or only a landline (the `mobile`
+    column's landlines are kept this way, SPEC §4); None when there is none."""
+    text = raw.strip()
+    if not text:
+        return None
+    try:
+        number = _parse(text)
+    except phonenumbers.NumberParseException:
+        return None
+    if number.country_code != UK_COUNTRY_CODE or not phonenumbers.is_valid_number(number):
+        return None
+    if landline_only and phonenumbers.number_type(number) != PhoneNumberType.FIXED_LINE:
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -95,6 +95,9 @@ class StaffUser(Timestamped, Base):
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Part of every session's identity: bumped when the account is disabled or its password
+    # reset, which ends every session signed in before.
+    session_generation: Mapped[int] = mapped_column(Integer, default=1)
 
     __table_args__ = (CheckConstraint(_in("role", c.ROLES), name="role_known"),)
 
@@ -176,6 +179,11 @@ class Episode(Timestamped, Base):
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     language: Mapped[str | None] = mapped_column(String(12))
     entered_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    # A follow-up questionnaire (SPEC §11) scheduled from this task: no appointment, no
+    # re-screen window, and not a screening episode (the funnel leaves it out).
+    follow_up_task_id: Mapped[int | None] = mapped_column(
+        ForeignKey("triage_tasks.id", use_alter=True), index=True
+    )
 
     # Funnel stages (SPEC §7).
     invited_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -303,7 +311,7 @@ class TriageTask(Timestamped, Base):
     # over their change; a claim is one conditional UPDATE on it.
     version: Mapped[int] = mapped_column(Integer, default=1)
 
-    episode: Mapped[Episode] = relationship()
+    episode: Mapped[Episode] = relationship(foreign_keys=[episode_id])
     response: Mapped[Response | None] = relationship()
     assigned_to: Mapped[StaffUser | None] = relationship(foreign_keys=[assigned_to_user_id])
     contact_attempts: Mapped[list[ContactAttempt]] = relationship(
@@ -392,6 +400,32 @@ class TaskNote(Base):
     text: Mapped[str] = mapped_column(Text)
 
 
+class AlertMail(Timestamped, Base):
+    """A mail to the shared mailbox that an urgent task is waiting (SPEC §10).
+
+    Queued in the patient's submission, sent by the worker: a mail server that is down
+    never fails or slows a submission, and the alert is retried until it goes. It carries
+    no patient detail, only the task's link.
+    """
+
+    __tablename__ = "alert_mails"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("triage_tasks.id"), unique=True)
+    status: Mapped[str] = mapped_column(String(12), default=c.MAIL_PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The kind of failure (an exception's class, an SMTP code): never the message text.
+    last_error: Mapped[str | None] = mapped_column(String(200))
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        CheckConstraint(_in("status", c.MAIL_STATUSES), name="status_known"),
+        Index("ix_alert_mails_status", "status", "next_attempt_at"),
+    )
+
+
 # --- messages ------------------------------------------------------------------------------
 
 
@@ -406,7 +440,7 @@ class OutboundMessage(Timestamped, Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     episode_id: Mapped[int] = mapped_column(ForeignKey("episodes.id"))
-    kind: Mapped[str] = mapped_column(String(12))
+    kind: Mapped[str] = mapped_column(String(20))
     status: Mapped[str] = mapped_column(String(20), default=c.MESSAGE_PENDING)
     due_at: Mapped[datetime] = mapped_column(UTCDateTime)
     valid_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -422,6 +456,18 @@ class OutboundMessage(Timestamped, Base):
     final_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     episode: Mapped[Episode] = relationship()
+
+    @classmethod
+    def for_the_day(cls, episode_id: int, kind: str, due_at: datetime) -> OutboundMessage:
+        """A text not about an appointment (a follow-up's invitation, the unable-to-contact
+        text): valid at the provider for the day from when it is due (SPEC §11)."""
+        return cls(
+            episode_id=episode_id,
+            kind=kind,
+            status=c.MESSAGE_PENDING,
+            due_at=due_at,
+            valid_until=due_at + timedelta(seconds=c.DAY_VALIDITY_SECONDS),
+        )
 
     __table_args__ = (
         # One invitation and one reminder per episode, whatever runs twice.

@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from . import constants as c
-from .models import Answer, Episode, Flag, Response, TriageTask
+from .models import AlertMail, Answer, Episode, Flag, Response, TriageTask
 from .questionnaire import Questionnaire, evaluate, triage_decision
 from .questionnaire.engine import Evaluation, wants_contact
 from .questionnaire.frozen import freeze
@@ -174,16 +174,20 @@ def _record(
         )
     decision = triage_decision(questionnaire, evaluation)
     if decision is not None:
-        session.add(
-            TriageTask(
-                episode_id=episode.id,
-                response_id=response.id,
-                status=decision.status,
-                priority=decision.priority,
-                created_at=now,
-                updated_at=now,
-            )
+        task = TriageTask(
+            episode_id=episode.id,
+            response_id=response.id,
+            status=decision.status,
+            priority=decision.priority,
+            created_at=now,
+            updated_at=now,
         )
+        session.add(task)
+        if task.priority == c.PRIORITY_URGENT and task.status in c.ACTIVE_TASK_STATUSES:
+            session.flush()
+            # Queued here, mailed by the worker: the patient's submission never waits on,
+            # or fails with, a mail server (SPEC §10).
+            session.add(AlertMail(task_id=task.id, status=c.MAIL_PENDING, created_at=now))
     _mark_completed(episode, questionnaire, evaluation, now)
     return response
 

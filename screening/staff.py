@@ -22,11 +22,16 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from . import audit, clock
+from .audit import Actor
 from .constants import (
     AUDIT_LOGIN,
     AUDIT_LOGIN_FAILED,
     AUDIT_LOGIN_LOCKED,
     AUDIT_USER_CREATED,
+    AUDIT_USER_DISABLED,
+    AUDIT_USER_ENABLED,
+    AUDIT_USER_PASSWORD_RESET,
+    AUDIT_USER_ROLE_CHANGED,
     ROLES,
 )
 from .models import StaffUser
@@ -112,7 +117,9 @@ def find_user(session: Session, email: str) -> StaffUser | None:
     return session.scalar(select(StaffUser).where(StaffUser.email == normalise_email(email)))
 
 
-def create_user(session: Session, email: str, password: str, role: str) -> StaffUser:
+def create_user(
+    session: Session, email: str, password: str, role: str, *, by: Actor | None = None
+) -> StaffUser:
     """Add a staff user (the caller commits); refuse repeats, unknown roles, short passwords."""
     email = normalise_email(email)
     if "@" not in email.strip("@"):
@@ -129,6 +136,7 @@ def create_user(session: Session, email: str, password: str, role: str) -> Staff
     audit.record(
         session,
         AUDIT_USER_CREATED,
+        actor=by,
         subject_type=SUBJECT_STAFF_USER,
         subject_id=user.id,
         detail={"role": role},
@@ -232,4 +240,69 @@ def _record_unknown_email(session: Session, email: str, remote_addr: str | None)
         AUDIT_LOGIN_FAILED,
         remote_addr=remote_addr,
         detail={"reason": LoginOutcome.UNKNOWN_EMAIL.value, "email_sha256": fingerprint},
+    )
+
+
+# --- administration (the admin pages) -------------------------------------------------------
+
+
+class AdminRefused(ValueError):
+    """An account change that is not allowed; the message says why."""
+
+
+def change_role(
+    session: Session, user: StaffUser, role: str, *, by: Actor, remote_addr: str | None
+) -> None:
+    if role not in ROLES:
+        raise UnknownRole(f"Select a role: {', '.join(ROLES)}")
+    if user.id == by.id:
+        raise AdminRefused("You cannot change your own role: ask another admin")
+    if user.role == role:
+        return
+    before, user.role = user.role, role
+    _admin_event(session, AUDIT_USER_ROLE_CHANGED, user, by, remote_addr, role=role, was=before)
+
+
+def set_active(
+    session: Session, user: StaffUser, active: bool, *, by: Actor, remote_addr: str | None
+) -> None:
+    """Disable or re-enable an account; disabling ends every session it has."""
+    if user.id == by.id and not active:
+        raise AdminRefused("You cannot disable your own account: ask another admin")
+    if user.active == active:
+        return
+    user.active = active
+    user.session_generation += 1
+    action = AUDIT_USER_ENABLED if active else AUDIT_USER_DISABLED
+    _admin_event(session, action, user, by, remote_addr)
+
+
+def reset_password(
+    session: Session, user: StaffUser, password: str, *, by: Actor, remote_addr: str | None
+) -> None:
+    """A new password set by an admin; every session of the account ends."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise WeakPassword(f"The password needs at least {MIN_PASSWORD_LENGTH} characters")
+    user.password_hash = hash_password(password)
+    user.failed_logins, user.locked_until = 0, None
+    user.session_generation += 1
+    _admin_event(session, AUDIT_USER_PASSWORD_RESET, user, by, remote_addr)
+
+
+def _admin_event(
+    session: Session,
+    action: str,
+    user: StaffUser,
+    by: Actor,
+    remote_addr: str | None,
+    **detail: str,
+) -> None:
+    audit.record(
+        session,
+        action,
+        actor=by,
+        subject_type=SUBJECT_STAFF_USER,
+        subject_id=user.id,
+        remote_addr=remote_addr,
+        detail=detail or None,
     )

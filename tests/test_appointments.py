@@ -167,6 +167,28 @@ def test_an_unusable_mobile_imports_with_a_warning_and_a_phone_call(
     assert (episode.status, episode.needs_call_reason) == (c.EPISODE_NEEDS_CALL, "no_mobile")
 
 
+@pytest.mark.parametrize("batch_size", [1000, 1], ids=["bulk", "row-by-row"])
+def test_a_landline_or_a_phone_column_is_kept_as_the_number_to_call(
+    load, session: Session, batch_size: int
+) -> None:
+    rows = [
+        appointment(1, mobile="020 7946 0000"),  # a landline where the mobile should be
+        appointment(2, phone="0161 496 0000"),
+        appointment(3, mobile="", phone="07400 100777"),
+        appointment(4, phone="call my daughter"),
+    ]
+    counts, lines = load(rows, batch_size=batch_size, columns=[*COLUMNS, "phone"])
+    phones = dict(session.execute(select(Patient.nhs_number, Patient.phone)).all())
+    assert phones == {
+        test_nhs_number(1): "+442079460000",
+        test_nhs_number(2): "+441614960000",
+        test_nhs_number(3): "+447400100777",
+        test_nhs_number(4): None,
+    }
+    assert "line 5: warning: phone is not valid (expected a UK phone number); dropped" in lines
+    assert all("daughter" not in line for line in lines)
+
+
 def test_a_bad_optional_value_is_dropped_with_a_warning_that_does_not_echo_it(
     load, session: Session
 ) -> None:

@@ -23,7 +23,7 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, Select, bindparam, or_, select, update
+from sqlalchemy import Connection, Select, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from .. import constants as c
@@ -43,7 +43,7 @@ from . import (
     status_callback_url,
 )
 from .recording import Sent, record_sent, sending_connection
-from .wording import DEFAULT_INVITE, DEFAULT_REMINDER, render
+from .wording import DEFAULT_FOLLOW_UP, DEFAULT_INVITE, DEFAULT_REMINDER, render, render_plain
 
 log = logging.getLogger(__name__)
 
@@ -257,6 +257,13 @@ class Ready:
     clinic_code: str | None
     mobile: str | None
     opted_out: bool
+    valid_until: datetime | None
+
+    @property
+    def about_an_appointment(self) -> bool:
+        """An invitation or reminder for an appointment; not a follow-up questionnaire's
+        invitation (no appointment) nor the unable-to-contact text."""
+        return self.kind != c.MESSAGE_UNABLE_TO_CONTACT and self.appointment_at is not None
 
 
 # Plain table statements, built once: the hot path skips the ORM's own statement layer.
@@ -272,9 +279,11 @@ _READY = (
         EPISODES.c.public_id,
         APPOINTMENTS.c.status,
         APPOINTMENTS.c.appointment_at,
-        APPOINTMENTS.c.clinic_code,
+        # A follow-up has no appointment; its episode keeps the task's clinic (SPEC §11).
+        func.coalesce(APPOINTMENTS.c.clinic_code, EPISODES.c.clinic_code),
         PATIENTS.c.mobile,
         OPT_OUTS.c.phone.is_not(None),
+        MESSAGES.c.valid_until,
     )
     .join(EPISODES, MESSAGES.c.episode_id == EPISODES.c.id)
     .join(PATIENTS, EPISODES.c.patient_id == PATIENTS.c.id)
@@ -305,11 +314,18 @@ def _message(session: Session, ready: Ready) -> OutboundMessage:
 
 def why_not_send(config: Config, ready: Ready, now: datetime) -> str | None:
     """Why the message must not go now, or None."""
-    if ready.appointment_at is None or ready.appointment_status != c.APPOINTMENT_BOOKED:
-        return "the appointment is no longer booked"
-    if ready.appointment_at <= now:
-        return "the appointment has begun"
-    if ready.episode_status in (c.EPISODE_COMPLETED, c.EPISODE_CANCELLED, c.EPISODE_OPTED_OUT):
+    if ready.about_an_appointment:
+        assert ready.appointment_at is not None
+        if ready.appointment_status != c.APPOINTMENT_BOOKED:
+            return "the appointment is no longer booked"
+        if ready.appointment_at <= now:
+            return "the appointment has begun"
+    elif ready.valid_until is not None and ready.valid_until <= now:
+        return "its day of validity has passed"
+    if ready.kind == c.MESSAGE_UNABLE_TO_CONTACT:
+        if ready.episode_status == c.EPISODE_CANCELLED:
+            return "the episode is cancelled"
+    elif ready.episode_status in (c.EPISODE_COMPLETED, c.EPISODE_CANCELLED, c.EPISODE_OPTED_OUT):
         return f"the episode is {ready.episode_status}"
     if ready.mobile is None:
         return "the patient has no usable mobile"
@@ -321,9 +337,12 @@ def why_not_send(config: Config, ready: Ready, now: datetime) -> str | None:
 
 
 def _outgoing(config: Config, ready: Ready, now: datetime) -> OutgoingSms:
-    assert ready.appointment_at is not None and ready.mobile is not None
+    assert ready.mobile is not None
     clinic = config.clinics.get(ready.clinic_code or "")
     hospital = clinic.hospital if clinic else config.hospital
+    if not ready.about_an_appointment:
+        return _outgoing_without_appointment(config, ready, hospital, now)
+    assert ready.appointment_at is not None
     if ready.kind == c.MESSAGE_INVITE:
         template = (clinic.sms_invite if clinic else None) or DEFAULT_INVITE
     else:
@@ -337,6 +356,26 @@ def _outgoing(config: Config, ready: Ready, now: datetime) -> OutgoingSms:
         # Until the appointment begins (the client caps it at Twilio's maximum), so a
         # backlog at Twilio is dropped rather than delivered late.
         validity_period=int((ready.appointment_at - now).total_seconds()),
+    )
+
+
+def _outgoing_without_appointment(
+    config: Config, ready: Ready, hospital: str, now: datetime
+) -> OutgoingSms:
+    """A follow-up questionnaire's invitation, or the unable-to-contact text: no date in
+    the wording, valid at the provider for the day it was due (SPEC §11)."""
+    assert ready.mobile is not None
+    if ready.kind == c.MESSAGE_UNABLE_TO_CONTACT:
+        body = render_plain(config.settings.unable_to_contact_sms or "", hospital=hospital)
+    else:
+        link = link_url(config.public_base_url, link_token(config.secret_key, ready.public_id))
+        body = render_plain(DEFAULT_FOLLOW_UP, hospital=hospital, link=link)
+    until = ready.valid_until or now + timedelta(seconds=c.DAY_VALIDITY_SECONDS)
+    return OutgoingSms(
+        to=ready.mobile,
+        body=body,
+        status_callback=status_callback_url(config),
+        validity_period=int((until - now).total_seconds()),
     )
 
 

@@ -20,6 +20,12 @@ DEFAULT_REMINDER = (
     "{date}: {link} Reply STOP to stop these texts."
 )
 
+# A follow-up questionnaire (SPEC §11) has no appointment: no date, and no topic either.
+DEFAULT_FOLLOW_UP = (
+    "{hospital}: please answer a few short questions about how you have been: {link} "
+    "Reply STOP to stop these texts."
+)
+
 # The longest date `render` can write, for checking lengths before any appointment exists.
 LONGEST_DATE = "Wednesday 30 September"
 
@@ -58,3 +64,8 @@ def render(template: str, *, hospital: str, appointment_at: datetime, link: str)
         time=f"{local:%H:%M}",
         link=link,
     )
+
+
+def render_plain(template: str, *, hospital: str, link: str = "") -> str:
+    """Wording without an appointment: only {hospital} (and {link}, where there is one)."""
+    return template.format(hospital=hospital, link=link)

@@ -242,6 +242,7 @@ def _status_changes(
                     c.AUDIT_TASK_CLOSED,
                     c.AUDIT_TASK_REOPENED,
                     c.AUDIT_TASK_REFERRAL_UPDATED,
+                    c.AUDIT_TASK_FOLLOW_UP,
                 ]
             ),
         )
@@ -264,9 +265,13 @@ def _describe(event: AuditEvent, users: dict[int, str], referral_names: dict[int
         outcome = CLOSE_NAMES.get(detail.get("outcome", ""), "closed")
         if detail.get("cause") == "deceased_in_list":
             return f"Closed: {outcome} (the appointment list marked the patient deceased)"
+        if detail.get("texted"):
+            return f"Closed: {outcome}; a text to the patient is queued"
         return f"Closed: {outcome}"
     if event.action == c.AUDIT_TASK_REFERRAL_UPDATED:
         status = REFERRAL_STATUS_NAMES.get(detail.get("status", ""), "updated")
         service = referral_names.get(detail.get("referral_id", 0), "a service")
         return f"Referral to {service} now {status.lower()}"
+    if event.action == c.AUDIT_TASK_FOLLOW_UP:
+        return f"Scheduled {detail.get('questionnaire')} for {detail.get('due')}"
     return "Reopened the task"

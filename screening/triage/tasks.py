@@ -26,6 +26,7 @@ from ..models import (
     AuditEvent,
     ContactAttempt,
     Episode,
+    OutboundMessage,
     Referral,
     StaffUser,
     SupportSession,
@@ -134,7 +135,7 @@ def claim(session: Session, task_id: int, ctx: Context, *, take_over: bool = Fal
         session.rollback()
         session.refresh(task)
         raise _held_conflict(session, task)
-    _task_audit(session, ctx, c.AUDIT_TASK_CLAIMED, task, taken_from=previous)
+    task_audit(session, ctx, c.AUDIT_TASK_CLAIMED, task, taken_from=previous)
     session.commit()
     return task
 
@@ -152,7 +153,7 @@ def assign(
     if not _change(session, conditions, _held_by(colleague.id, ctx.now)):
         session.rollback()
         raise _stale(session, task_id)
-    _task_audit(session, ctx, c.AUDIT_TASK_ASSIGNED, task, to_user_id=colleague.id)
+    task_audit(session, ctx, c.AUDIT_TASK_ASSIGNED, task, to_user_id=colleague.id)
     session.commit()
     return task
 
@@ -193,9 +194,32 @@ def close(
     if not _change(session, conditions, values):
         session.rollback()
         raise _stale(session, task_id)
-    _task_audit(session, ctx, c.AUDIT_TASK_CLOSED, task, outcome=outcome)
+    texted = outcome == c.OUTCOME_UNABLE_TO_CONTACT and _queue_unable_to_contact_sms(
+        session, task, settings, ctx.now
+    )
+    task_audit(session, ctx, c.AUDIT_TASK_CLOSED, task, outcome=outcome, texted=texted or None)
     session.commit()
     return task
+
+
+def _queue_unable_to_contact_sms(
+    session: Session, task: TriageTask, settings: Settings, now: datetime
+) -> bool:
+    """The optional text to a patient nobody could reach (SPEC §10), through the outbox like
+    every SMS (opt-outs, quiet hours, no identifiers). One per episode, however often the
+    task is reopened and closed again."""
+    if not settings.unable_to_contact_sms:
+        return False
+    already = session.scalar(
+        select(OutboundMessage.id).where(
+            OutboundMessage.episode_id == task.episode_id,
+            OutboundMessage.kind == c.MESSAGE_UNABLE_TO_CONTACT,
+        )
+    )
+    if already is not None:
+        return False
+    session.add(OutboundMessage.for_the_day(task.episode_id, c.MESSAGE_UNABLE_TO_CONTACT, now))
+    return True
 
 
 def reopen(session: Session, task_id: int, ctx: Context, *, version: str | int) -> TriageTask:
@@ -214,7 +238,7 @@ def reopen(session: Session, task_id: int, ctx: Context, *, version: str | int) 
     if not _change(session, conditions, values):
         session.rollback()
         raise _stale(session, task_id)
-    _task_audit(session, ctx, c.AUDIT_TASK_REOPENED, task)
+    task_audit(session, ctx, c.AUDIT_TASK_REOPENED, task)
     session.commit()
     return task
 
@@ -316,7 +340,7 @@ def _when(moment: datetime | None) -> str:
 def log_contact(
     session: Session, task_id: int, ctx: Context, *, method: str, outcome: str, note: str = ""
 ) -> ContactAttempt:
-    task = _open_task(session, task_id)
+    task = open_task(session, task_id)
     attempt = record_contact(
         session, task.episode, ctx, method=method, outcome=outcome, note=note, task=task
     )
@@ -372,7 +396,7 @@ def record_contact(
 def record_session(
     session: Session, task_id: int, ctx: Context, *, minutes: str | int, note: str = ""
 ) -> SupportSession:
-    task = _open_task(session, task_id)
+    task = open_task(session, task_id)
     text = str(minutes).strip()
     if not text.isdigit() or not 1 <= int(text) <= SESSION_MINUTES_MAX:
         raise Refused(
@@ -384,7 +408,7 @@ def record_session(
     )
     session.add(held)
     session.flush()
-    _task_audit(session, ctx, c.AUDIT_TASK_SESSION, task, session_id=held.id, minutes=int(text))
+    task_audit(session, ctx, c.AUDIT_TASK_SESSION, task, session_id=held.id, minutes=int(text))
     session.commit()
     return held
 
@@ -403,7 +427,7 @@ def refer(
 ) -> Referral:
     """An onward referral, starting `made`. `domains` are those the task's questionnaire
     declares; `services` the directory of `config/services.yaml`."""
-    task = _open_task(session, task_id)
+    task = open_task(session, task_id)
     service = service.strip()
     directory = {entry.id: entry for entry in services}
     if service == c.SERVICE_OTHER:
@@ -437,7 +461,7 @@ def refer(
     if task.episode.referred_at is None:
         task.episode.referred_at = ctx.now  # the funnel's `referred` (SPEC §7)
     session.flush()
-    _task_audit(session, ctx, c.AUDIT_TASK_REFERRAL, task, referral_id=referral.id, service=service)
+    task_audit(session, ctx, c.AUDIT_TASK_REFERRAL, task, referral_id=referral.id, service=service)
     session.commit()
     return referral
 
@@ -445,7 +469,7 @@ def refer(
 def update_referral(
     session: Session, task_id: int, referral_id: int, ctx: Context, *, status: str
 ) -> Referral:
-    task = _open_task(session, task_id)
+    task = open_task(session, task_id)
     referral = session.get(Referral, referral_id)
     if referral is None or referral.task_id != task.id:
         raise NotFound(f"Task {task_id} has no referral {referral_id}")
@@ -457,7 +481,7 @@ def update_referral(
         raise Refused(f"This referral is {referral.status}: {hint}", field=f"status-{referral_id}")
     before = referral.status
     referral.status, referral.status_changed_at = status, ctx.now
-    _task_audit(
+    task_audit(
         session,
         ctx,
         c.AUDIT_TASK_REFERRAL_UPDATED,
@@ -471,7 +495,7 @@ def update_referral(
 
 
 def add_note(session: Session, task_id: int, ctx: Context, *, text: str) -> TaskNote:
-    task = _open_task(session, task_id)
+    task = open_task(session, task_id)
     if not text.strip():
         raise Refused("Enter the note", field="text")
     if len(text) > NOTE_MAX:
@@ -479,12 +503,13 @@ def add_note(session: Session, task_id: int, ctx: Context, *, text: str) -> Task
     note = TaskNote(task_id=task.id, written_at=ctx.now, by_user_id=ctx.by.id, text=text.strip())
     session.add(note)
     session.flush()
-    _task_audit(session, ctx, c.AUDIT_TASK_NOTE, task, note_id=note.id)
+    task_audit(session, ctx, c.AUDIT_TASK_NOTE, task, note_id=note.id)
     session.commit()
     return note
 
 
-def _open_task(session: Session, task_id: int) -> TriageTask:
+def open_task(session: Session, task_id: int) -> TriageTask:
+    """The task, if it can take more work: a closed one must be reopened first."""
     task = get_task(session, task_id)
     if task.status == c.TASK_CLOSED:
         raise Conflict(_closed_message(session, task))
@@ -501,7 +526,7 @@ def _note(text: str) -> str | None:
 # --- audit -----------------------------------------------------------------------------------
 
 
-def _task_audit(
+def task_audit(
     session: Session, ctx: Context, action: str, task: TriageTask, **detail: Any
 ) -> None:
     _audit(session, ctx, action, (c.SUBJECT_TASK, task.id), task.episode.patient_id, **detail)

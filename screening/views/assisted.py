@@ -9,7 +9,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from .. import assisted, audit, clock
-from ..constants import AUDIT_VIEW_PATIENT, ROLE_ADMIN, ROLE_PRESCRIBER
+from ..constants import AUDIT_ASSISTED_START, AUDIT_VIEW_PATIENT, ROLE_ADMIN, ROLE_PRESCRIBER
 from ..extensions import db, remote_addr
 from ..models import Episode
 from . import patient
@@ -18,7 +18,6 @@ from .auth import require_role
 bp = Blueprint("assisted", __name__, url_prefix="/assisted")
 bp.before_request(require_role(ROLE_ADMIN, ROLE_PRESCRIBER))
 
-AUDIT_ASSISTED_START = "assisted_start"
 MODE_NAMES = {"assisted_in_person": "In clinic", "assisted_phone": "By phone"}
 
 

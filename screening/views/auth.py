@@ -39,6 +39,12 @@ class SignedInStaff(UserMixin):
         self.id = user.id
         self.email = user.email
         self.role = user.role
+        self.generation = user.session_generation
+
+    def get_id(self) -> str:
+        # The generation makes a session die when an admin disables the account or resets
+        # its password, even a session on another computer.
+        return f"{self.id}:{self.generation}"
 
 
 @bp.record_once
@@ -49,10 +55,16 @@ def _configure_login(_state: BlueprintSetupState) -> None:
     login_manager.user_loader(load_staff)
 
 
-def load_staff(user_id: str) -> SignedInStaff | None:
-    # A deactivated or deleted account loses its sessions at its next request.
-    user = db.session.get(StaffUser, int(user_id)) if user_id.isdigit() else None
-    return SignedInStaff(user) if user is not None and user.active else None
+def load_staff(session_id: str) -> SignedInStaff | None:
+    # A deactivated or deleted account, or one whose sessions were ended, loses its
+    # sessions at its next request.
+    user_id, _, generation = session_id.partition(":")
+    if not user_id.isdigit() or not generation.isdigit():
+        return None
+    user = db.session.get(StaffUser, int(user_id))
+    if user is None or not user.active or user.session_generation != int(generation):
+        return None
+    return SignedInStaff(user)
 
 
 class LoginForm(FlaskForm):

@@ -10,7 +10,9 @@ from flask_login import current_user
 from .. import state
 from ..config import Clinic
 from ..constants import ROLES
+from ..extensions import db
 from ..questionnaire.model import Questionnaire
+from ..triage.alerts import alert_status
 from .auth import require_role
 
 bp = Blueprint("staff", __name__)
@@ -25,6 +27,7 @@ def home() -> str:
     return render_template(
         "staff/home.html",
         user=current_user,
+        alerts=alert_status(db.session(), loaded.config),
         questionnaire_rows=[questionnaire_row(q) for q in questionnaires],
         clinic_rows=[clinic_row(c, loaded.questionnaires.questionnaires) for c in clinics],
     )

@@ -23,7 +23,7 @@ from .. import audit, clock, state
 from .. import constants as c
 from ..extensions import db, remote_addr
 from ..models import Episode, StaffUser, TriageTask
-from ..triage import calls, tasks
+from ..triage import calls, follow_ups, tasks
 from ..triage.details import (
     CLOSE_NAMES,
     METHOD_NAMES,
@@ -258,6 +258,7 @@ def _task_page(
             services=loaded.config.services,
             can_close_unable=unable_to_contact_allowed(view.attempts, loaded.config.settings),
             unable_after=loaded.config.settings.unable_to_contact_after,
+            follow_up_days=loaded.config.settings.follow_up_link_days,
             overdue=found.status in c.ACTIVE_TASK_STATUSES and view.due < today(),
             priority_tags=PRIORITY_TAGS,
             status_names=STATUS_NAMES,
@@ -266,6 +267,14 @@ def _task_page(
             close_names=CLOSE_NAMES,
             referral_status_names=REFERRAL_STATUS_NAMES,
             referral_next=c.REFERRAL_NEXT,
+            follow_ups=follow_ups.follow_ups_of(session, found),
+            scale_series=follow_ups.scale_series(
+                session, found, loaded.questionnaires.questionnaires
+            ),
+            questionnaires=sorted(
+                loaded.questionnaires.questionnaires.values(),
+                key=lambda q: (q.triage.create_tasks, q.id),  # outcome measures first
+            ),
         ),
         status,
     )
@@ -393,6 +402,25 @@ def close(task_id: int) -> ResponseReturnValue:
             s, task_id, ctx, outcome=_field("outcome"), version=_field("version"), settings=settings
         ),
         "Task closed",
+    )
+
+
+@bp.post("/<int:task_id>/follow-up")
+def follow_up(task_id: int) -> ResponseReturnValue:
+    loaded = state()
+    return _act(
+        task_id,
+        "follow-up",
+        lambda s, ctx: follow_ups.schedule(
+            s,
+            task_id,
+            ctx,
+            questionnaire_id=_field("questionnaire"),
+            day=_field("date"),
+            questionnaires=loaded.questionnaires.questionnaires,
+            config=loaded.config,
+        ),
+        "Follow-up questionnaire scheduled",
     )
 
 

@@ -384,3 +384,11 @@ def test_a_deceased_patients_episode_leaves_the_to_call_list(
     session.commit()
     assert session.get(Episode, episode.id).status == "cancelled"
     assert staff_page(prescriber, "/triage/to-call", "to-call").select("[data-episode-id]") == []
+
+
+def test_the_staff_home_warns_when_urgent_tasks_are_not_mailed(
+    app: Flask, session: Session, prescriber: FlaskClient
+) -> None:
+    home = text_of(page(prescriber.get("/")))
+    assert "Urgent tasks are not mailed to the team's mailbox" in home
+    assert "Triage queue" in home and "Patients to phone" in home

@@ -101,25 +101,27 @@ def downgrade() -> None:
     with op.batch_alter_table("audit_events") as batch:
         batch.drop_index("ix_audit_events_subject")
         batch.drop_index("ix_audit_events_patient_id")
-        batch.drop_constraint("fk_audit_events_patient_id_patients", type_="foreignkey")
+        batch.drop_constraint(op.f("fk_audit_events_patient_id_patients"), type_="foreignkey")
         batch.drop_column("patient_id")
     op.drop_index("ix_task_notes_task_id", table_name="task_notes")
     op.drop_table("task_notes")
     with op.batch_alter_table("referrals") as batch:
-        batch.drop_constraint("ck_referrals_status_known", type_="check")
+        batch.drop_constraint(op.f("ck_referrals_status_known"), type_="check")
         for column in ("status_changed_at", "status", "to_pcn", "service_name"):
             batch.drop_column(column)
     op.execute("DELETE FROM contact_attempts WHERE task_id IS NULL")
     with op.batch_alter_table("contact_attempts") as batch:
-        batch.drop_constraint("ck_contact_attempts_method_known", type_="check")
+        batch.drop_constraint(op.f("ck_contact_attempts_method_known"), type_="check")
         batch.drop_index("ix_contact_attempts_episode_id")
-        batch.drop_constraint("fk_contact_attempts_episode_id_episodes", type_="foreignkey")
+        batch.drop_constraint(op.f("fk_contact_attempts_episode_id_episodes"), type_="foreignkey")
         batch.drop_column("episode_id")
         batch.alter_column("task_id", existing_type=sa.Integer(), nullable=False)
     with op.batch_alter_table("triage_tasks") as batch:
         batch.drop_index("ix_triage_tasks_holder")
-        batch.drop_constraint("ck_triage_tasks_outcome_known", type_="check")
-        batch.drop_constraint("fk_triage_tasks_closed_by_user_id_staff_users", type_="foreignkey")
+        batch.drop_constraint(op.f("ck_triage_tasks_outcome_known"), type_="check")
+        batch.drop_constraint(
+            op.f("fk_triage_tasks_closed_by_user_id_staff_users"), type_="foreignkey"
+        )
         batch.drop_column("version")
         batch.drop_column("closed_by_user_id")
     with op.batch_alter_table("patients") as batch:
