@@ -30,17 +30,23 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import requests
 from common import ROOT, create_postgres, drop_postgres, nhs_numbers
-
-import requests  # noqa: I001 (a dependency of twilio, so always installed)
 
 BIN = Path(sys.executable).parent
 SECRET_KEY = "bench-triage-fixed-secret-key-not-for-production-0123456789abcdef"
 EMAIL, PASSWORD = "sp@bench.screening.invalid", "bench prescriber password"
 TARGET_P95_MS = 100.0
 BATCH = 5_000
-BARTS = ("ends_meet", "missed_meals", "stable_housing", "support_network", "feel_unsafe",
-         "carer_impact", "wants_help")  # fmt: skip
+BARTS = (
+    "ends_meet",
+    "missed_meals",
+    "stable_housing",
+    "support_network",
+    "feel_unsafe",
+    "carer_impact",
+    "wants_help",
+)
 DOMAINS = ("financial", "food", "housing", "isolation", "safety", "carer")
 
 
@@ -62,7 +68,7 @@ def environment(database_url: str, instance: Path) -> dict[str, str]:
 
 def seed(env: dict[str, str], tasks: int, to_call: int) -> dict[str, Any]:
     """Bulk rows shaped as the real code writes them; returns ids the requests need."""
-    from sqlalchemy import insert, select
+    from sqlalchemy import insert, select, update
 
     from screening import constants as c
     from screening import create_app
@@ -90,7 +96,10 @@ def seed(env: dict[str, str], tasks: int, to_call: int) -> dict[str, Any]:
         session = db.session()
         config = app.extensions["screening"].config
         sync_clinics(session, config)
-        freeze(session, app.extensions["screening"].questionnaires.questionnaires["barts-social-welfare"])
+        freeze(
+            session,
+            app.extensions["screening"].questionnaires.questionnaires["barts-social-welfare"],
+        )
         create_user(session, EMAIL, PASSWORD, c.ROLE_PRESCRIBER)
         session.commit()
         prescriber = session.scalar(select(StaffUser.id).where(StaffUser.email == EMAIL))
@@ -100,11 +109,18 @@ def seed(env: dict[str, str], tasks: int, to_call: int) -> dict[str, Any]:
             size = min(BATCH, total - start)
             serials = range(start + 1, start + size + 1)
             patients = [
-                {"id": s, "nhs_number": next(numbers), "given_name": "Alex", "family_name": f"Bench{s}",
-                 "date_of_birth": date(1950 + s % 40, 1 + s % 12, 1 + s % 28),
-                 "mobile": f"+447400{s % 1_000_000:06d}", "created_at": now, "updated_at": now}
+                {
+                    "id": s,
+                    "nhs_number": next(numbers),
+                    "given_name": "Alex",
+                    "family_name": f"Bench{s}",
+                    "date_of_birth": date(1950 + s % 40, 1 + s % 12, 1 + s % 28),
+                    "mobile": f"+447400{s % 1_000_000:06d}",
+                    "created_at": now,
+                    "updated_at": now,
+                }
                 for s in serials
-            ]  # fmt: skip
+            ]
             session.execute(insert(Patient), patients)
             appointments, episodes, responses, answers, flags = [], [], [], [], []
             task_rows, attempts, referrals = [], [], []
@@ -116,54 +132,139 @@ def seed(env: dict[str, str], tasks: int, to_call: int) -> dict[str, Any]:
                     if is_task
                     else now + timedelta(hours=rng.randint(1, 47))
                 )
-                appointments.append({"id": s, "external_id": f"B{s}", "patient_id": s,
-                    "clinic_code": "CARD-NUH", "appointment_at": at, "status": "booked",
-                    "created_at": now, "updated_at": now, "episode_id": None})  # fmt: skip
+                appointments.append(
+                    {
+                        "id": s,
+                        "external_id": f"B{s}",
+                        "patient_id": s,
+                        "clinic_code": "CARD-NUH",
+                        "appointment_at": at,
+                        "status": "booked",
+                        "created_at": now,
+                        "updated_at": now,
+                        "episode_id": None,
+                    }
+                )
                 created = at - timedelta(days=3)
-                episode = {"id": s, "public_id": f"bench{s:025d}", "patient_id": s,
-                    "appointment_id": s, "clinic_code": "CARD-NUH",
-                    "questionnaire_id": "barts-social-welfare", "questionnaire_version": 1,
+                episode = {
+                    "id": s,
+                    "public_id": f"bench{s:025d}",
+                    "patient_id": s,
+                    "appointment_id": s,
+                    "clinic_code": "CARD-NUH",
+                    "questionnaire_id": "barts-social-welfare",
+                    "questionnaire_version": 1,
                     "status": c.EPISODE_COMPLETED if is_task else c.EPISODE_INVITED,
-                    "mode": c.MODE_SMS, "created_at": created, "invited_at": created,
-                    "delivered_at": created, "opened_at": created if is_task else None,
-                    "completed_at": created if is_task else None, "dob_failures": 0}  # fmt: skip
+                    "mode": c.MODE_SMS,
+                    "created_at": created,
+                    "invited_at": created,
+                    "delivered_at": created,
+                    "opened_at": created if is_task else None,
+                    "completed_at": created if is_task else None,
+                    "dob_failures": 0,
+                }
                 episodes.append(episode)
                 if not is_task:
                     continue
-                responses.append({"id": s, "episode_id": s, "questionnaire_id": "barts-social-welfare",
-                    "questionnaire_version": 1, "mode": c.MODE_SMS, "language": "en",
-                    "submitted_at": created})  # fmt: skip
+                responses.append(
+                    {
+                        "id": s,
+                        "episode_id": s,
+                        "questionnaire_id": "barts-social-welfare",
+                        "questionnaire_version": 1,
+                        "mode": c.MODE_SMS,
+                        "language": "en",
+                        "submitted_at": created,
+                    }
+                )
                 raised = [d for d in DOMAINS if rng.random() < 0.3] or ["financial"]
                 for item, domain in zip(BARTS[:6], DOMAINS, strict=True):
                     flagged = domain in raised
-                    value = ("no" if item in ("stable_housing", "support_network") else "yes") if flagged else (
-                        "yes" if item in ("stable_housing", "support_network") else "no")
-                    answers.append({"episode_id": s, "item_id": item, "value": value, "answered_at": created})
+                    value = (
+                        ("no" if item in ("stable_housing", "support_network") else "yes")
+                        if flagged
+                        else ("yes" if item in ("stable_housing", "support_network") else "no")
+                    )
+                    answers.append(
+                        {"episode_id": s, "item_id": item, "value": value, "answered_at": created}
+                    )
                     if flagged:
-                        flags.append({"response_id": s, "item_id": item, "domain": domain,
-                            "priority": "urgent" if domain == "safety" else "routine",
-                            "always_triage": domain == "safety"})  # fmt: skip
-                answers.append({"episode_id": s, "item_id": "wants_help", "value": "yes", "answered_at": created})
+                        flags.append(
+                            {
+                                "response_id": s,
+                                "item_id": item,
+                                "domain": domain,
+                                "priority": "urgent" if domain == "safety" else "routine",
+                                "always_triage": domain == "safety",
+                            }
+                        )
+                answers.append(
+                    {
+                        "episode_id": s,
+                        "item_id": "wants_help",
+                        "value": "yes",
+                        "answered_at": created,
+                    }
+                )
                 active = s % 10 == 0  # a tenth still open or assigned
-                status = (c.TASK_ASSIGNED if s % 20 == 0 else c.TASK_OPEN) if active else c.TASK_CLOSED
-                task_rows.append({"id": s, "episode_id": s, "response_id": s, "status": status,
-                    "priority": "urgent" if "safety" in raised else "routine",
-                    "assigned_to_user_id": prescriber if status != c.TASK_OPEN else None,
-                    "created_at": created, "updated_at": created, "version": 1,
-                    "closed_at": None if active else created + timedelta(days=4),
-                    "outcome": None if active else "support_arranged"})  # fmt: skip
+                status = (
+                    (c.TASK_ASSIGNED if s % 20 == 0 else c.TASK_OPEN) if active else c.TASK_CLOSED
+                )
+                task_rows.append(
+                    {
+                        "id": s,
+                        "episode_id": s,
+                        "response_id": s,
+                        "status": status,
+                        "priority": "urgent" if "safety" in raised else "routine",
+                        "clinic_code": "CARD-NUH",
+                        "assigned_to_user_id": prescriber if status != c.TASK_OPEN else None,
+                        "created_at": created,
+                        "updated_at": created,
+                        "version": 1,
+                        "closed_at": None if active else created + timedelta(days=4),
+                        "outcome": None if active else "support_arranged",
+                    }
+                )
                 for n in range(s % 3):
-                    attempts.append({"task_id": s, "episode_id": s, "attempted_at": created + timedelta(days=n + 1),
-                        "by_user_id": prescriber, "method": "phone",
-                        "outcome": "reached" if n else "no_answer"})  # fmt: skip
+                    attempts.append(
+                        {
+                            "task_id": s,
+                            "episode_id": s,
+                            "attempted_at": created + timedelta(days=n + 1),
+                            "by_user_id": prescriber,
+                            "method": "phone",
+                            "outcome": "reached" if n else "no_answer",
+                        }
+                    )
                 if s % 4 == 0:
-                    referrals.append({"task_id": s, "service_id": "citizens-advice",
-                        "service_name": "Citizens Advice", "to_pcn": False, "status": "made",
-                        "referred_at": created + timedelta(days=2), "by_user_id": prescriber})  # fmt: skip
+                    referrals.append(
+                        {
+                            "task_id": s,
+                            "service_id": "citizens-advice",
+                            "service_name": "Citizens Advice",
+                            "to_pcn": False,
+                            "status": "made",
+                            "referred_at": created + timedelta(days=2),
+                            "by_user_id": prescriber,
+                        }
+                    )
             session.execute(insert(Appointment), appointments)
             session.execute(insert(Episode), episodes)
-            for model, rows in ((Response, responses), (Answer, answers), (Flag, flags),
-                                (TriageTask, task_rows), (ContactAttempt, attempts), (Referral, referrals)):  # fmt: skip
+            # Each appointment owns the episode it created, as the import records it.
+            session.execute(
+                update(Appointment)
+                .where(Appointment.id.between(start + 1, start + size))
+                .values(episode_id=Appointment.id)
+            )
+            for model, rows in (
+                (Response, responses),
+                (Answer, answers),
+                (Flag, flags),
+                (TriageTask, task_rows),
+                (ContactAttempt, attempts),
+                (Referral, referrals),
+            ):
                 if rows:
                     session.execute(insert(model), rows)
             session.commit()
@@ -201,22 +302,21 @@ def count_statements(env: dict[str, str], ids: dict[str, Any]) -> dict[str, Any]
     def record(_conn, _cursor, statement, parameters, _context, _many) -> None:
         statements.append((statement, parameters))
 
-    client = app.test_client()
-    with app.app_context():
-        login(client)
-        event.listen(db.engine, "before_cursor_execute", record)
-        counts: dict[str, list[int]] = {}
-        captured: dict[str, list[tuple[str, Any]]] = {}
-        for size in (25, 100):
-            queue.PAGE_SIZE = calls.PAGE_SIZE = size
-            for name, path in PAGES.items():
-                statements.clear()
-                reply = client.get(path.format(**ids))
-                assert reply.status_code == 200, (name, reply.status_code)
-                counts.setdefault(name, []).append(len(statements))
-                captured.setdefault(name, list(statements))
-        event.remove(db.engine, "before_cursor_execute", record)
-        plans = {name: explain(db.engine, captured[name]) for name in ("queue", "to-call")}
+    client = app.test_client()  # each request in its own app context and session
+    login(client)
+    event.listen(db.engine, "before_cursor_execute", record)
+    counts: dict[str, list[int]] = {}
+    captured: dict[str, list[tuple[str, Any]]] = {}
+    for size in (25, 100):
+        queue.PAGE_SIZE = calls.PAGE_SIZE = size
+        for name, path in PAGES.items():
+            statements.clear()
+            reply = client.get(path.format(**ids))
+            assert reply.status_code == 200, (name, reply.status_code)
+            counts.setdefault(name, []).append(len(statements))
+            captured.setdefault(name, list(statements))
+    event.remove(db.engine, "before_cursor_execute", record)
+    plans = {name: explain(db.engine, captured[name]) for name in ("queue", "to-call")}
     return {"counts": counts, "plans": plans}
 
 
@@ -236,11 +336,18 @@ def explain(engine: Any, statements: list[tuple[str, Any]]) -> list[str]:
     return lines
 
 
+def csrf_token(page: str) -> str:
+    tag = re.search(r'<input[^>]*name="csrf_token"[^>]*>', page)
+    value = re.search(r'value="([^"]+)"', tag[0]) if tag else None
+    assert value is not None, "no CSRF token on the sign-in page"
+    return value[1]
+
+
 def login(client: Any) -> None:
     page = client.get("/login").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    assert token is not None
-    reply = client.post("/login", data={"csrf_token": token[1], "email": EMAIL, "password": PASSWORD})
+    reply = client.post(
+        "/login", data={"csrf_token": csrf_token(page), "email": EMAIL, "password": PASSWORD}
+    )
     assert reply.status_code == 302, reply.status_code
 
 
@@ -255,10 +362,22 @@ def serve(env: dict[str, str], workdir: Path) -> tuple[subprocess.Popen[bytes], 
         port = probe.getsockname()[1]
     log = (workdir / "gunicorn.log").open("wb")
     process = subprocess.Popen(
-        [str(BIN / "gunicorn"), "--workers", "2", "--bind", f"127.0.0.1:{port}",
-         "--chdir", str(ROOT), "--log-level", "warning", "screening:create_app()"],
-        env={**os.environ, **env}, stdout=log, stderr=log,
-    )  # fmt: skip
+        [
+            str(BIN / "gunicorn"),
+            "--workers",
+            "2",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--chdir",
+            str(ROOT),
+            "--log-level",
+            "warning",
+            "screening:create_app()",
+        ],
+        env={**os.environ, **env},
+        stdout=log,
+        stderr=log,
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -274,10 +393,11 @@ def latencies(port: int, ids: dict[str, Any], count: int) -> dict[str, dict[str,
     base = f"http://127.0.0.1:{port}"
     browser = requests.Session()
     page = browser.get(f"{base}/login").text
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    assert token is not None
-    signed = browser.post(f"{base}/login", data={"csrf_token": token[1], "email": EMAIL,
-                          "password": PASSWORD}, allow_redirects=False)  # fmt: skip
+    signed = browser.post(
+        f"{base}/login",
+        data={"csrf_token": csrf_token(page), "email": EMAIL, "password": PASSWORD},
+        allow_redirects=False,
+    )
     assert signed.status_code == 302, signed.status_code
     results = {}
     for name, path in PAGES.items():
@@ -309,12 +429,19 @@ def run(kind: str, args: argparse.Namespace) -> None:
             return
     env = environment(url, workdir / "instance")
     try:
-        subprocess.run([str(BIN / "screening"), "init-db"], env={**os.environ, **env}, cwd=ROOT,
-                       check=True, stdout=subprocess.DEVNULL)  # fmt: skip
+        subprocess.run(
+            [str(BIN / "screening"), "init-db"],
+            env={**os.environ, **env},
+            cwd=ROOT,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
         started = time.perf_counter()
         ids = seed(env, args.tasks, args.to_call)
-        print(f"\n=== {kind}: {args.tasks:,} tasks ({args.tasks // 10:,} active), "
-              f"{args.to_call:,} to call; seeded in {time.perf_counter() - started:.0f} s ===")  # fmt: skip
+        print(
+            f"\n=== {kind}: {args.tasks:,} tasks ({args.tasks // 10:,} active), "
+            f"{args.to_call:,} to call; seeded in {time.perf_counter() - started:.0f} s ==="
+        )
         statements = count_statements(env, ids)
         process, port = serve(env, workdir)
         try:
@@ -327,8 +454,10 @@ def run(kind: str, args: argparse.Namespace) -> None:
             at_25, at_100 = statements["counts"][name]
             fixed = at_25 == at_100
             ok = timing["p95"] < TARGET_P95_MS and fixed
-            print(f"{name:<16} {timing['p50']:>8.1f} {timing['p95']:>8.1f}  {at_25:>3} / {at_100:<3}"
-                  f"{'(fixed)' if fixed else '(GROWS)':>18}  {'met' if ok else 'MISSED'}")  # fmt: skip
+            print(
+                f"{name:<16} {timing['p50']:>8.1f} {timing['p95']:>8.1f}  {at_25:>3} / {at_100:<3}"
+                f"{'(fixed)' if fixed else '(GROWS)':>18}  {'met' if ok else 'MISSED'}"
+            )
         for name, plan in statements["plans"].items():
             print(f"\nquery plans, {name} page:")
             print("\n".join(plan))

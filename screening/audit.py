@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from . import clock, constants
@@ -125,3 +125,34 @@ def find_events(session: Session, filters: AuditFilters) -> tuple[list[AuditRow]
         query.order_by(AuditEvent.id.desc()).limit(PAGE_SIZE).offset((filters.page - 1) * PAGE_SIZE)
     )
     return [AuditRow(*row) for row in rows], total
+
+
+def record_patient_views(
+    session: Session,
+    patient_ids: list[int],
+    *,
+    actor: Actor,
+    view: str,
+    remote_addr: str | None = None,
+) -> None:
+    """One event per patient shown on a page, written in one statement whatever their
+    number, so a list page costs the same number of statements at any page size."""
+    if not patient_ids:
+        return
+    at = clock.now()
+    session.execute(
+        insert(AuditEvent),
+        [
+            {
+                "at": at,
+                "action": constants.AUDIT_VIEW_PATIENT,
+                "actor_user_id": actor.id,
+                "subject_type": "patient",
+                "subject_id": str(patient_id),
+                "patient_id": patient_id,
+                "remote_addr": remote_addr,
+                "detail": {"view": view},
+            }
+            for patient_id in dict.fromkeys(patient_ids)
+        ],
+    )

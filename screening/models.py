@@ -140,6 +140,8 @@ class Appointment(Timestamped, Base):
     __table_args__ = (
         CheckConstraint(_in("status", c.APPOINTMENT_STATUSES), name="status_known"),
         Index("ix_appointments_clinic_at", "clinic_code", "appointment_at"),
+        # The to-call list and the clinic day read appointments by time across clinics.
+        Index("ix_appointments_at", "appointment_at"),
     )
 
 
@@ -300,6 +302,9 @@ class TriageTask(Timestamped, Base):
     response_id: Mapped[int | None] = mapped_column(ForeignKey("responses.id"))
     status: Mapped[str] = mapped_column(String(12), default=c.TASK_OPEN)
     priority: Mapped[str] = mapped_column(String(10), default=c.PRIORITY_ROUTINE)
+    # The episode's clinic, copied when the task is made: the queue filters and counts by
+    # clinic from the task's own index, without reading an episode per task.
+    clinic_code: Mapped[str | None] = mapped_column(String(40))
     assigned_to_user_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
     assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -325,7 +330,17 @@ class TriageTask(Timestamped, Base):
         CheckConstraint(
             f"outcome IS NULL OR {_in('outcome', c.TASK_OUTCOMES)}", name="outcome_known"
         ),
-        Index("ix_triage_tasks_queue", "status", "priority", "created_at"),
+        # Covers the queue: its order, and every filter and count but the appointment date.
+        Index(
+            "ix_triage_tasks_queue",
+            "status",
+            "priority",
+            "created_at",
+            "id",
+            "clinic_code",
+            "assigned_to_user_id",
+            "response_id",
+        ),
         Index("ix_triage_tasks_holder", "assigned_to_user_id", "status"),
     )
 

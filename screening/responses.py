@@ -179,6 +179,7 @@ def _record(
             response_id=response.id,
             status=decision.status,
             priority=decision.priority,
+            clinic_code=episode.clinic_code,
             created_at=now,
             updated_at=now,
         )

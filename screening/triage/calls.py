@@ -109,36 +109,49 @@ def to_call(
         Appointment.appointment_at > now,
         Appointment.appointment_at <= now + timedelta(days=days_before),
     )
-    standing = and_(
-        or_(
-            Episode.status.in_([c.EPISODE_NEEDS_CALL, c.EPISODE_SEND_FAILED]),
-            Appointment.status == c.APPOINTMENT_DNA,
-        ),
-        or_(Appointment.appointment_at.is_(None), Appointment.appointment_at >= standing_since),
+    # No way to text them, or they did not attend: whatever the date, for a week after.
+    standing = or_(
+        Episode.status.in_([c.EPISODE_NEEDS_CALL, c.EPISODE_SEND_FAILED]),
+        Appointment.status == c.APPOINTMENT_DNA,
     )
     conditions = [
+        # Every entry's appointment is at most a week old: this bound lets the query start
+        # from the appointments index instead of reading every episode ever made.
+        Appointment.appointment_at >= standing_since,
         Episode.completed_at.is_(None),
         Episode.status != c.EPISODE_CANCELLED,
         or_(no_response, standing),
         _unanswered_calls() < unanswered_limit,
         ~_declined_on_the_phone(),
     ]
-    base = (
-        select(Episode.id)
-        .join(Appointment, Episode.appointment_id == Appointment.id)
-        .where(*conditions)
+    total = session.scalar(
+        select(func.count()).select_from(Appointment).join(Episode, _OWNED).where(*conditions)
     )
-    total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
     rows = session.execute(
         _entry_columns(reason)
-        .join(Appointment, Episode.appointment_id == Appointment.id)
+        .join(Appointment, _OWNED)
         .where(*conditions)
         .order_by(Appointment.appointment_at, Episode.id)
         .limit(PAGE_SIZE)
         .offset((page - 1) * PAGE_SIZE)
     ).all()
     entries = _with_calls(session, [_entry(row) for row in rows])
-    return CallList(entries, total, page, max(1, math.ceil(total / PAGE_SIZE)))
+    return CallList(entries, total or 0, page, max(1, math.ceil((total or 0) / PAGE_SIZE)))
+
+
+# An episode and the appointment that owns it, joined from the appointment's side: the lists
+# read appointments by time (ix_appointments_at) and reach each episode by its key.
+_OWNED = (Appointment.episode_id == Episode.id) & (Episode.appointment_id == Appointment.id)
+
+
+def call_entry(session: Session, episode_id: int) -> CallEntry | None:
+    """One episode as the to-call list shows it, with its calls: for the call page."""
+    row = session.execute(
+        _entry_columns(_reason())
+        .outerjoin(Appointment, Episode.appointment_id == Appointment.id)
+        .where(Episode.id == episode_id)
+    ).first()
+    return _with_calls(session, [_entry(row)])[0] if row is not None else None
 
 
 def _reason() -> Any:

@@ -94,17 +94,9 @@ def _domain_names() -> dict[str, str]:
 
 def _audit_views(patient_ids: list[int], *, view: str) -> None:
     """One audit event per patient shown: the trail then answers "who saw this patient"."""
-    for patient_id in dict.fromkeys(patient_ids):
-        audit.record(
-            db.session(),
-            c.AUDIT_VIEW_PATIENT,
-            actor=current_user,
-            subject_type="patient",
-            subject_id=patient_id,
-            patient_id=patient_id,
-            remote_addr=remote_addr(),
-            detail={"view": view},
-        )
+    audit.record_patient_views(
+        db.session(), patient_ids, actor=current_user, view=view, remote_addr=remote_addr()
+    )
     db.session.commit()
 
 
@@ -113,12 +105,6 @@ def _audit_views(patient_ids: list[int], *, view: str) -> None:
 
 @bp.get("/to-call")
 def to_call() -> ResponseReturnValue:
-    return _to_call_page()
-
-
-def _to_call_page(
-    *, error: FormError | None = None, status: int = 200, posted: Any = None
-) -> ResponseReturnValue:
     settings = state().config.settings
     page_text = request.args.get("page", "1")
     page = int(page_text) if page_text.isdigit() and 0 < int(page_text) < 10_000 else 1
@@ -130,19 +116,37 @@ def _to_call_page(
         page=page,
     )
     _audit_views([entry.patient_id for entry in found.entries], view="to_call")
+    return render_template(
+        "triage/to_call.html",
+        found=found,
+        reason_names=calls.REASON_NAMES,
+        outcome_names=OUTCOME_NAMES,
+        days_before=settings.to_call_days_before,
+        unanswered_limit=settings.unable_to_contact_after,
+    )
+
+
+@bp.get("/to-call/<int:episode_id>/calls")
+def call_page(episode_id: int) -> ResponseReturnValue:
+    return _call_page(episode_id)
+
+
+def _call_page(
+    episode_id: int, *, error: FormError | None = None, status: int = 200
+) -> ResponseReturnValue:
+    """One patient from the to-call list, and the form to log a call (one task per page)."""
+    entry = calls.call_entry(db.session(), episode_id)
+    if entry is None:
+        abort(404)
+    _audit_views([entry.patient_id], view="call")
     return (
         render_template(
-            "triage/to_call.html",
-            found=found,
+            "triage/call.html",
+            entry=entry,
             error=error,
-            message_for=lambda key: (
-                {"text": error.text} if error and f"{error.form}-{error.field}" == key else None
-            ),
-            posted=posted or {},
+            posted=request.form if error else {},
             reason_names=calls.REASON_NAMES,
             outcome_names=OUTCOME_NAMES,
-            days_before=settings.to_call_days_before,
-            unanswered_limit=settings.unable_to_contact_after,
         ),
         status,
     )
@@ -167,8 +171,8 @@ def log_call(episode_id: int) -> ResponseReturnValue:
         session.commit()
     except Refused as refused:
         session.rollback()
-        error = FormError(f"call-{episode_id}", refused.field, refused.message)
-        return _to_call_page(error=error, status=refused.status, posted=request.form)
+        error = FormError("call", refused.field, refused.message)
+        return _call_page(episode_id, error=error, status=refused.status)
     flash("Call recorded")
     return redirect(url_for(".to_call", _anchor=f"episode-{episode_id}"), code=303)
 

@@ -1,7 +1,8 @@
 """A social prescriber's day in Chromium (SPEC §8, §10): sign in, filter the queue, claim
 the urgent task, log a call, refer to a food bank, update the referral and close the task;
 with and without JavaScript. The queue, to-call, clinic-day and task pages have no WCAG 2.2
-A/AA violation (axe-core) and no sideways scroll at 375 and at 1280 px wide."""
+A/AA violation (axe-core) and no sideways scroll at 375 and at 1280 px wide; nor has the
+page that logs a call from the to-call list."""
 
 from __future__ import annotations
 
@@ -104,6 +105,13 @@ def test_a_prescriber_works_the_urgent_task_from_queue_to_closed(
     expect(page.locator("main")).to_have_attribute("data-page", "to-call")
     expect(page.locator("[data-episode-id]")).to_have_count(1)
     check_both_widths(page, "to-call", javascript)
+    page.get_by_role("link", name="Log a call to Alex Example").click()
+    expect(page.locator("main")).to_have_attribute("data-page", "call")
+    check_both_widths(page, "call", javascript)
+    page.get_by_label("Left a voicemail").check()
+    page.get_by_role("button", name="Save call").click()
+    expect(page.locator("main")).to_have_attribute("data-page", "to-call")
+    expect(page.locator("[data-episode-id]")).to_contain_text("Left a voicemail")
 
     page.goto(f"/triage/clinic-day?date={appointment.date().isoformat()}")
     expect(page.locator("main")).to_have_attribute("data-page", "clinic-day")

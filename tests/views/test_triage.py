@@ -285,8 +285,12 @@ def test_a_call_from_the_list_is_logged_and_enough_unanswered_calls_take_it_off(
 ) -> None:
     episode, _ = make_invited_episode(session, appointment_at=clock.now() + timedelta(days=1))
     path = f"/triage/to-call/{episode.id}/calls"
+    form = staff_page(prescriber, path, "call")
+    assert "Log a call to Alex Example" in text_of(form) and "999 000 0018" in text_of(form)
     refused = page(post(prescriber, path, "/triage/to-call", outcome="perhaps"), 400)
-    assert "Select what happened" in text_of(refused.select_one(".nhsuk-error-summary"))
+    summary = refused.select_one(".nhsuk-error-summary")
+    assert "Select what happened" in text_of(summary)
+    assert refused.select_one(summary.find("a")["href"]) is not None
     for _ in range(3):
         response = post(prescriber, path, "/triage/to-call", outcome="no_answer")
         assert response.status_code == 303
@@ -315,42 +319,48 @@ def test_the_clinic_day_shows_who_to_see_and_who_has_not_answered(
 
 # --- role boundaries -------------------------------------------------------------------------
 
-GETS = ["/triage", "/triage/to-call", "/triage/clinic-day", "/triage/{task}"]
-POSTS = [
-    "/triage/{task}/claim",
-    "/triage/{task}/assign",
-    "/triage/{task}/contacts",
-    "/triage/{task}/sessions",
-    "/triage/{task}/referrals",
-    "/triage/{task}/referrals/1",
-    "/triage/{task}/notes",
-    "/triage/{task}/close",
-    "/triage/{task}/reopen",
-    "/triage/to-call/{episode}/calls",
+ROUTES = [
+    ("get", "/triage"),
+    ("get", "/triage/to-call"),
+    ("get", "/triage/to-call/{episode}/calls"),
+    ("get", "/triage/clinic-day"),
+    ("get", "/triage/{task}"),
+    ("post", "/triage/{task}/claim"),
+    ("post", "/triage/{task}/assign"),
+    ("post", "/triage/{task}/contacts"),
+    ("post", "/triage/{task}/sessions"),
+    ("post", "/triage/{task}/referrals"),
+    ("post", "/triage/{task}/referrals/1"),
+    ("post", "/triage/{task}/notes"),
+    ("post", "/triage/{task}/follow-up"),
+    ("post", "/triage/{task}/close"),
+    ("post", "/triage/{task}/reopen"),
+    ("post", "/triage/to-call/{episode}/calls"),
 ]
 
 
-@pytest.mark.parametrize("path", GETS + POSTS)
+@pytest.mark.parametrize(("method", "path"), ROUTES)
 @pytest.mark.parametrize(("role", "expected"), [(None, 302), ("clinician", 403)])
 def test_every_triage_route_keeps_out_anyone_without_the_role(
-    app: Flask, session: Session, path: str, role: str | None, expected: int
+    app: Flask, session: Session, method: str, path: str, role: str | None, expected: int
 ) -> None:
     task = make_task(session)
     url = path.format(task=task.id, episode=task.episode_id)
     client = sign_in(app, session, "doc@example.nhs.uk", role) if role else app.test_client()
-    if url in [g.format(task=task.id) for g in GETS]:
+    if method == "get":
         response = client.get(url)
     else:
         token = csrf_token(page(client.get("/login" if role is None else "/")))
-        response = client.post(
-            url, data={"csrf_token": token, "outcome": "reached", "method": "phone", "text": "x"}
-        )
+        data = {"csrf_token": token, "outcome": "reached", "method": "phone", "text": "x",
+                "questionnaire": "ons4-wellbeing", "date": "2027-03-01"}  # fmt: skip
+        response = client.post(url, data=data)
     assert response.status_code == expected
     if expected == 302:
         assert response.headers["Location"].startswith("/login")
     session.expire_all()
     assert session.get(TriageTask, task.id).status == "open"
     assert session.scalar(select(func.count()).select_from(ContactAttempt)) == 0
+    assert session.scalar(select(func.count()).select_from(Episode)) == 1  # no follow-up
     shown = session.scalar(
         select(func.count())
         .select_from(AuditEvent)

@@ -1,4 +1,5 @@
-"""follow-up questionnaires scheduled from a task; the unable-to-contact text
+"""follow-up questionnaires scheduled from a task; the unable-to-contact text; appointments
+by time for the call lists; the queue covered by one index
 
 Revision ID: 0007
 Revises: 0006
@@ -14,6 +15,28 @@ depends_on = None
 
 
 def upgrade() -> None:
+    # The queue reads tasks alone: the clinic is copied onto each, and one index covers it.
+    with op.batch_alter_table("triage_tasks") as batch:
+        batch.add_column(sa.Column("clinic_code", sa.String(length=40), nullable=True))
+    op.execute(
+        "UPDATE triage_tasks SET clinic_code = "
+        "(SELECT clinic_code FROM episodes WHERE episodes.id = triage_tasks.episode_id)"
+    )
+    op.drop_index("ix_triage_tasks_queue", table_name="triage_tasks")
+    op.create_index(
+        "ix_triage_tasks_queue",
+        "triage_tasks",
+        [
+            "status",
+            "priority",
+            "created_at",
+            "id",
+            "clinic_code",
+            "assigned_to_user_id",
+            "response_id",
+        ],
+    )
+    op.create_index("ix_appointments_at", "appointments", ["appointment_at"])
     with op.batch_alter_table("episodes") as batch:
         batch.add_column(sa.Column("follow_up_task_id", sa.Integer(), nullable=True))
         batch.create_foreign_key(
@@ -33,11 +56,16 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_appointments_at", table_name="appointments")
     op.execute("DELETE FROM outbound_messages WHERE kind = 'unable_to_contact'")
     with op.batch_alter_table("outbound_messages") as batch:
         batch.drop_constraint(op.f("ck_outbound_messages_kind_known"), type_="check")
         batch.create_check_constraint("kind_known", "kind IN ('invite', 'reminder')")
         batch.alter_column("kind", existing_type=sa.String(length=20), type_=sa.String(length=12))
+    op.drop_index("ix_triage_tasks_queue", table_name="triage_tasks")
+    op.create_index("ix_triage_tasks_queue", "triage_tasks", ["status", "priority", "created_at"])
+    with op.batch_alter_table("triage_tasks") as batch:
+        batch.drop_column("clinic_code")
     with op.batch_alter_table("episodes") as batch:
         batch.drop_index("ix_episodes_follow_up_task_id")
         batch.drop_constraint(
