@@ -86,6 +86,7 @@ class AuditRow:
     subject_type: str | None
     subject_id: str | None
     nhs_number: str | None
+    patient_name: str | None
     remote_addr: str | None
     detail: dict[str, Any] | None
 
@@ -113,6 +114,9 @@ def find_events(session: Session, filters: AuditFilters) -> tuple[list[AuditRow]
             AuditEvent.subject_type,
             AuditEvent.subject_id,
             Patient.nhs_number,
+            func.trim(
+                func.coalesce(Patient.given_name, "") + " " + func.coalesce(Patient.family_name, "")
+            ),
             AuditEvent.remote_addr,
             AuditEvent.detail,
         )

@@ -305,6 +305,9 @@ class TriageTask(Timestamped, Base):
     # The episode's clinic, copied when the task is made: the queue filters and counts by
     # clinic from the task's own index, without reading an episode per task.
     clinic_code: Mapped[str | None] = mapped_column(String(40))
+    # Its flags' domains between spaces, in the order raised (" financial food "), copied
+    # likewise: the domain filter and its counts read them from the same index.
+    domains: Mapped[str | None] = mapped_column(String(400))
     assigned_to_user_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
     assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -339,7 +342,7 @@ class TriageTask(Timestamped, Base):
             "id",
             "clinic_code",
             "assigned_to_user_id",
-            "response_id",
+            "domains",
         ),
         Index("ix_triage_tasks_holder", "assigned_to_user_id", "status"),
     )

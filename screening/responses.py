@@ -180,6 +180,7 @@ def _record(
             status=decision.status,
             priority=decision.priority,
             clinic_code=episode.clinic_code,
+            domains=task_domains(evaluation),
             created_at=now,
             updated_at=now,
         )
@@ -191,6 +192,12 @@ def _record(
             session.add(AlertMail(task_id=task.id, status=c.MAIL_PENDING, created_at=now))
     _mark_completed(episode, questionnaire, evaluation, now)
     return response
+
+
+def task_domains(evaluation: Evaluation) -> str | None:
+    """The flagged domains as the task keeps them: between spaces, first raised first."""
+    domains = list(dict.fromkeys(flag.domain for flag in evaluation.flags))
+    return f" {' '.join(domains)} " if domains else None
 
 
 def _mark_completed(

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Select, case, exists, func, select
+from sqlalchemy import case, exists, func, select
 from sqlalchemy.orm import Session
 
 from .. import clock
@@ -288,7 +288,7 @@ def queue_page(
             TriageTask.status,
             TriageTask.priority,
             TriageTask.created_at,
-            TriageTask.response_id,
+            TriageTask.domains,
             Episode.clinic_code,
             Episode.questionnaire_id,
             Appointment.appointment_at,
@@ -308,7 +308,6 @@ def queue_page(
         .order_by(*_ORDER)
     )
     rows = session.execute(query).all()
-    domains = domains_of(session, [row.response_id for row in rows if row.response_id])
     entries = []
     for row in rows:
         due = due_on(row.created_at, row.priority, sla_working_days)
@@ -320,7 +319,7 @@ def queue_page(
                 created_at=row.created_at,
                 due_on=due,
                 overdue=row.status in c.ACTIVE_TASK_STATUSES and due < today,
-                domains=domains.get(row.response_id or 0, []),
+                domains=(row.domains or "").split(),
                 clinic_code=row.clinic_code,
                 questionnaire_id=row.questionnaire_id,
                 appointment_at=row.appointment_at,
@@ -331,13 +330,14 @@ def queue_page(
                 nhs_number=row.nhs_number,
             )
         )
-    total = session.scalar(_counted(select(func.count()), filters, user_id)) or 0
+    counts = _facet_counts(session, filters, user_id)
+    total = counts["status"].get(filters.status, 0)
     return QueuePage(
         filters=filters,
         entries=entries,
         total=total,
         pages=max(1, math.ceil(total / page_size)),
-        counts=_facet_counts(session, filters, user_id),
+        counts=counts,
     )
 
 
@@ -350,16 +350,6 @@ def _page_of_ids(filters: QueueFilters, user_id: int, page_size: int) -> Any:
         .offset((filters.page - 1) * page_size)
         .scalar_subquery()
     )
-
-
-def _from_tasks(query: Select[Any]) -> Select[Any]:
-    # Tasks alone: every filter but the appointment date reads columns of the task (its
-    # clinic is copied onto it), so the counts are index-only scans of ix_triage_tasks_queue.
-    return query.select_from(TriageTask)
-
-
-def _counted(query: Select[Any], filters: QueueFilters, user_id: int) -> Select[Any]:
-    return _from_tasks(query).where(*_conditions(filters, user_id))
 
 
 def _conditions(filters: QueueFilters, user_id: int, *, any_status: bool = False) -> list[Any]:
@@ -375,53 +365,136 @@ def _conditions(filters: QueueFilters, user_id: int, *, any_status: bool = False
     if filters.clinic:
         conditions.append(TriageTask.clinic_code == filters.clinic)
     if filters.domain:
-        flagged = exists().where(
-            Flag.response_id == TriageTask.response_id, Flag.domain == filters.domain
-        )
-        conditions.append(flagged)
+        # `domains` holds the task's flagged domains between spaces: " food housing ".
+        conditions.append(TriageTask.domains.contains(f" {filters.domain} ", autoescape=True))
     if filters.assigned == ASSIGNED_ME:
         conditions.append(TriageTask.assigned_to_user_id == user_id)
     elif filters.assigned == ASSIGNED_NOBODY:
         conditions.append(TriageTask.assigned_to_user_id.is_(None))
-    if filters.appointment_on:
-        start = datetime.combine(filters.appointment_on, time(), tzinfo=clock.LONDON)
-        end = start + timedelta(days=1)
-        conditions.append(
-            exists().where(
-                Episode.id == TriageTask.episode_id,
-                Appointment.id == Episode.appointment_id,
-                Appointment.appointment_at >= start.astimezone(UTC),
-                Appointment.appointment_at < end.astimezone(UTC),
-            )
+    return conditions + _appointment_condition(filters)
+
+
+def _appointment_condition(filters: QueueFilters) -> list[Any]:
+    if not filters.appointment_on:
+        return []
+    start = datetime.combine(filters.appointment_on, time(), tzinfo=clock.LONDON)
+    end = start + timedelta(days=1)
+    return [
+        exists().where(
+            Episode.id == TriageTask.episode_id,
+            Appointment.id == Episode.appointment_id,
+            Appointment.appointment_at >= start.astimezone(UTC),
+            Appointment.appointment_at < end.astimezone(UTC),
         )
-    return conditions
+    ]
+
+
+# --- the filter counts, folded from grouped rows -------------------------------------------------
+
+FACETS = ("status", "priority", "clinic", "domain", "assigned")
+
+
+@dataclass(frozen=True)
+class _Group:
+    """Tasks alike in every filter, and how many: the counts are folded from these."""
+
+    status: str
+    priority: str
+    clinic: str | None
+    holder: str  # ASSIGNED_ME, ASSIGNED_NOBODY or "other"
+    domains: frozenset[str]
+    count: int
+    counted_alone: bool = False  # grouped by status only, the other filters applied in SQL
+
+    def passes(self, filters: QueueFilters, facet: str) -> bool:
+        """Whether these tasks pass every filter but `facet` (a link's count ignores its own)."""
+        if self.counted_alone:
+            return facet == "status"
+        checks = {
+            "status": filters.status == self.status
+            or (filters.status == STATUS_ACTIVE and self.status in c.ACTIVE_TASK_STATUSES),
+            "priority": filters.priority in (None, self.priority),
+            "clinic": filters.clinic in (None, self.clinic),
+            "domain": filters.domain is None or filters.domain in self.domains,
+            "assigned": filters.assigned in (None, self.holder),
+        }
+        return all(ok for name, ok in checks.items() if name != facet)
 
 
 def _facet_counts(session: Session, filters: QueueFilters, user_id: int) -> dict[str, Any]:
-    counts: dict[str, dict[str, int]] = {}
-    for name, column in (
-        ("status", TriageTask.status),
-        ("priority", TriageTask.priority),
-        ("clinic", TriageTask.clinic_code),
-    ):
-        query = _from_tasks(select(column, func.count())).where(
-            *_conditions(filters.without(name), user_id, any_status=name == "status")
-        )
-        counts[name] = {str(key): n for key, n in session.execute(query.group_by(column))}
+    """Every filter link's count, and the total, from two grouped scans of the tasks' own
+    index: one over the statuses on screen, one over the others (for the status links).
+    Seven grouped queries, one per filter, took four times as long over 20,000 tasks."""
+    shown = {filters.status} if filters.status in c.TASK_STATUSES else set(c.ACTIVE_TASK_STATUSES)
+    groups = _groups(session, filters, user_id, TriageTask.status.in_(sorted(shown)))
+    others = set(c.TASK_STATUSES) - shown
+    others_groups = _groups(
+        session, filters, user_id, TriageTask.status.in_(sorted(others)), status_only=True
+    )
+    counts: dict[str, dict[str, int]] = {facet: {} for facet in FACETS}
+
+    def add(facet: str, value: str | None, n: int) -> None:
+        if value is not None:
+            counts[facet][value] = counts[facet].get(value, 0) + n
+
+    for group in groups + others_groups:
+        if group.passes(filters, "status"):
+            add("status", group.status, group.count)
+    for group in groups:
+        for facet, value in (
+            ("priority", group.priority),
+            ("clinic", group.clinic),
+            ("assigned", group.holder),
+        ):
+            if group.passes(filters, facet):
+                add(facet, value, group.count)
+        if group.passes(filters, "domain"):
+            for domain in group.domains:
+                add("domain", domain, group.count)
     counts["status"][STATUS_ACTIVE] = sum(
         counts["status"].get(status, 0) for status in c.ACTIVE_TASK_STATUSES
     )
-    domain_query = (
-        _from_tasks(select(Flag.domain, func.count(func.distinct(TriageTask.id))))
-        .join(Flag, Flag.response_id == TriageTask.response_id)
-        .where(*_conditions(filters.without("domain"), user_id))
-        .group_by(Flag.domain)
-    )
-    counts["domain"] = {domain: n for domain, n in session.execute(domain_query)}
-    mine = func.count().filter(TriageTask.assigned_to_user_id == user_id)
-    nobody = func.count().filter(TriageTask.assigned_to_user_id.is_(None))
-    me_count, nobody_count = session.execute(
-        _counted(select(mine, nobody), filters.without("assigned"), user_id)
-    ).one()
-    counts["assigned"] = {ASSIGNED_ME: me_count, ASSIGNED_NOBODY: nobody_count}
     return counts
+
+
+def _groups(
+    session: Session,
+    filters: QueueFilters,
+    user_id: int,
+    statuses: Any,
+    *,
+    status_only: bool = False,
+) -> list[_Group]:
+    if status_only:
+        # The other statuses only feed the status links: the other filters apply to them
+        # in SQL, and only the status is grouped (a year's closed tasks are many).
+        counted = session.execute(
+            select(TriageTask.status, func.count())
+            .where(statuses, *_conditions(filters, user_id, any_status=True))
+            .group_by(TriageTask.status)
+        )
+        return [
+            _Group(status, "", None, "", frozenset(), n, counted_alone=True)
+            for status, n in counted
+        ]
+    holder = case(
+        (TriageTask.assigned_to_user_id == user_id, ASSIGNED_ME),
+        (TriageTask.assigned_to_user_id.is_(None), ASSIGNED_NOBODY),
+        else_="other",
+    )
+    columns = [
+        TriageTask.status,
+        TriageTask.priority,
+        TriageTask.clinic_code,
+        holder,
+        TriageTask.domains,
+    ]
+    rows = session.execute(
+        select(*columns, func.count())
+        .where(statuses, *_appointment_condition(filters))
+        .group_by(*columns)
+    )
+    return [
+        _Group(status, priority, clinic, who, frozenset((domains or "").split()), n)
+        for status, priority, clinic, who, domains, n in rows
+    ]

@@ -69,3 +69,46 @@ def test_the_json_listing_keeps_the_contract(
     assert date.fromisoformat(task["due_at"]) > datetime.fromisoformat(task["created_at"]).date()
     table = run("tasks", "--status", "closed", **env)
     assert table.returncode == 0 and table.stdout.strip().endswith("0 tasks")
+
+
+def test_each_filter_count_is_the_number_of_tasks_its_link_leads_to(
+    app: Flask, session: Session
+) -> None:
+    from itertools import product
+
+    from screening.triage.queue import QueueFilters, queue_page
+    from tests.factories import make_task, make_user
+
+    user = make_user(session)
+    make_task(session, nhs_number="9990000018", missed_meals="yes")
+    make_task(session, nhs_number="9990000026", feel_unsafe="yes")
+    make_task(session, nhs_number="9990000034", missed_meals="yes", wants_help="no")
+    claimed = make_task(session, nhs_number="9990000042", stable_housing="no")
+    from screening.triage import tasks
+
+    tasks.claim(session, claimed.id, tasks.Context(by=user, now=clock.now()))
+    today = clock.now().date()
+
+    def listed(filters: QueueFilters) -> int:
+        return queue_page(
+            session, filters, user_id=user.id, sla_working_days=SLA, today=today
+        ).total
+
+    choices = {
+        "status": ["active", "declined"],
+        "priority": [None, "routine"],
+        "domain": [None, "food"],
+        "assigned": [None, "me", "unassigned"],
+    }
+    for values in product(*choices.values()):
+        filters = QueueFilters(**dict(zip(choices, values, strict=True)))
+        page = queue_page(session, filters, user_id=user.id, sla_working_days=SLA, today=today)
+        for facet, options in (
+            ("priority", ["urgent", "routine"]),
+            ("domain", ["food", "housing", "safety", "financial"]),
+            ("assigned", ["me", "unassigned"]),
+            ("status", ["open", "assigned", "declined", "closed", "active"]),
+        ):
+            for option in options:
+                expected = listed(filters.with_value(facet, option))
+                assert page.counts[facet].get(option, 0) == expected, (filters, facet, option)

@@ -143,7 +143,7 @@ def test_the_audit_trail_filters_by_user_patient_action_and_date(
     html = staff_page(
         admin, f"/admin/audit?user=sp@example.nhs.uk&action=view_patient&patient={nhs}", "audit"
     )
-    assert "1 event" in text_of(html) and "999 000 0018" in text_of(html)
+    assert "1 event" in text_of(html) and "Alex Example 999 000 0018" in text_of(html)
     nobody = staff_page(admin, "/admin/audit?user=sp@example.nhs.uk&action=logout", "audit")
     assert "0 events" in text_of(nobody)
     future = staff_page(admin, "/admin/audit?from=2099-01-01", "audit")

@@ -18,10 +18,12 @@ def upgrade() -> None:
     # The queue reads tasks alone: the clinic is copied onto each, and one index covers it.
     with op.batch_alter_table("triage_tasks") as batch:
         batch.add_column(sa.Column("clinic_code", sa.String(length=40), nullable=True))
+        batch.add_column(sa.Column("domains", sa.String(length=400), nullable=True))
     op.execute(
         "UPDATE triage_tasks SET clinic_code = "
         "(SELECT clinic_code FROM episodes WHERE episodes.id = triage_tasks.episode_id)"
     )
+    _copy_domains()
     op.drop_index("ix_triage_tasks_queue", table_name="triage_tasks")
     op.create_index(
         "ix_triage_tasks_queue",
@@ -33,9 +35,30 @@ def upgrade() -> None:
             "id",
             "clinic_code",
             "assigned_to_user_id",
-            "response_id",
+            "domains",
         ],
     )
+
+
+def _copy_domains() -> None:
+    """Each task's flagged domains, " a b ", in the order raised (portable SQL has no
+    ordered string aggregate common to SQLite and PostgreSQL, so it is folded here)."""
+    connection = op.get_bind()
+    rows = connection.execute(
+        sa.text(
+            "SELECT t.id, f.domain FROM triage_tasks t JOIN flags f ON f.response_id = "
+            "t.response_id ORDER BY t.id, f.id"
+        )
+    )
+    domains: dict[int, list[str]] = {}
+    for task_id, domain in rows:
+        if domain not in domains.setdefault(task_id, []):
+            domains[task_id].append(domain)
+    for task_id, names in domains.items():
+        connection.execute(
+            sa.text("UPDATE triage_tasks SET domains = :domains WHERE id = :id"),
+            {"domains": f" {' '.join(names)} ", "id": task_id},
+        )
     op.create_index("ix_appointments_at", "appointments", ["appointment_at"])
     with op.batch_alter_table("episodes") as batch:
         batch.add_column(sa.Column("follow_up_task_id", sa.Integer(), nullable=True))
@@ -65,6 +88,7 @@ def downgrade() -> None:
     op.drop_index("ix_triage_tasks_queue", table_name="triage_tasks")
     op.create_index("ix_triage_tasks_queue", "triage_tasks", ["status", "priority", "created_at"])
     with op.batch_alter_table("triage_tasks") as batch:
+        batch.drop_column("domains")
         batch.drop_column("clinic_code")
     with op.batch_alter_table("episodes") as batch:
         batch.drop_index("ix_episodes_follow_up_task_id")
