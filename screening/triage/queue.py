@@ -22,7 +22,6 @@ from ..models import (
     Appointment,
     ContactAttempt,
     Episode,
-    Flag,
     Patient,
     Referral,
     StaffUser,
@@ -104,14 +103,12 @@ def list_tasks(
         query = query.where(TriageTask.status == status)
     rows = session.execute(query).all()
     task_ids = [row[0].id for row in rows]
-    domains = domains_of(session, [row[0].response_id for row in rows if row[0].response_id])
     referrals = _referrals_of(session, task_ids)
-    return [_task_row(row, domains, referrals, sla_working_days) for row in rows]
+    return [_task_row(row, referrals, sla_working_days) for row in rows]
 
 
 def _task_row(
     row: Any,
-    domains: dict[int, list[str]],
     referrals: dict[int, list[dict[str, str]]],
     sla_working_days: Mapping[str, int],
 ) -> TaskRow:
@@ -120,7 +117,7 @@ def _task_row(
         id=task.id,
         status=task.status,
         priority=task.priority,
-        domains=domains.get(task.response_id or 0, []),
+        domains=(task.domains or "").split(),
         questionnaire_id=questionnaire_id,
         appointment_id=appointment_id,
         clinic_code=clinic_code,
@@ -146,22 +143,6 @@ def _referrals_of(session: Session, task_ids: list[int]) -> dict[int, list[dict[
     )
     for task_id, service, status in rows:
         found.setdefault(task_id, []).append({"service": service, "status": status})
-    return found
-
-
-def domains_of(session: Session, response_ids: list[int]) -> dict[int, list[str]]:
-    """Each response's flagged domains, in the order its flags were raised."""
-    found: dict[int, list[str]] = {}
-    if not response_ids:
-        return found
-    flags = session.execute(
-        select(Flag.response_id, Flag.domain)
-        .where(Flag.response_id.in_(response_ids))
-        .order_by(Flag.response_id, Flag.id)
-    )
-    for response_id, domain in flags:
-        if domain not in found.setdefault(response_id, []):
-            found[response_id].append(domain)
     return found
 
 

@@ -42,15 +42,5 @@ def due_on(created_at: datetime, priority: str, sla_working_days: Mapping[str, i
     return add_working_days(created, sla_working_days[priority])
 
 
-def working_days_between(start: datetime, end: datetime) -> int:
-    """Working days from `start`'s London day to `end`'s, not counting the first."""
-    day, last = start.astimezone(clock.LONDON).date(), end.astimezone(clock.LONDON).date()
-    count = 0
-    while day < last:
-        day += timedelta(days=1)
-        count += is_working_day(day)
-    return count
-
-
 def today() -> date:
     return clock.now().astimezone(clock.LONDON).date()

@@ -101,13 +101,9 @@ def last_change(session: Session, task_id: int) -> tuple[str | None, datetime | 
     return (row.email, row.at) if row else (None, None)
 
 
-def unanswered_attempts(attempts: Sequence[ContactAttempt]) -> list[ContactAttempt]:
-    return [a for a in attempts if a.outcome not in c.REACHED_OUTCOMES]
-
-
 def unable_to_contact_allowed(attempts: Sequence[ContactAttempt], settings: Settings) -> bool:
     """SPEC §10: enough attempts that did not reach the patient, on two days or more."""
-    missed = unanswered_attempts(attempts)
+    missed = [a for a in attempts if a.outcome not in c.REACHED_OUTCOMES]
     days = {a.attempted_at.astimezone(clock.LONDON).date() for a in missed}
     return len(missed) >= settings.unable_to_contact_after and len(days) >= 2
 
