@@ -215,6 +215,7 @@ class _EpisodeRecord(_Record):
         "appointment",
         "clinic_code",
         "window_ends_at",
+        "appointment_at",
     )
     patient: _PatientRecord
     questionnaire_id: str
@@ -223,6 +224,7 @@ class _EpisodeRecord(_Record):
     appointment: _AppointmentRecord | None = None
     clinic_code: str | None = None
     window_ends_at: datetime | None = None
+    appointment_at: datetime | None = None
     language: str | None = None
     age_band: str | None = None
     sex: str | None = None
@@ -314,6 +316,7 @@ class _Batch:
                 appointment=self.appointments.get(row.appointment_id),
                 clinic_code=row.clinic_code,
                 window_ends_at=row.window_ends_at,
+                appointment_at=row.appointment_at,
             )
             self.episodes[row.id] = episode
             self.windows.setdefault((episode.patient, row.questionnaire_id), []).append(episode)
@@ -470,6 +473,7 @@ class _Batch:
                     "appointment_id": _id(e.appointment),
                     "clinic_code": e.clinic_code,
                     "window_ends_at": e.window_ends_at,
+                    "appointment_at": e.appointment_at,
                 }
                 for e in self.episodes.values()
                 if e.changed()
@@ -505,6 +509,7 @@ def _episode_values(episode: _EpisodeRecord) -> dict[str, Any]:
         "needs_call_reason": episode.needs_call_reason,
         "clinic_code": episode.clinic_code,
         "window_ends_at": episode.window_ends_at,
+        "appointment_at": episode.appointment_at,
         **{n: getattr(episode, n) for n in EPISODE_SNAPSHOT},
     }
 
@@ -736,6 +741,7 @@ EPISODE_COLUMNS = (
     EPISODES.c.appointment_id,
     EPISODES.c.clinic_code,
     EPISODES.c.window_ends_at,
+    EPISODES.c.appointment_at,
 )
 
 

@@ -227,6 +227,48 @@ def tasks(status: str | None, output: str) -> None:
     click.echo(f"{len(rows)} task{'s' if len(rows) != 1 else ''}")
 
 
+@cli.group()
+def report() -> None:
+    """Reports (SPEC §7)."""
+
+
+@report.command("funnel")
+@click.option("--clinic", help="Only this clinic code.")
+@click.option("--from", "date_from", help="Appointments on or after this date (YYYY-MM-DD).")
+@click.option("--to", "date_to", help="Appointments on or before this date (YYYY-MM-DD).")
+@click.option("--questionnaire", help="Only this questionnaire id.")
+@click.option("--suppress", is_flag=True, help="Apply the disclosure rule to every count.")
+@click.option("--format", "output", type=click.Choice(["table", "json", "csv"]), default="table")
+def report_funnel(
+    clinic: str | None,
+    date_from: str | None,
+    date_to: str | None,
+    questionnaire: str | None,
+    suppress: bool,
+    output: str,
+) -> None:
+    """The screening funnel: invited to referred, by domain, clinic and patient group."""
+    from .reports import BadFilter, build_report, parse_report_filters
+    from .reports.exports import csv_table, text_table
+
+    values = {"clinic": clinic, "from": date_from, "to": date_to, "questionnaire": questionnaire}
+    with app_session() as (app, session):
+        require_schema()
+        loaded = app.extensions["screening"]
+        try:
+            filters = parse_report_filters(session, loaded, values)
+        except BadFilter as bad:
+            fail(f"--{bad.field}: {bad}")
+        result = build_report(session, loaded, filters, suppress=suppress)
+    if output == "json":
+        click.echo(json.dumps(result, indent=2))
+    elif output == "csv":
+        click.echo(csv_table(result, "stages"), nl=False)
+        click.echo(result["disclosure"], err=True)  # the CSV's header is a contract
+    else:
+        click.echo(text_table(result))
+
+
 # --- validate --------------------------------------------------------------------------
 
 

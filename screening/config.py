@@ -46,6 +46,14 @@ class SlaDays(Strict):
     routine: StrictInt = Field(default=5, ge=0, le=60)
 
 
+class ReferenceRates(Strict):
+    """Percentages: engaged of invited, completed of engaged, flagged of completed."""
+
+    engaged: StrictInt | float = Field(default=45, ge=0, le=100)
+    completed: StrictInt | float = Field(default=50, ge=0, le=100)
+    flagged: StrictInt | float = Field(default=56, ge=0, le=100)
+
+
 class RawSettings(Strict):
     quiet_hours: str = Field(default="20:00-09:00", pattern=rf"^{_CLOCK}-{_CLOCK}$")
     rescreen_days: StrictInt = Field(default=365, ge=1)
@@ -63,6 +71,8 @@ class RawSettings(Strict):
     urgent_alert_email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
     unable_to_contact_sms: str | None = Field(default=None, min_length=1, max_length=480)
     follow_up_link_days: StrictInt = Field(default=14, ge=1, le=90)
+    # The funnel report's comparison (SPEC §7): the Newham pilot's rates unless set.
+    reference_rates: ReferenceRates = Field(default_factory=lambda: ReferenceRates())
 
     @field_validator("unable_to_contact_sms")
     @classmethod
@@ -172,6 +182,9 @@ class Settings:
     urgent_alert_email: str | None = None
     unable_to_contact_sms: str | None = None
     follow_up_link_days: int = 14
+    reference_rates: dict[str, float] = field(
+        default_factory=lambda: {"engaged": 45, "completed": 50, "flagged": 56}
+    )
 
 
 @dataclass(frozen=True)

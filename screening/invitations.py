@@ -79,6 +79,8 @@ def place_booked(config: Config, appointment: Any, episodes: EpisodeSource) -> N
         episode.clinic_code = appointment.clinic_code
         episode.window_ends_at = appointment.appointment_at + timedelta(days=clinic.rescreen_days)
     appointment.episode = episode
+    if episode.appointment is appointment:
+        episode.appointment_at = appointment.appointment_at  # the funnel's date (SPEC §7)
     if episode.status in NOT_YET_INVITED:
         route(config, episode, episodes.is_opted_out)
 

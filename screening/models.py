@@ -166,6 +166,9 @@ class Episode(Timestamped, Base):
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
     appointment_id: Mapped[int | None] = mapped_column(ForeignKey("appointments.id"))
     clinic_code: Mapped[str | None] = mapped_column(ForeignKey("clinics.code"))
+    # The owning appointment's time, copied (and kept) so the funnel filters its dates from
+    # the episode's own index instead of joining a million appointments.
+    appointment_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     questionnaire_id: Mapped[str] = mapped_column(String(100))
     # Fixed when the patient starts, so a new version never changes a half-done form.
     questionnaire_version: Mapped[int | None] = mapped_column(Integer)

@@ -44,3 +44,11 @@ def due_on(created_at: datetime, priority: str, sla_working_days: Mapping[str, i
 
 def today() -> date:
     return clock.now().astimezone(clock.LONDON).date()
+
+
+def working_days_between(start: date, end: date) -> int:
+    """Working days after `start` up to and including `end`: 0 on the same day, 1 on the
+    next working day (a Friday to the Monday after is 1)."""
+    if end <= start:
+        return 0
+    return sum(is_working_day(start + timedelta(days=n)) for n in range(1, (end - start).days + 1))

@@ -371,8 +371,10 @@ def record_contact(
         note=_note(note),
     )
     session.add(attempt)
-    if outcome in c.REACHED_OUTCOMES and episode.contacted_at is None:
-        episode.contacted_at = ctx.now  # the funnel's `contacted` (SPEC §7)
+    # The funnel's `contacted` (SPEC §7) is a reach on the episode's triage task: a call
+    # from the to-call list before the patient answered is not support for a flagged need.
+    if task is not None and outcome in c.REACHED_OUTCOMES and episode.contacted_at is None:
+        episode.contacted_at = ctx.now
     session.flush()
     action = c.AUDIT_TASK_CONTACT if task else c.AUDIT_EPISODE_CALL
     subject = (c.SUBJECT_TASK, task.id) if task else (c.SUBJECT_EPISODE, episode.id)

@@ -1,0 +1,74 @@
+"""The report's filters (SPEC §5: `--clinic`, `--from`, `--to`, `--questionnaire`), parsed
+the same way from the command line and from the page's query string."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from datetime import date
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Appointment dates are London calendar days, both inclusive."""
+
+    clinic: str | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+    questionnaire: str | None = None
+
+    def as_params(self) -> dict[str, str]:
+        """The query string that shows these filters (the page's links and downloads)."""
+        params = {
+            "clinic": self.clinic,
+            "from": self.date_from.isoformat() if self.date_from else None,
+            "to": self.date_to.isoformat() if self.date_to else None,
+            "questionnaire": self.questionnaire,
+        }
+        return {name: value for name, value in params.items() if value}
+
+
+class BadFilter(ValueError):
+    """A filter the report cannot use; `field` names it and the message says how to fix it."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+
+
+def parse_filters(
+    values: Mapping[str, str | None],
+    *,
+    clinics: Collection[str],
+    questionnaires: Collection[str],
+) -> Filters:
+    """Refuse what the report does not know rather than show an empty report that looks
+    like a real one: a mistyped clinic code must not read as "nobody was invited"."""
+    clinic = _text(values, "clinic")
+    if clinic is not None and clinic not in clinics:
+        known = ", ".join(sorted(clinics)) or "none are configured"
+        raise BadFilter("clinic", f"'{clinic}' is not a clinic code (known: {known})")
+    questionnaire = _text(values, "questionnaire")
+    if questionnaire is not None and questionnaire not in questionnaires:
+        known = ", ".join(sorted(questionnaires)) or "none are loaded"
+        raise BadFilter(
+            "questionnaire", f"'{questionnaire}' is not a questionnaire id (known: {known})"
+        )
+    date_from, date_to = _date(values, "from"), _date(values, "to")
+    if date_from and date_to and date_from > date_to:
+        raise BadFilter("to", "the end date must be the same as or after the start date")
+    return Filters(clinic=clinic, date_from=date_from, date_to=date_to, questionnaire=questionnaire)
+
+
+def _text(values: Mapping[str, str | None], name: str) -> str | None:
+    return (values.get(name) or "").strip() or None
+
+
+def _date(values: Mapping[str, str | None], name: str) -> date | None:
+    text = _text(values, name)
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text) if len(text) == 10 else date.fromisoformat("x")
+    except ValueError:
+        raise BadFilter(name, f"'{text}' is not a date: use YYYY-MM-DD, like 2026-12-03") from None

@@ -1,0 +1,210 @@
+"""The funnel's SQL (SPEC §7): one pass per breakdown, conditional aggregates, no rows.
+
+Every pass answers a handful of grouped rows whatever the number of episodes: the cohort
+pass groups by every patient-group dimension at once (folded in Python into the totals,
+the clinics, the completion modes and each dimension), the others by a day, a domain, an
+item or a service. Stage conditions are `count(column)`, which counts the non-null stage
+timestamps of SPEC §7 (DESIGN: one timestamp per stage).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, String, and_, case, cast, distinct, func, literal, select
+from sqlalchemy.orm import Session, aliased
+
+from .. import clock
+from .. import constants as c
+from ..models import Answer, Episode, Flag, Referral, Response, SupportSession, TriageTask
+from .filters import Filters
+
+# The stage timestamps of SPEC §7, in the funnel's order.
+STAGE_COLUMNS = (
+    Episode.invited_at,
+    Episode.delivered_at,
+    Episode.opened_at,
+    Episode.completed_at,
+    Episode.flagged_at,
+    Episode.wants_help_at,
+    Episode.contacted_at,
+    Episode.referred_at,
+)
+assert len(STAGE_COLUMNS) == len(c.FUNNEL_STAGES)
+
+# What the cohort pass groups by; the patient-group columns are the episode's snapshot.
+COHORT_KEYS = (
+    Episode.clinic_code,
+    Episode.questionnaire_id,
+    Episode.mode,
+    Episode.age_band,
+    Episode.sex,
+    Episode.ethnicity,
+    Episode.language,
+    Episode.imd_decile,
+)
+
+# The "I don't want to answer" answer of the shipped questionnaires (SPEC §2).
+DECLINE_VALUE = "decline"
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=clock.LONDON).astimezone(UTC)
+
+
+def cohort(filters: Filters, episode: Any = Episode) -> list[ColumnElement[bool]]:
+    """The screening episodes the report counts: follow-ups are not screening (SPEC §7)."""
+    where = [episode.follow_up_task_id.is_(None)]
+    if filters.clinic is not None:
+        where.append(episode.clinic_code == filters.clinic)
+    if filters.questionnaire is not None:
+        where.append(episode.questionnaire_id == filters.questionnaire)
+    if filters.date_from is not None:
+        where.append(episode.appointment_at >= _midnight(filters.date_from))
+    if filters.date_to is not None:
+        where.append(episode.appointment_at < _midnight(filters.date_to + timedelta(days=1)))
+    return where
+
+
+def _stage_counts() -> list[ColumnElement[int]]:
+    return [func.count(column) for column in STAGE_COLUMNS]
+
+
+# --- London days from stored UTC times ----------------------------------------------------
+
+
+def _day_key(session: Session, column: Any) -> ColumnElement[str]:
+    """A text key that names the London calendar day of a UTC time.
+
+    PostgreSQL converts exactly. SQLite has no time zones: the key is the UTC date, marked
+    `+` in the 23:00 UTC hour, the only hour whose London date can differ (in summer time)
+    — so `london_day` recovers the London date exactly from a few hundred keys.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        return func.to_char(func.timezone("Europe/London", column), "YYYY-MM-DD")
+    return func.substr(column, 1, 10) + case(
+        (func.substr(column, 12, 2) == "23", literal("+")), else_=literal("")
+    )
+
+
+def london_day(key: str) -> date:
+    day = date.fromisoformat(key[:10])
+    if not key.endswith("+"):
+        return day  # PostgreSQL's London date, or a UTC hour that shares London's date
+    return datetime.combine(day, time(23), tzinfo=UTC).astimezone(clock.LONDON).date()
+
+
+# --- the passes --------------------------------------------------------------------------
+
+
+def cohort_rows(session: Session, filters: Filters) -> Iterator[Any]:
+    """Stage counts by clinic, completion mode and every patient-group column at once."""
+    query = select(*COHORT_KEYS, *_stage_counts()).where(*cohort(filters)).group_by(*COHORT_KEYS)
+    return iter(session.execute(query))
+
+
+def invitation_days(session: Session, filters: Filters) -> Iterator[Any]:
+    """Stage counts by the London day of invitation: the weekly trend, folded in Python."""
+    day = _day_key(session, Episode.invited_at)
+    query = (
+        select(day.label("day"), *_stage_counts())
+        .where(*cohort(filters), Episode.invited_at.is_not(None))
+        .group_by(day)
+    )
+    return iter(session.execute(query))
+
+
+def domain_counts(session: Session, filters: Filters) -> dict[str, int]:
+    """Completers with at least one flag in each domain."""
+    query = (
+        select(Flag.domain, func.count(distinct(Flag.response_id)))
+        .join(Response, Response.id == Flag.response_id)
+        .join(Episode, Episode.id == Response.episode_id)
+        .where(*cohort(filters))
+        .group_by(Flag.domain)
+    )
+    return {domain: count for domain, count in session.execute(query)}
+
+
+def item_answers(session: Session, filters: Filters) -> Iterator[Any]:
+    """Per questionnaire item, among completers: how many answered it, how many declined."""
+    declined = cast(Answer.value, String) == f'"{DECLINE_VALUE}"'
+    query = (
+        select(
+            Episode.questionnaire_id,
+            Answer.item_id,
+            func.count().label("answered"),
+            func.count(case((declined, 1))).label("declined"),
+        )
+        .join(Episode, Episode.id == Answer.episode_id)
+        .where(*cohort(filters), Episode.completed_at.is_not(None))
+        .group_by(Episode.questionnaire_id, Answer.item_id)
+    )
+    return iter(session.execute(query))
+
+
+def support_sessions(session: Session, filters: Filters) -> tuple[int, int]:
+    """Sessions with the social prescriber, and the patients who had at least one."""
+    query = (
+        select(func.count(SupportSession.id), func.count(distinct(SupportSession.task_id)))
+        .join(TriageTask, TriageTask.id == SupportSession.task_id)
+        .join(Episode, Episode.id == TriageTask.episode_id)
+        .where(*cohort(filters))
+    )
+    sessions, patients = session.execute(query).one()
+    return sessions, patients
+
+
+def referral_rows(session: Session, filters: Filters) -> Iterator[Any]:
+    """Onward referrals by service, domain, PCN and status."""
+    keys = (Referral.service_id, Referral.service_name, Referral.domain, Referral.to_pcn)
+    query = (
+        select(*keys, func.count().label("count"))
+        .join(TriageTask, TriageTask.id == Referral.task_id)
+        .join(Episode, Episode.id == TriageTask.episode_id)
+        .where(*cohort(filters))
+        .group_by(*keys)
+    )
+    return iter(session.execute(query))
+
+
+def completion_to_contact_days(session: Session, filters: Filters) -> Iterator[Any]:
+    """(London day completed, London day first reached, how many): for the median wait."""
+    completed = _day_key(session, Episode.completed_at)
+    contacted = _day_key(session, Episode.contacted_at)
+    query = (
+        select(completed, contacted, func.count())
+        .where(
+            *cohort(filters),
+            Episode.completed_at.is_not(None),
+            Episode.contacted_at.is_not(None),
+        )
+        .group_by(completed, contacted)
+    )
+    return iter(session.execute(query))
+
+
+def task_outcomes(session: Session, filters: Filters) -> Iterator[Any]:
+    """Triage tasks by status and, once closed, outcome."""
+    query = (
+        select(TriageTask.status, TriageTask.outcome, func.count())
+        .join(Episode, Episode.id == TriageTask.episode_id)
+        .where(*cohort(filters))
+        .group_by(TriageTask.status, TriageTask.outcome)
+    )
+    return iter(session.execute(query))
+
+
+def follow_up_counts(session: Session, filters: Filters) -> tuple[int, int]:
+    """Follow-up questionnaires (SPEC §11) scheduled from this cohort's tasks: sent, answered."""
+    follow_up = aliased(Episode)
+    query = (
+        select(func.count(follow_up.invited_at), func.count(follow_up.completed_at))
+        .select_from(follow_up)
+        .join(TriageTask, TriageTask.id == follow_up.follow_up_task_id)
+        .join(Episode, and_(Episode.id == TriageTask.episode_id, *cohort(filters)))
+    )
+    invited, completed = session.execute(query).one()
+    return invited, completed
