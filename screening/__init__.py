@@ -130,7 +130,7 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from .views import admin, assisted, auth, health, patient, staff, triage, webhooks
+    from .views import admin, assisted, auth, health, patient, reports, staff, triage, webhooks
 
     app.register_blueprint(health.bp)
     app.register_blueprint(webhooks.bp)
@@ -140,3 +140,4 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(assisted.bp)
     app.register_blueprint(triage.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(reports.bp)

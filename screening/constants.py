@@ -215,5 +215,8 @@ AUDIT_TASK_REOPENED: Final = "task_reopened"
 AUDIT_TASK_FOLLOW_UP: Final = "task_follow_up"
 AUDIT_EPISODE_CALL: Final = "episode_call"
 AUDIT_ASSISTED_START: Final = "assisted_start"
+# The funnel report: counts only, but who looked at or downloaded which figures is kept.
+AUDIT_VIEW_REPORT: Final = "view_report"
+AUDIT_EXPORT_REPORT: Final = "export_report"
 SUBJECT_TASK: Final = "task"
 SUBJECT_EPISODE: Final = "episode"

@@ -62,7 +62,7 @@ def funnel_report(
     """Everything the report shows, for one clinic and period (SPEC §7's JSON, and more)."""
     shown = publish if suppress else _exact
     totals, by_clinic, by_mode, by_group, in_scope = _fold_cohort(
-        queries.cohort_rows(session, filters)
+        queries.breakdown_rows(session, filters)
     )
     stages = stage_entries(totals, shown)
     published = [entry["count"] for entry in stages]
@@ -128,21 +128,22 @@ def _exact(count: int) -> int:
 
 
 def _fold_cohort(
-    rows: Iterable[Any],
+    rows: Iterable[tuple[str, tuple, tuple]],
 ) -> tuple[Counts, dict[str, Counts], dict[str, int], dict[str, dict[str, Counts]], set[str]]:
     totals = _zero()
     by_clinic: dict[str, Counts] = defaultdict(_zero)
     by_mode: dict[str, int] = defaultdict(int)
     by_group: dict[str, dict[str, Counts]] = {d: defaultdict(_zero) for d in DIMENSIONS}
     in_scope: set[str] = set()
-    for row in rows:
-        counts = row[-len(STAGES) :]
-        _add(totals, counts)
-        _add(by_clinic[row.clinic_code or "none"], counts)
-        by_mode[row.mode] += counts[COMPLETED]
-        in_scope.add(row.questionnaire_id)
-        for dimension, grouper in GROUPERS.items():
-            _add(by_group[dimension][grouper(getattr(row, dimension))], counts)
+    for breakdown, keys, counts in rows:
+        if breakdown == "cohort":
+            clinic, questionnaire_id, mode = keys
+            _add(totals, counts)
+            _add(by_clinic[clinic or "none"], counts)
+            by_mode[mode] += counts[COMPLETED]
+            in_scope.add(questionnaire_id)
+        else:
+            _add(by_group[breakdown][GROUPERS[breakdown](keys[0])], counts)
     return totals, by_clinic, by_mode, by_group, in_scope
 
 

@@ -1,10 +1,10 @@
 """The funnel's SQL (SPEC §7): one pass per breakdown, conditional aggregates, no rows.
 
-Every pass answers a handful of grouped rows whatever the number of episodes: the cohort
-pass groups by every patient-group dimension at once (folded in Python into the totals,
-the clinics, the completion modes and each dimension), the others by a day, a domain, an
-item or a service. Stage conditions are `count(column)`, which counts the non-null stage
-timestamps of SPEC §7 (DESIGN: one timestamp per stage).
+Every pass answers a handful of grouped rows whatever the number of episodes: the
+breakdowns by clinic and mode (folded in Python into the totals) and by each patient
+group, the others by a day, a domain, an item or a service. Stage conditions are
+`count(column)`, which counts the non-null stage timestamps of SPEC §7 (DESIGN: one
+timestamp per stage).
 """
 
 from __future__ import annotations
@@ -13,7 +13,18 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, and_, case, cast, distinct, func, literal, select
+from sqlalchemy import (
+    ColumnElement,
+    String,
+    and_,
+    case,
+    cast,
+    distinct,
+    func,
+    literal,
+    select,
+    tuple_,
+)
 from sqlalchemy.orm import Session, aliased
 
 from .. import clock
@@ -34,17 +45,16 @@ STAGE_COLUMNS = (
 )
 assert len(STAGE_COLUMNS) == len(c.FUNNEL_STAGES)
 
-# What the cohort pass groups by; the patient-group columns are the episode's snapshot.
-COHORT_KEYS = (
-    Episode.clinic_code,
-    Episode.questionnaire_id,
-    Episode.mode,
-    Episode.age_band,
-    Episode.sex,
-    Episode.ethnicity,
-    Episode.language,
-    Episode.imd_decile,
-)
+# The breakdowns of the cohort: the clinic, questionnaire and completion mode together
+# (the totals fold from them), then each patient-group column of the episode's snapshot.
+BREAKDOWNS: dict[str, tuple[Any, ...]] = {
+    "cohort": (Episode.clinic_code, Episode.questionnaire_id, Episode.mode),
+    "age_band": (Episode.age_band,),
+    "sex": (Episode.sex,),
+    "ethnicity": (Episode.ethnicity,),
+    "language": (Episode.language,),
+    "imd_decile": (Episode.imd_decile,),
+}
 
 # The "I don't want to answer" answer of the shipped questionnaires (SPEC §2).
 DECLINE_VALUE = "decline"
@@ -99,10 +109,40 @@ def london_day(key: str) -> date:
 # --- the passes --------------------------------------------------------------------------
 
 
-def cohort_rows(session: Session, filters: Filters) -> Iterator[Any]:
-    """Stage counts by clinic, completion mode and every patient-group column at once."""
-    query = select(*COHORT_KEYS, *_stage_counts()).where(*cohort(filters)).group_by(*COHORT_KEYS)
-    return iter(session.execute(query))
+def breakdown_rows(session: Session, filters: Filters) -> Iterator[tuple[str, tuple, tuple]]:
+    """(breakdown, its key values, the stage counts) for every breakdown of `BREAKDOWNS`.
+
+    PostgreSQL computes them in one pass with GROUPING SETS. SQLite has none: a grouping
+    of every column at once would answer a row per combination (tens of thousands at a
+    million episodes, growing with them), so it runs one grouped pass per breakdown.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        yield from _grouping_sets(session, filters)
+        return
+    for name, keys in BREAKDOWNS.items():
+        query = select(*keys, *_stage_counts()).where(*cohort(filters)).group_by(*keys)
+        for row in session.execute(query):
+            yield name, tuple(row[: len(keys)]), tuple(row[len(keys) :])
+
+
+def _grouping_sets(session: Session, filters: Filters) -> Iterator[tuple[str, tuple, tuple]]:
+    columns = [column for keys in BREAKDOWNS.values() for column in keys]
+    # GROUPING(a, b, ...) has a bit set for each column not grouped in the row's set.
+    masks = {}
+    for name, keys in BREAKDOWNS.items():
+        mask = 0
+        for position, column in enumerate(columns):
+            if column not in keys:
+                mask |= 1 << (len(columns) - 1 - position)
+        masks[mask] = (name, [columns.index(column) for column in keys])
+    query = (
+        select(func.grouping(*columns), *columns, *_stage_counts())
+        .where(*cohort(filters))
+        .group_by(func.grouping_sets(*(tuple_(*keys) for keys in BREAKDOWNS.values())))
+    )
+    for row in session.execute(query):
+        name, positions = masks[row[0]]
+        yield name, tuple(row[1 + p] for p in positions), tuple(row[1 + len(columns) :])
 
 
 def invitation_days(session: Session, filters: Filters) -> Iterator[Any]:

@@ -1,0 +1,152 @@
+"""The funnel report's pages (SPEC §8): `/reports/funnel` and its CSV downloads.
+
+Clinicians, prescribers and admins. The report holds counts, not patients; who looked at
+or downloaded which figures is still recorded, as a trust's information governance asks.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import Blueprint, Response, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_login import current_user
+
+from .. import audit, state
+from .. import constants as c
+from ..extensions import db, remote_addr
+from ..reports import BadFilter, Filters, build_report, parse_report_filters
+from ..reports.exports import TABLES, csv_table
+from ..reports.groups import DIMENSIONS
+from ..reports.statistics import DISCLOSURE_RULE, INTERVAL_METHOD
+from .auth import require_role
+
+bp = Blueprint("reports", __name__, url_prefix="/reports")
+bp.before_request(require_role(c.ROLE_ADMIN, c.ROLE_PRESCRIBER, c.ROLE_CLINICIAN))
+
+STAGE_NAMES = {
+    "invited": "Invited",
+    "delivered": "Text delivered",
+    "engaged": "Opened the link",
+    "completed": "Completed",
+    "flagged": "Flagged a need",
+    "wants_help": "Wants help",
+    "contacted": "Reached by prescriber",
+    "referred": "Referred onward",
+}
+MODE_NAMES = {
+    c.MODE_SMS: "By text message link",
+    c.MODE_ASSISTED_IN_PERSON: "With staff, in person",
+    c.MODE_ASSISTED_PHONE: "With staff, by phone",
+}
+
+
+def _published(value: str | None) -> bool:
+    return (value or "").lower() in ("1", "yes", "true", "on")
+
+
+@bp.get("/funnel")
+def funnel() -> ResponseReturnValue:
+    loaded = state()
+    session = db.session()
+    try:
+        filters = parse_report_filters(session, loaded, request.args)
+    except BadFilter as bad:
+        return _page(loaded, Filters(), None, problem=(bad.field, str(bad)), status=400)
+    suppress = _published(request.args.get("suppress"))
+    report = build_report(session, loaded, filters, suppress=suppress)
+    _audit(c.AUDIT_VIEW_REPORT, filters, suppress=suppress)
+    session.commit()
+    return _page(loaded, filters, report)
+
+
+def _page(
+    loaded, filters: Filters, report, *, problem: tuple[str, str] | None = None, status: int = 200
+) -> ResponseReturnValue:
+    clinics = sorted(loaded.config.clinics.values(), key=lambda clinic: clinic.code)
+    return (
+        render_template(
+            "reports/funnel.html",
+            report=report,
+            filters=filters,
+            args=request.args,
+            problem=problem,
+            clinics=clinics,
+            questionnaires=sorted(loaded.questionnaires.questionnaires),
+            period=period(filters),
+            stage_names=STAGE_NAMES,
+            mode_names=MODE_NAMES,
+            dimensions=DIMENSIONS,
+            disclosure_rule=DISCLOSURE_RULE,
+            interval_method=INTERVAL_METHOD,
+            download=lambda table, publish=False: url_for(
+                ".funnel_csv",
+                table=table,
+                **filters.as_params(),
+                **({"suppress": "yes"} if publish else {}),
+            ),
+        ),
+        status,
+    )
+
+
+@bp.get("/funnel.csv")
+def funnel_csv() -> ResponseReturnValue:
+    loaded = state()
+    session = db.session()
+    table = request.args.get("table", "stages")
+    if table not in TABLES:
+        return _plain(f"table: '{table}' is not one of {', '.join(TABLES)}", 400)
+    try:
+        filters = parse_report_filters(session, loaded, request.args)
+    except BadFilter as bad:
+        return _plain(f"{bad.field}: {bad}", 400)
+    suppress = _published(request.args.get("suppress"))
+    report = build_report(session, loaded, filters, suppress=suppress)
+    _audit(c.AUDIT_EXPORT_REPORT, filters, suppress=suppress, table=table)
+    session.commit()
+    name = f"funnel-{table}{'-for-publication' if suppress else ''}.csv"
+    return Response(
+        csv_table(report, table),
+        mimetype="text/csv",
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}"',
+            # The file's header row is a contract; the rule it was made under travels here.
+            "X-Disclosure-Control": report["disclosure"],
+        },
+    )
+
+
+def _plain(message: str, status: int) -> ResponseReturnValue:
+    return Response(message + "\n", status=status, mimetype="text/plain")
+
+
+def _audit(action: str, filters: Filters, **detail: object) -> None:
+    audit.record(
+        db.session(),
+        action,
+        actor=current_user,
+        subject_type="report",
+        subject_id="funnel",
+        remote_addr=remote_addr(),
+        detail={**filters.as_params(), **{k: v for k, v in detail.items() if v}},
+    )
+
+
+def period(filters: Filters) -> str:
+    """The period a table covers, in words, for its footer."""
+
+    def day(value: date) -> str:
+        return value.strftime("%-d %B %Y")
+
+    if filters.date_from and filters.date_to:
+        span = f"appointments from {day(filters.date_from)} to {day(filters.date_to)}"
+    elif filters.date_from:
+        span = f"appointments from {day(filters.date_from)}"
+    elif filters.date_to:
+        span = f"appointments up to {day(filters.date_to)}"
+    else:
+        span = "all appointments"
+    where = f"clinic {filters.clinic}" if filters.clinic else "all clinics"
+    questionnaire = f", questionnaire {filters.questionnaire}" if filters.questionnaire else ""
+    return f"{span.capitalize()}, {where}{questionnaire}"
