@@ -24,7 +24,8 @@ def cell(value: Any) -> str:
 
 
 def count_cell(entry: Mapping[str, Any], key: str = "count") -> str:
-    return SUPPRESSED if entry.get("suppressed") else cell(entry[key])
+    """A count as published: None only ever means suppressed (percentages are not counts)."""
+    return SUPPRESSED if entry.get("suppressed") or entry[key] is None else cell(entry[key])
 
 
 def _stage_rows(stages: list[dict[str, Any]], *prefix: Any) -> Iterator[list[Any]]:
@@ -70,24 +71,28 @@ def _modes(report: Mapping[str, Any]) -> Iterator[list[Any]]:
 def _declined_items(report: Mapping[str, Any]) -> Iterator[list[Any]]:
     for item in report["declined_items"]:
         yield [
-            item["questionnaire_id"], item["item_id"], item["answered"], item["declined"],
-            item["pct_declined"],
+            item["questionnaire_id"], item["item_id"], count_cell(item, "answered"),
+            count_cell(item, "declined"), item["pct_declined"],
         ]  # fmt: skip
 
 
 def _process(report: Mapping[str, Any]) -> Iterator[list[Any]]:
     process = report["process"]
     for name in ("sessions", "patients_with_sessions", "referrals", "referrals_to_pcn"):
-        yield [name, "", process[name]]
+        yield [name, "", _published(process[name])]
     yield ["median_working_days_to_contact", "", process["median_working_days_to_contact"]]
     for status, count in process["tasks"].items():
-        yield ["tasks", status, count]
+        yield ["tasks", status, _published(count)]
     for entry in process["tasks_closed_by_outcome"]:
-        yield ["tasks_closed_by_outcome", entry["outcome"], entry["count"]]
+        yield ["tasks_closed_by_outcome", entry["outcome"], count_cell(entry)]
     for entry in process["referrals_by_service"]:
-        yield ["referrals_by_service", entry["service"], entry["count"]]
+        yield ["referrals_by_service", entry["service"], count_cell(entry)]
     for entry in process["referrals_by_domain"]:
-        yield ["referrals_by_domain", entry["domain"], entry["count"]]
+        yield ["referrals_by_domain", entry["domain"], count_cell(entry)]
+
+
+def _published(count: int | None) -> str:
+    return SUPPRESSED if count is None else cell(count)
 
 
 def _weekly(report: Mapping[str, Any]) -> Iterator[list[Any]]:
