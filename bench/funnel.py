@@ -284,7 +284,7 @@ def measure(env: dict[str, str]) -> dict[str, Any]:
         build_report(session, loaded, Filters())  # warm the cache, as a live service is
         report_s = _best(lambda: build_report(session, loaded, Filters()))
         passes = _pass_times(session, Filters())
-        ours = _best(lambda: list(queries.breakdown_rows(session, Filters())))
+        ours = _best(lambda: queries.stage_totals(session, Filters()))
         hand = _best(lambda: session.execute(text(HAND_WRITTEN)).one())
         memory = {}
         for name, filters in (("one clinic", Filters(clinic=CLINICS[0])), ("all", Filters())):
@@ -319,8 +319,9 @@ def _pass_times(session: Any, filters: Any) -> dict[str, float]:
     from screening.reports import queries
 
     passes = {
+        "totals": lambda: queries.stage_totals(session, filters),
         "breakdowns": lambda: list(queries.breakdown_rows(session, filters)),
-        "weekly": lambda: list(queries.invitation_days(session, filters)),
+        "weekly": lambda: list(queries.invitation_hours(session, filters)),
         "domains": lambda: queries.domain_counts(session, filters),
         "declined": lambda: list(queries.item_answers(session, filters)),
         "sessions": lambda: queries.support_sessions(session, filters),

@@ -61,9 +61,10 @@ def funnel_report(
 ) -> dict[str, Any]:
     """Everything the report shows, for one clinic and period (SPEC §7's JSON, and more)."""
     shown = publish if suppress else _exact
-    totals, by_clinic, by_mode, by_group, in_scope = _fold_cohort(
+    by_clinic, by_mode, by_group, in_scope = _fold_breakdowns(
         queries.breakdown_rows(session, filters)
     )
+    totals = queries.stage_totals(session, filters)
     stages = stage_entries(totals, shown)
     published = [entry["count"] for entry in stages]
     completed, flagged = published[COMPLETED], published[FLAGGED]
@@ -112,7 +113,7 @@ def funnel_report(
             queries.item_answers(session, filters), questionnaires, shown
         ),
         "process": _process(session, filters, shown),
-        "weekly": _weekly(queries.invitation_days(session, filters), shown),
+        "weekly": _weekly(queries.invitation_hours(session, filters), shown),
         "follow_ups": _follow_ups(session, filters, shown),
         "groups": _groups(by_group, published),
     }
@@ -127,10 +128,9 @@ def _exact(count: int) -> int:
 # --- the cohort pass, folded -------------------------------------------------------------
 
 
-def _fold_cohort(
+def _fold_breakdowns(
     rows: Iterable[tuple[str, tuple, tuple]],
-) -> tuple[Counts, dict[str, Counts], dict[str, int], dict[str, dict[str, Counts]], set[str]]:
-    totals = _zero()
+) -> tuple[dict[str, Counts], dict[str, int], dict[str, dict[str, Counts]], set[str]]:
     by_clinic: dict[str, Counts] = defaultdict(_zero)
     by_mode: dict[str, int] = defaultdict(int)
     by_group: dict[str, dict[str, Counts]] = {d: defaultdict(_zero) for d in DIMENSIONS}
@@ -138,13 +138,12 @@ def _fold_cohort(
     for breakdown, keys, counts in rows:
         if breakdown == "cohort":
             clinic, questionnaire_id, mode = keys
-            _add(totals, counts)
             _add(by_clinic[clinic or "none"], counts)
             by_mode[mode] += counts[COMPLETED]
             in_scope.add(questionnaire_id)
         else:
             _add(by_group[breakdown][GROUPERS[breakdown](keys[0])], counts)
-    return totals, by_clinic, by_mode, by_group, in_scope
+    return by_clinic, by_mode, by_group, in_scope
 
 
 def stage_entries(counts: Sequence[int], shown: Any = _exact) -> list[dict[str, Any]]:
@@ -379,7 +378,7 @@ def week_starting(day: date) -> date:
 def _weekly(rows: Iterable[Any], shown: Any) -> list[dict[str, Any]]:
     weeks: dict[date, Counts] = defaultdict(_zero)
     for row in rows:
-        _add(weeks[week_starting(queries.london_day(row.day))], row[1:])
+        _add(weeks[week_starting(queries.london_day_of_hour(row.hour))], row[1:])
     return [
         {"week_starting": week.isoformat(), "stages": stage_entries(counts, shown)}
         for week, counts in sorted(weeks.items())

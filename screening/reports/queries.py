@@ -109,6 +109,20 @@ def london_day(key: str) -> date:
 # --- the passes --------------------------------------------------------------------------
 
 
+def _of_cohort(query: Any, episode_id: Any, filters: Filters) -> Any:
+    """Rows of a table that belong to the cohort's episodes, through `episode_id`."""
+    if filters == Filters():
+        # The whole service: no episode needs reading but the few follow-ups left out.
+        follow_ups = select(Episode.id).where(Episode.follow_up_task_id.is_not(None))
+        return query.where(episode_id.not_in(follow_ups))
+    return query.join(Episode, Episode.id == episode_id).where(*cohort(filters))
+
+
+def stage_totals(session: Session, filters: Filters) -> tuple[int, ...]:
+    """The stage counts of the whole report: one pass, nothing grouped."""
+    return tuple(session.execute(select(*_stage_counts()).where(*cohort(filters))).one())
+
+
 def breakdown_rows(session: Session, filters: Filters) -> Iterator[tuple[str, tuple, tuple]]:
     """(breakdown, its key values, the stage counts) for every breakdown of `BREAKDOWNS`.
 
@@ -145,15 +159,25 @@ def _grouping_sets(session: Session, filters: Filters) -> Iterator[tuple[str, tu
         yield name, tuple(row[1 + p] for p in positions), tuple(row[1 + len(columns) :])
 
 
-def invitation_days(session: Session, filters: Filters) -> Iterator[Any]:
-    """Stage counts by the London day of invitation: the weekly trend, folded in Python."""
-    day = _day_key(session, Episode.invited_at)
+def invitation_hours(session: Session, filters: Filters) -> Iterator[Any]:
+    """Stage counts by the UTC hour of invitation; `london_day_of_hour` names its day (the
+    London offset is a whole number of hours), and the weekly trend is folded in Python."""
+    if session.get_bind().dialect.name == "postgresql":
+        hour = func.date_trunc("hour", Episode.invited_at)
+    else:
+        hour = func.substr(Episode.invited_at, 1, 13)  # "YYYY-MM-DD HH" of a UTC time
     query = (
-        select(day.label("day"), *_stage_counts())
+        select(hour.label("hour"), *_stage_counts())
         .where(*cohort(filters), Episode.invited_at.is_not(None))
-        .group_by(day)
+        .group_by(hour)
     )
     return iter(session.execute(query))
+
+
+def london_day_of_hour(hour: datetime | str) -> date:
+    if isinstance(hour, str):
+        hour = datetime.strptime(hour, "%Y-%m-%d %H").replace(tzinfo=UTC)
+    return hour.astimezone(clock.LONDON).date()
 
 
 def domain_counts(session: Session, filters: Filters) -> dict[str, int]:
@@ -161,10 +185,9 @@ def domain_counts(session: Session, filters: Filters) -> dict[str, int]:
     query = (
         select(Flag.domain, func.count(distinct(Flag.response_id)))
         .join(Response, Response.id == Flag.response_id)
-        .join(Episode, Episode.id == Response.episode_id)
-        .where(*cohort(filters))
         .group_by(Flag.domain)
     )
+    query = _of_cohort(query, Response.episode_id, filters)
     return {domain: count for domain, count in session.execute(query)}
 
 
@@ -173,26 +196,25 @@ def item_answers(session: Session, filters: Filters) -> Iterator[Any]:
     declined = cast(Answer.value, String) == f'"{DECLINE_VALUE}"'
     query = (
         select(
-            Episode.questionnaire_id,
+            Response.questionnaire_id,
             Answer.item_id,
             func.count().label("answered"),
             func.count(case((declined, 1))).label("declined"),
         )
-        .join(Episode, Episode.id == Answer.episode_id)
-        .where(*cohort(filters), Episode.completed_at.is_not(None))
-        .group_by(Episode.questionnaire_id, Answer.item_id)
+        # A response is a completed episode's: answers of unfinished forms are left out.
+        .join(Response, Response.episode_id == Answer.episode_id)
+        .group_by(Response.questionnaire_id, Answer.item_id)
     )
+    query = _of_cohort(query, Answer.episode_id, filters)
     return iter(session.execute(query))
 
 
 def support_sessions(session: Session, filters: Filters) -> tuple[int, int]:
     """Sessions with the social prescriber, and the patients who had at least one."""
-    query = (
-        select(func.count(SupportSession.id), func.count(distinct(SupportSession.task_id)))
-        .join(TriageTask, TriageTask.id == SupportSession.task_id)
-        .join(Episode, Episode.id == TriageTask.episode_id)
-        .where(*cohort(filters))
-    )
+    query = select(
+        func.count(SupportSession.id), func.count(distinct(SupportSession.task_id))
+    ).join(TriageTask, TriageTask.id == SupportSession.task_id)
+    query = _of_cohort(query, TriageTask.episode_id, filters)
     sessions, patients = session.execute(query).one()
     return sessions, patients
 
@@ -203,10 +225,9 @@ def referral_rows(session: Session, filters: Filters) -> Iterator[Any]:
     query = (
         select(*keys, func.count().label("count"))
         .join(TriageTask, TriageTask.id == Referral.task_id)
-        .join(Episode, Episode.id == TriageTask.episode_id)
-        .where(*cohort(filters))
         .group_by(*keys)
     )
+    query = _of_cohort(query, TriageTask.episode_id, filters)
     return iter(session.execute(query))
 
 
@@ -228,12 +249,10 @@ def completion_to_contact_days(session: Session, filters: Filters) -> Iterator[A
 
 def task_outcomes(session: Session, filters: Filters) -> Iterator[Any]:
     """Triage tasks by status and, once closed, outcome."""
-    query = (
-        select(TriageTask.status, TriageTask.outcome, func.count())
-        .join(Episode, Episode.id == TriageTask.episode_id)
-        .where(*cohort(filters))
-        .group_by(TriageTask.status, TriageTask.outcome)
+    query = select(TriageTask.status, TriageTask.outcome, func.count()).group_by(
+        TriageTask.status, TriageTask.outcome
     )
+    query = _of_cohort(query, TriageTask.episode_id, filters)
     return iter(session.execute(query))
 
 
