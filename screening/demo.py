@@ -39,7 +39,8 @@ DEMO_USERS = {
 DEMO_PATIENTS = 150
 _GIVEN = ["Amina", "Ben", "Chloe", "Dev", "Esther", "Farid", "Grace", "Hassan", "Ivy", "Jon"]
 _FAMILY = ["Ahmed", "Brown", "Chowdhury", "Davies", "Evans", "Fernandes", "Green", "Hussain"]
-_ETHNICITY = ["Bangladeshi", "White British", "Black African", "Indian", "Pakistani", "Other"]
+# NHS Data Dictionary ETHNIC CATEGORY codes, roughly as an east London list has them.
+_ETHNICITY = ["A", "A", "C", "H", "J", "K", "K", "L", "M", "N", "R", "Z", "99"]
 _COLUMNS = [
     "appointment_id", "nhs_number", "given_name", "family_name", "date_of_birth", "mobile",
     "clinic_code", "appointment_at", "status", "sex", "ethnicity", "language", "imd_decile",
@@ -97,7 +98,7 @@ def _row(serial: int, today: date, clinic_codes: list[str], rng: random.Random) 
         "cancelled" if serial % 31 == 0 else "booked",
         rng.choice(["female", "male"]),
         rng.choice(_ETHNICITY),
-        "en",
+        "bn" if serial % 7 == 0 else "ur" if serial % 11 == 0 else "en",
         str(rng.randint(1, 6)),
     ]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -22,6 +23,7 @@ from screening.questionnaire.frozen import freeze
 
 from .appointment_lists import appointment, write_list
 from .conftest import ROOT
+from .factories import make_task
 
 SCREENING = str(Path(sys.executable).with_name("screening"))
 
@@ -217,6 +219,70 @@ def test_demo_seeds_one_user_per_role_on_its_own_sqlite_file(tmp_path: Path) -> 
         assert set(tasks) == {"urgent", "routine"}  # the shipped tools raise no `high` flag
         assert held.fetchone()[0] > 0 and calls.fetchone()[0] > 0
         assert referrals.fetchone()[0] > 0 and today.fetchone()[0] > 0
+    # The funnel has numbers on first open, down to the patient groups.
+    demo_db = {
+        **isolated(tmp_path),
+        "SCREENING_DATABASE_URL": f"sqlite:///{tmp_path / 'instance' / 'demo.db'}",
+    }
+    report = json.loads(run("report", "funnel", "--format", "json", **demo_db).stdout)
+    counts = {s["stage"]: s["count"] for s in report["stages"]}
+    assert counts["invited"] > counts["engaged"] > counts["completed"] > counts["flagged"] > 0
+    assert {g["group"] for g in report["groups"]["ethnicity"]} >= {"white", "asian", "black"}
+    assert {g["group"] for g in report["groups"]["language"]} >= {"en", "bn"}
+
+
+# --- report funnel ----------------------------------------------------------------------
+
+
+def test_report_funnel_prints_json_csv_and_a_table(
+    app: Flask, session: Session, database_url: str, tmp_path: Path
+) -> None:
+    make_task(session, nhs_number="9990000018")
+    make_task(session, nhs_number="9990000026", missed_meals="yes")
+    env = {**isolated(tmp_path), "SCREENING_DATABASE_URL": database_url}
+    result = run("report", "funnel", "--format", "json", "--clinic", "CARD-NUH", **env)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["filters"] == {
+        "clinic": "CARD-NUH", "from": None, "to": None, "questionnaire": None,
+    }  # fmt: skip
+    assert report["stages"][3] == {
+        "stage": "completed", "count": 2, "pct_of_previous": None, "pct_of_invited": 100.0,
+    }  # fmt: skip
+    assert set(report) >= {"stages", "domains", "by_clinic", "groups"}
+    assert set(report["groups"]) == {"age_band", "sex", "ethnicity", "language", "imd_decile"}
+
+    result = run("report", "funnel", "--format", "csv", **env)
+    lines = result.stdout.splitlines()
+    assert lines[0] == "stage,count,pct_of_previous,pct_of_invited"
+    assert [line.split(",")[0] for line in lines[1:]] == [
+        "invited", "delivered", "engaged", "completed", "flagged", "wants_help", "contacted",
+        "referred",
+    ]  # fmt: skip
+    assert "Other counts are exact" in result.stderr  # the rule it applied
+    published = run("report", "funnel", "--format", "csv", "--suppress", **env)
+    assert published.stdout.splitlines()[1] == "invited,[c],,"
+    assert published.stderr.startswith("All counts:")
+    table = run("report", "funnel", **env)
+    assert table.returncode == 0 and "financial" in table.stdout and "invited" in table.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--clinic", "NOPE"], "--clinic: 'NOPE' is not a clinic code (known: "),
+        (["--from", "2026-02-30"], "--from: '2026-02-30' is not a date: use YYYY-MM-DD"),
+        (["--from", "2026-03-01", "--to", "2026-02-01"], "--to: the end date must be"),
+        (["--questionnaire", "phq9"], "--questionnaire: 'phq9' is not a questionnaire id"),
+    ],
+)
+def test_report_funnel_refuses_bad_filters_naming_the_option(
+    app: Flask, database_url: str, tmp_path: Path, args: list[str], says: str
+) -> None:
+    env = {**isolated(tmp_path), "SCREENING_DATABASE_URL": database_url}
+    result = run("report", "funnel", *args, **env)
+    assert result.returncode == 1
+    assert says in result.stderr and "Traceback" not in result.stderr
 
 
 def test_a_broken_config_is_reported_not_raised(tmp_path: Path) -> None:

@@ -16,7 +16,6 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     String,
-    and_,
     case,
     cast,
     distinct,
@@ -263,7 +262,6 @@ def follow_up_counts(session: Session, filters: Filters) -> tuple[int, int]:
         select(func.count(follow_up.invited_at), func.count(follow_up.completed_at))
         .select_from(follow_up)
         .join(TriageTask, TriageTask.id == follow_up.follow_up_task_id)
-        .join(Episode, and_(Episode.id == TriageTask.episode_id, *cohort(filters)))
     )
-    invited, completed = session.execute(query).one()
+    invited, completed = session.execute(_of_cohort(query, TriageTask.episode_id, filters)).one()
     return invited, completed
