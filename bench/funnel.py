@@ -41,7 +41,7 @@ EMAIL, PASSWORD = "clinician@bench.screening.invalid", "bench clinician password
 TARGET_REPORT_S = 1.0
 TARGET_RATIO = 1.5
 BATCH = 20_000
-RUNS = 5
+RUNS = 3
 CLINICS = ("CARD-NUH", "CARD-RLH")
 BARTS = (
     ("ends_meet", "financial", "yes"),
