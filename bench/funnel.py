@@ -34,7 +34,27 @@ from typing import Any
 
 import requests
 from common import ROOT, create_postgres, drop_postgres
+from sqlalchemy import insert, select, text
 from triage import csrf_token, environment, serve
+
+from screening import constants as c
+from screening import create_app
+from screening.extensions import db
+from screening.models import (
+    Answer,
+    Appointment,
+    ContactAttempt,
+    Episode,
+    Flag,
+    OutboundMessage,
+    Patient,
+    Referral,
+    Response,
+    StaffUser,
+    SupportSession,
+    TriageTask,
+)
+from screening.reports import queries
 
 BIN = Path(sys.executable).parent
 EMAIL, PASSWORD = "clinician@bench.screening.invalid", "bench clinician password"
@@ -71,26 +91,7 @@ HAND_WRITTEN = (
 
 def seed(env: dict[str, str], episodes: int) -> None:
     """Rows shaped as the real code writes them, at the pilot's rates (SPEC §1)."""
-    from sqlalchemy import insert, select
-
-    from screening import constants as c
-    from screening import create_app
     from screening.clinics import sync_clinics
-    from screening.extensions import db
-    from screening.models import (
-        Answer,
-        Appointment,
-        ContactAttempt,
-        Episode,
-        Flag,
-        OutboundMessage,
-        Patient,
-        Referral,
-        Response,
-        StaffUser,
-        SupportSession,
-        TriageTask,
-    )
     from screening.questionnaire.frozen import freeze
     from screening.staff import create_user
 
@@ -115,7 +116,7 @@ def seed(env: dict[str, str], episodes: int) -> None:
                 )
             }  # fmt: skip
             for s in range(start + 1, min(start + BATCH, episodes) + 1):
-                _one(s, rng, start_of_year, rows, ids, user, c)
+                _one(s, rng, start_of_year, rows, ids, user)
             for model, batch in rows.items():
                 if batch:
                     session.execute(insert(model), batch)
@@ -124,25 +125,11 @@ def seed(env: dict[str, str], episodes: int) -> None:
             with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as raw:
                 raw.exec_driver_sql("VACUUM ANALYZE")
         else:
-            session.execute(__import__("sqlalchemy").text("ANALYZE"))
+            session.execute(text("ANALYZE"))
             session.commit()
 
 
-def _one(s: int, rng: random.Random, year: datetime, rows: dict, ids: dict, user: int, c: Any):
-    from screening.models import (
-        Answer,
-        Appointment,
-        ContactAttempt,
-        Episode,
-        Flag,
-        OutboundMessage,
-        Patient,
-        Referral,
-        Response,
-        SupportSession,
-        TriageTask,
-    )
-
+def _one(s: int, rng: random.Random, year: datetime, rows: dict, ids: dict, user: int) -> None:
     at = year + timedelta(days=rng.randint(0, 364), minutes=30 * rng.randint(0, 16))
     invited = at - timedelta(days=7)
     clinic = CLINICS[s % len(CLINICS)]
@@ -271,11 +258,7 @@ def _one(s: int, rng: random.Random, year: datetime, rows: dict, ids: dict, user
 
 
 def measure(env: dict[str, str]) -> dict[str, Any]:
-    from sqlalchemy import text
-
-    from screening import create_app
-    from screening.extensions import db
-    from screening.reports import Filters, build_report, queries
+    from screening.reports import Filters, build_report
 
     app = create_app(env)
     with app.app_context():
@@ -316,8 +299,6 @@ def _best(run: Any) -> float:
 
 
 def _pass_times(session: Any, filters: Any) -> dict[str, float]:
-    from screening.reports import queries
-
     passes = {
         "totals": lambda: queries.stage_totals(session, filters),
         "breakdowns": lambda: list(queries.breakdown_rows(session, filters)),

@@ -32,7 +32,7 @@ from .statistics import (
 )
 
 STAGES = c.FUNNEL_STAGES
-INVITED, ENGAGED, COMPLETED, FLAGGED = (STAGES.index(s) for s in STAGES[:1] + STAGES[2:5])
+INVITED, COMPLETED, FLAGGED = (STAGES.index(s) for s in ("invited", "completed", "flagged"))
 # Each reference rate of SPEC §6 is a stage as a share of an earlier one.
 REFERENCE_BASES = {"engaged": "invited", "completed": "engaged", "flagged": "completed"}
 PILOT_RATES = {"engaged": 45.0, "completed": 50.0, "flagged": 56.0}
@@ -205,14 +205,14 @@ def group_stages(counts: Sequence[int], overall: Sequence[float | None]) -> list
     entries = []
     for position, stage in enumerate(STAGES):
         x = published[position]
+        # Stages need not nest (SPEC §7): a rate above 100% has no interval to give.
+        beyond = x is not None and n is not None and x > n
         entry: dict[str, Any] = {
             "stage": stage,
             "count": x,
             "pct_of_invited": percent(x, n),
-            "ci95": None if x is not None and n is not None and x > n else ci95(x, n),
-            "vs_all": None
-            if x is not None and n is not None and x > n
-            else compare(x, n, overall[position]),
+            "ci95": None if beyond else ci95(x, n),
+            "vs_all": None if beyond else compare(x, n, overall[position]),
         }
         if x is None:
             entry["suppressed"] = True

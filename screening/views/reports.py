@@ -7,12 +7,13 @@ or downloaded which figures is still recorded, as a trust's information governan
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from flask import Blueprint, Response, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
-from .. import audit, state
+from .. import State, audit, state
 from .. import constants as c
 from ..extensions import db, remote_addr
 from ..reports import BadFilter, Filters, build_report, parse_report_filters
@@ -61,7 +62,12 @@ def funnel() -> ResponseReturnValue:
 
 
 def _page(
-    loaded, filters: Filters, report, *, problem: tuple[str, str] | None = None, status: int = 200
+    loaded: State,
+    filters: Filters,
+    report: dict[str, Any] | None,
+    *,
+    problem: tuple[str, str] | None = None,
+    status: int = 200,
 ) -> ResponseReturnValue:
     clinics = sorted(loaded.config.clinics.values(), key=lambda clinic: clinic.code)
     return (

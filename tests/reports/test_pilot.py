@@ -11,18 +11,16 @@ them (50.0%) completed, 19 of those (55.9%) flagged, 13 of whom (68.4%) for mone
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import datetime, time, timedelta
 from pathlib import Path
 
-import pytest
 from bs4 import BeautifulSoup
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
-from screening import clock, create_app, state
+from screening import clock, state
 from screening.clock import LONDON, frozen_at
 from screening.extensions import db
 from screening.invitations import create_due_messages
@@ -32,10 +30,8 @@ from screening.reports.exports import csv_table
 from screening.sms import client_for
 from screening.sms.outbox import drain
 from tests.appointment_lists import appointment, test_nhs_number, write_list
-from tests.conftest import _empty_tables, app_overrides
 from tests.fake_twilio import FakeTwilio
 from tests.pages import OwnContextClient, csrf_token, page
-from tests.sms.conftest import MESSAGING_SERVICE_SID
 from tests.views.test_triage import sign_in
 
 PATIENTS = 150
@@ -50,26 +46,6 @@ WANTS_HELP = 15  # of the 19; the other 4 say no (none feels unsafe)
 REACHED = 10
 REFERRED = 6  # of those reached; the sixth back to the GP practice's social prescriber
 SESSIONS = 5
-
-
-@pytest.fixture
-def pilot_app(database_url: str, tmp_path: Path, fake_twilio: FakeTwilio) -> Iterator[Flask]:
-    app = create_app(
-        app_overrides(
-            database_url,
-            tmp_path / "instance",
-            SCREENING_SMS_BACKEND="twilio",
-            TWILIO_ACCOUNT_SID=fake_twilio.account_sid,
-            TWILIO_AUTH_TOKEN=fake_twilio.auth_token,
-            TWILIO_MESSAGING_SERVICE_SID=MESSAGING_SERVICE_SID,
-            SCREENING_TWILIO_API_BASE=fake_twilio.base_url,
-        )
-    )
-    app.test_client_class = OwnContextClient
-    with app.app_context():
-        yield app
-        db.session.remove()  # end the test's own reads before the tables are emptied
-    _empty_tables()
 
 
 def _clinic_list(tmp_path: Path) -> Path:
@@ -201,8 +177,10 @@ def _prescriber_works(app: Flask) -> None:
 
 
 def test_the_newham_pilot_is_reproduced_number_by_number(
-    pilot_app: Flask, fake_twilio: FakeTwilio, tmp_path: Path
+    twilio_app: Flask, fake_twilio: FakeTwilio, tmp_path: Path
 ) -> None:
+    pilot_app = twilio_app
+    pilot_app.test_client_class = OwnContextClient  # each request in its own context
     links = _send_invitations(pilot_app, fake_twilio, tmp_path)
     assert len(links) == PATIENTS
     serials = [serial for serial in sorted(links) if serial not in UNDELIVERED]

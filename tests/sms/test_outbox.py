@@ -50,6 +50,7 @@ def twilio_app(database_url: str, tmp_path: Path, fake_twilio: FakeTwilio) -> It
     )
     with app.app_context():
         yield app
+        db.session.remove()  # end the test's own reads before the tables are emptied
     _empty_tables()
 
 
