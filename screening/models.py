@@ -17,6 +17,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     CheckConstraint,
+    Computed,
     Date,
     ForeignKey,
     Index,
@@ -25,6 +26,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from . import clock
@@ -35,6 +37,96 @@ from .db import Base, UTCDateTime
 def _in(column: str, values: tuple[str, ...]) -> str:
     quoted = ", ".join(f"'{v}'" for v in values)
     return f"{column} IN ({quoted})"
+
+
+# The timestamps that mark the funnel's stages (SPEC §7), in the order of FUNNEL_STAGES.
+FUNNEL_STAGE_COLUMNS = (
+    "invited_at",
+    "delivered_at",
+    "opened_at",
+    "completed_at",
+    "flagged_at",
+    "wants_help_at",
+    "contacted_at",
+    "referred_at",
+)
+assert len(FUNNEL_STAGE_COLUMNS) == len(c.FUNNEL_STAGES)
+
+# The funnel's breakdowns of the cohort: clinic, questionnaire and completion mode
+# together (the totals fold from them), then each patient group of the episode's snapshot.
+FUNNEL_BREAKDOWNS = {
+    "cohort": ("clinic_code", "questionnaire_id", "mode"),
+    "age_band": ("age_band",),
+    "sex": ("sex",),
+    "ethnicity": ("ethnicity",),
+    "language": ("language",),
+    "imd_decile": ("imd_decile",),
+}
+
+# Screening episodes: follow-up questionnaires (SPEC §11) are not in the funnel.
+SCREENING_EPISODE = "follow_up_task_id IS NULL"
+
+
+def _stages_reached() -> str:
+    """Bit i is set when the episode has reached FUNNEL_STAGES[i].
+
+    One small integer that an index can carry beside a breakdown's columns, so the funnel
+    reads each breakdown from an index alone, already in its GROUP BY order: without it
+    SQLite sorts a million wide rows per breakdown.
+    """
+    return " + ".join(
+        f"(CASE WHEN {name} IS NOT NULL THEN {1 << bit} ELSE 0 END)"
+        for bit, name in enumerate(FUNNEL_STAGE_COLUMNS)
+    )
+
+
+def sqlite_day_key(column: str) -> str:
+    """SQLite's key of the London day of a stored UTC time (see reports.queries._day_key):
+    the UTC date, marked `+` in the 23:00 UTC hour. The same text in an index and a query
+    is how SQLite knows the index serves the query."""
+    return (
+        f"substr({column}, 1, 10) || CASE WHEN substr({column}, 12, 2) = '23' THEN '+' ELSE '' END"
+    )
+
+
+# The report's filters (clinic, questionnaire, appointment date), at the end of each of its
+# indexes: a filtered report reads the same index, only fewer of its entries count.
+FUNNEL_FILTERS = ("clinic_code", "questionnaire_id", "appointment_at")
+
+
+def _funnel_index(
+    name: str, *keys: Any, where: str = SCREENING_EPISODE, counts: tuple[str, ...] = ()
+) -> Index:
+    """A covering index of screening episodes for one of the funnel's grouped passes: its
+    group keys, then what it counts (the stages reached, unless given), then the filters."""
+    named = {key for key in keys if isinstance(key, str)}
+    trailing = [f for f in FUNNEL_FILTERS if f not in named]
+    return Index(
+        f"ix_episodes_funnel_{name}",
+        *keys,
+        *(counts or ("stages_reached",)),
+        *trailing,
+        sqlite_where=sql_text(where),
+        postgresql_where=sql_text(where),
+    )
+
+
+def _funnel_indexes() -> tuple[Index, ...]:
+    invited = f"{SCREENING_EPISODE} AND invited_at IS NOT NULL"
+    contacted = f"{SCREENING_EPISODE} AND contacted_at IS NOT NULL"
+    return (
+        _funnel_index("totals"),
+        *(_funnel_index(name, *keys) for name, keys in FUNNEL_BREAKDOWNS.items()),
+        # The wait from completion to first contact, of those contacted.
+        _funnel_index("contacted", where=contacted, counts=("completed_at", "contacted_at")),
+        # The weekly trend groups by the day of invitation: SQLite by an expression it can
+        # index, PostgreSQL (whose London day needs a time zone, which an index cannot
+        # hold) hashing the days of an index of the times.
+        _funnel_index("invited_day", sql_text(sqlite_day_key("invited_at")), where=invited).ddl_if(
+            dialect="sqlite"
+        ),
+        _funnel_index("invited", "invited_at", where=invited).ddl_if(dialect="postgresql"),
+    )
 
 
 def _public_id() -> str:
@@ -186,8 +278,10 @@ class Episode(Timestamped, Base):
     entered_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
     # A follow-up questionnaire (SPEC §11) scheduled from this task: no appointment, no
     # re-screen window, and not a screening episode (the funnel leaves it out).
+    # Indexed for follow-ups only (ix_episodes_follow_ups): an index of every episode here
+    # would tempt SQLite to read the screening episodes through it, row by row.
     follow_up_task_id: Mapped[int | None] = mapped_column(
-        ForeignKey("triage_tasks.id", use_alter=True), index=True
+        ForeignKey("triage_tasks.id", use_alter=True)
     )
 
     # Funnel stages (SPEC §7).
@@ -209,6 +303,8 @@ class Episode(Timestamped, Base):
     sex: Mapped[str | None] = mapped_column(String(40))
     ethnicity: Mapped[str | None] = mapped_column(String(80))
     imd_decile: Mapped[int | None] = mapped_column(Integer)
+    # Computed by the database from the stage timestamps: never written.
+    stages_reached: Mapped[int] = mapped_column(Integer, Computed(_stages_reached()))
 
     patient: Mapped[Patient] = relationship(back_populates="episodes")
     appointment: Mapped[Appointment | None] = relationship(foreign_keys=[appointment_id])
@@ -219,8 +315,13 @@ class Episode(Timestamped, Base):
         CheckConstraint(_in("status", c.EPISODE_STATUSES), name="status_known"),
         CheckConstraint(_in("mode", c.MODES), name="mode_known"),
         Index("ix_episodes_patient_questionnaire", "patient_id", "questionnaire_id"),
-        # Covering index for the funnel's GROUP BY clinic over a date range.
-        Index("ix_episodes_clinic_created", "clinic_code", "created_at"),
+        Index(
+            "ix_episodes_follow_ups",
+            "follow_up_task_id",
+            sqlite_where=sql_text("follow_up_task_id IS NOT NULL"),
+            postgresql_where=sql_text("follow_up_task_id IS NOT NULL"),
+        ),
+        *_funnel_indexes(),
     )
 
 
@@ -239,7 +340,14 @@ class Answer(Base):
 
     episode: Mapped[Episode] = relationship(back_populates="answers")
 
-    __table_args__ = (UniqueConstraint("episode_id", "item_id"),)
+    __table_args__ = (
+        UniqueConstraint("episode_id", "item_id"),
+        # The funnel's answers pass reads episode, item and value from this alone. SQLite
+        # only: PostgreSQL's json has no ordering to index, and hashes the join instead.
+        Index("ix_answers_episode_value", "episode_id", "item_id", "value").ddl_if(
+            dialect="sqlite"
+        ),
+    )
 
 
 class Response(Base):
@@ -348,6 +456,8 @@ class TriageTask(Timestamped, Base):
             "domains",
         ),
         Index("ix_triage_tasks_holder", "assigned_to_user_id", "status"),
+        # The funnel's tasks by outcome, in GROUP BY order.
+        Index("ix_triage_tasks_outcome", "status", "outcome", "episode_id"),
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -33,9 +34,26 @@ def make_episode(session: Session, *, questionnaire: str = "barts-social-welfare
     return episode
 
 
+def _comparable(dialect: str) -> Any:
+    """Alembic's filter: leave out the models' indexes this database does not build
+    (`ddl_if`). SQLite's expression indexes cannot be reflected, so Alembic skips them; the
+    funnel's tests check that the query plans use them."""
+
+    def include(item: Any, name: str | None, kind: str, reflected: bool, compare_to: Any) -> bool:
+        only = getattr(item, "_ddl_if", None)
+        return kind != "index" or reflected or only is None or only.dialect == dialect
+
+    return include
+
+
+@pytest.mark.filterwarnings("ignore:Skipped unsupported reflection of expression-based index")
+@pytest.mark.filterwarnings("ignore:autogenerate skipping metadata-specified expression-based")
 def test_migrations_build_exactly_the_models(session: Session) -> None:
     with db.engine.connect() as connection:  # type: ignore[union-attr]
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        context = MigrationContext.configure(
+            connection,
+            opts={"compare_type": True, "include_object": _comparable(connection.dialect.name)},
+        )
         assert compare_metadata(context, Base.metadata) == []
     assert current_revision(db.engine) == head_revision(db.engine)  # type: ignore[arg-type]
 

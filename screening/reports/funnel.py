@@ -109,11 +109,9 @@ def funnel_report(
             }
             for mode in c.MODES
         ],
-        "declined_items": _declined_items(
-            queries.item_answers(session, filters), questionnaires, shown
-        ),
+        "declined_items": _declined_items(session, filters, questionnaires, in_scope, shown),
         "process": _process(session, filters, shown),
-        "weekly": _weekly(queries.invitation_hours(session, filters), shown),
+        "weekly": _weekly(queries.invitation_days(session, filters), shown),
         "follow_ups": _follow_ups(session, filters, shown),
         "groups": _groups(by_group, published),
     }
@@ -291,30 +289,37 @@ def _text(value: Any, questionnaire: Questionnaire) -> str:
 
 
 def _declined_items(
-    rows: Iterable[Any], questionnaires: Mapping[str, Questionnaire], shown: Any
+    session: Session,
+    filters: Filters,
+    questionnaires: Mapping[str, Questionnaire],
+    in_scope: set[str],
+    shown: Any,
 ) -> list[dict[str, Any]]:
     """ "I don't want to answer" per item that offers it, among completers who answered."""
-    answered = {(row.questionnaire_id, row.item_id): row for row in rows}
+    offering = [
+        (questionnaires[questionnaire_id], item)
+        for questionnaire_id in sorted(in_scope & questionnaires.keys())
+        for item in questionnaires[questionnaire_id].items
+        if DECLINE_VALUE in item.values
+    ]
+    rows = queries.item_answers(
+        session, filters, [(questionnaire.id, item.id) for questionnaire, item in offering]
+    )
     entries = []
-    for questionnaire_id in sorted({key[0] for key in answered}):
-        questionnaire = questionnaires.get(questionnaire_id)
-        if questionnaire is None:
-            continue
-        for item in questionnaire.items:
-            row = answered.get((questionnaire_id, item.id))
-            if DECLINE_VALUE not in item.values or row is None:
-                continue
-            total, declined = shown(row.answered), shown(row.declined)
-            entries.append(
-                {
-                    "questionnaire_id": questionnaire_id,
-                    "item_id": item.id,
-                    "text": _text(item.text, questionnaire),
-                    "answered": total,
-                    "declined": declined,
-                    "pct_declined": percent(declined, total),
-                }
-            )
+    for (questionnaire, item), row in zip(offering, rows, strict=True):
+        if not row.answered:
+            continue  # no completer was asked it
+        total, declined = shown(row.answered), shown(row.declined)
+        entries.append(
+            {
+                "questionnaire_id": questionnaire.id,
+                "item_id": item.id,
+                "text": _text(item.text, questionnaire),
+                "answered": total,
+                "declined": declined,
+                "pct_declined": percent(declined, total),
+            }
+        )
     return entries
 
 
@@ -375,10 +380,10 @@ def week_starting(day: date) -> date:
     return day - timedelta(days=day.weekday())  # ISO weeks start on Monday
 
 
-def _weekly(rows: Iterable[Any], shown: Any) -> list[dict[str, Any]]:
+def _weekly(days: Iterable[tuple[date, Sequence[int]]], shown: Any) -> list[dict[str, Any]]:
     weeks: dict[date, Counts] = defaultdict(_zero)
-    for row in rows:
-        _add(weeks[week_starting(queries.london_day_of_hour(row.hour))], row[1:])
+    for day, counts in days:
+        _add(weeks[week_starting(day)], counts)
     return [
         {"week_starting": week.isoformat(), "stages": stage_entries(counts, shown)}
         for week, counts in sorted(weeks.items())
