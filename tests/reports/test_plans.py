@@ -64,12 +64,15 @@ def test_every_pass_reads_episodes_through_a_funnel_index(
     for statement, plan in plans(session, filters).items():
         reads = [step for step in plan if re.search(r"\b(SCAN|SEARCH) episodes\b", step)]
         for step in reads:
-            assert re.search(r"USING (COVERING )?INDEX ix_episodes_(funnel_|follow_ups)", step), (
-                statement,
-                plan,
+            through_index = re.search(
+                r"USING (COVERING )?INDEX ix_episodes_(funnel_|follow_ups)", step
             )
+            # A period: the table read once, in its own order (see queries._through).
+            whole_table = step == "SCAN episodes" and filters.date_from is not None
+            assert through_index or whole_table, (statement, plan)
         if "stages_reached" in statement and "GROUP BY" in statement:
             grouped += 1
-            # Read in GROUP BY order: a million episodes never sorted.
-            assert not any("TEMP B-TREE" in step for step in plan), (statement, plan)
+            if filters.date_from is None:
+                # Read in GROUP BY order: a million episodes never sorted.
+                assert not any("TEMP B-TREE" in step for step in plan), (statement, plan)
     assert grouped == 8  # the totals, six breakdowns and the days of invitation
