@@ -5,14 +5,28 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: venv demo test lint format validate messages clean
+.PHONY: venv lock demo test lint format validate messages clean
 
-# Reinstalls whenever pyproject.toml changes.
-$(STAMP): pyproject.toml
+PIP := $(BIN)/python -m pip --disable-pip-version-check
+COMPILE := $(BIN)/uv pip compile pyproject.toml --python-version 3.11 --generate-hashes --quiet
+
+# Installs exactly the locked versions (hash-checked), then the project itself; reinstalls
+# whenever pyproject.toml or the lock changes.
+$(STAMP): pyproject.toml requirements-dev.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet --require-hashes -r requirements-dev.lock
+	$(PIP) install --quiet --no-deps -e .
 	touch $(STAMP)
+
+# Pins pyproject.toml's dependencies again after a change to them, keeping every pin that
+# still fits (`make lock UPGRADE=--upgrade` takes the newest). requirements.lock is what a
+# server installs; requirements-dev.lock adds the test tools at the same versions.
+lock:
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet uv
+	$(COMPILE) $(UPGRADE) -o requirements.lock
+	$(COMPILE) $(UPGRADE) --extra dev -c requirements.lock -o requirements-dev.lock
 
 venv: $(STAMP)
 

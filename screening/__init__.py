@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -17,8 +18,8 @@ from flask import Flask, current_app
 from jinja2 import ChainableUndefined, ChoiceLoader, FileSystemLoader, PackageLoader
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import i18n
-from .config import Config, load_config
+from . import i18n, logs
+from .config import Config, ConfigError, load_config
 from .questionnaire.loader import Collection, load_paths
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,7 +46,13 @@ def state() -> State:
 
 def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     """Build the app. `overrides` take the names of SPEC §6's environment variables."""
-    config = load_config(overrides=overrides)
+    try:
+        config = load_config(overrides=overrides)
+    except ConfigError as exc:
+        raise _refusal(exc) from None
+    if not logging.getLogger().handlers:
+        # Under gunicorn or `flask run` nobody else has set logging up: JSON lines.
+        logs.configure(config.log_level)
     app = Flask(
         __name__,
         template_folder=str(ROOT / "templates"),
@@ -54,6 +61,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
         static_url_path="/assets",
     )
     _configure(app, config)
+    logs.init_app(app)
     if config.trusted_proxies:
         # Rate limits and audit records need the patient's or user's address, not the
         # proxy's: trust exactly as many X-Forwarded-* hops as there are proxies.
@@ -74,6 +82,20 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     security.init_app(app)
     formatting.init_app(app)
     return app
+
+
+def _refusal(exc: ConfigError) -> Exception:
+    """The exception that refuses to start with this configuration.
+
+    gunicorn prints an `AppImportError` as its message alone and stops ("App failed to
+    load") rather than booting worker after worker, each with a traceback; anywhere else
+    the `ConfigError` itself goes up, for the CLI to print or a test to catch.
+    """
+    server_errors = sys.modules.get("gunicorn.errors")
+    if server_errors is None:
+        return exc
+    lines = ["The configuration has problems:", *exc.messages]
+    return server_errors.AppImportError("\n".join(lines))
 
 
 def _configure(app: Flask, config: Config) -> None:

@@ -27,19 +27,21 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from . import clock, create_app
+from . import clock, create_app, logs
 from .clinics import sync_clinics
 from .clock import frozen_at
 from .config import Config, ConfigError, clinic_problems, load_config
 from .constants import ROLES, TASK_STATUSES
 from .db import make_engine
 from .extensions import db
+from .heartbeat import record_run
 from .migrate import current_revision, head_revision, upgrade_to_head
 from .questionnaire import frozen
 from .questionnaire.loader import example_problems, load_paths
 from .yamlsource import Problem
 
 DEMO_DATABASE = "demo.db"
+log = logging.getLogger("screening.worker")
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
@@ -75,12 +77,12 @@ def _short(exc: Exception) -> str:
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def cli() -> None:
     """Social-needs screening before outpatient clinics."""
+    logs.begin()
 
 
 def main() -> None:
     # Service messages (the console SMS backend among them) go to stderr.
-    logging.basicConfig(level=os.environ.get("SCREENING_LOG_LEVEL", "INFO"), format="%(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    logs.configure(os.environ.get("SCREENING_LOG_LEVEL", "INFO"))
     cli(prog_name="screening")
 
 
@@ -162,6 +164,7 @@ def send_due(app: Flask, session: Session, now: datetime) -> str:
         created = create_due_messages(session, config, now)
         dispatched = drain(session, config, client_for(config), now, worker=worker_name())
         alerts = send_due_alerts(session, config, now)
+    record_run(session)
     summary = (
         f"{now.isoformat()}: created {created.invitations} invitations and "
         f"{created.reminders} reminders; {dispatched.summary()}"
@@ -179,7 +182,9 @@ def worker() -> None:
         require_schema()
         interval = app.extensions["screening"].config.settings.worker_interval_seconds
         while not stopping.is_set():
-            click.echo(send_due(app, session, clock.now()))
+            logs.begin()  # each run's lines share an id
+            # A long-running process: its summaries are log lines (JSON), not output.
+            log.info("%s", send_due(app, session, clock.now()))
             stopping.wait(interval)
 
 

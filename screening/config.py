@@ -23,6 +23,7 @@ from .yamlsource import Problem, Source, read, validate
 
 ENVIRONMENTS = ("development", "demo", "test", "production")
 SMS_BACKENDS = ("console", "twilio")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 SMS_PLACEHOLDERS = ("hospital", "date", "time", "link")
 _CLOCK = r"([01]\d|2[0-3]):[0-5]\d"
 
@@ -207,6 +208,7 @@ class Config:
     mail_from: str
     trusted_proxies: int
     translation_dirs: tuple[str, ...]
+    log_level: str
     settings: Settings
     hospital: str
     clinics: dict[str, Clinic]
@@ -255,6 +257,9 @@ def load_config(
             "SCREENING_PUBLIC_BASE_URL: give a full URL such as https://screen.example.nhs.uk"
         )
 
+    if environment == "production":
+        messages.extend(_production_problems(public_base_url, database_url))
+
     smtp_url = env.get("SCREENING_SMTP_URL") or None
     if smtp_url is not None and not re.match(
         r"^(smtp|smtp\+starttls|smtps)://[^/\s]+/?$", smtp_url
@@ -269,6 +274,11 @@ def load_config(
     if not proxies.isdigit():
         messages.append("SCREENING_TRUSTED_PROXIES: give the number of proxies in front, e.g. 1")
         proxies = "0"
+
+    log_level = env.get("SCREENING_LOG_LEVEL", "INFO").upper()
+    if log_level not in LOG_LEVELS:
+        messages.append(f"SCREENING_LOG_LEVEL: '{log_level}' is not one of {', '.join(LOG_LEVELS)}")
+        log_level = "INFO"
 
     secret_key = env.get("SCREENING_SECRET_KEY", "")
     if not secret_key:
@@ -307,6 +317,7 @@ def load_config(
         translation_dirs=tuple(
             d for d in env.get("SCREENING_TRANSLATIONS_DIR", "").split(os.pathsep) if d
         ),
+        log_level=log_level,
         settings=settings,
         hospital=hospital,
         clinics=clinics,
@@ -314,6 +325,22 @@ def load_config(
         clinics_file=str(config_dir / "clinics.yaml"),
         warnings=tuple(warnings),
     )
+
+
+def _production_problems(public_base_url: str, database_url: str) -> list[str]:
+    """What a live service must not run with: each a one-line reason and its fix."""
+    found = []
+    if public_base_url.startswith("http://"):
+        found.append(
+            "SCREENING_PUBLIC_BASE_URL: production needs https:// (the links patients are "
+            "texted, and the staff's cookies, must travel encrypted)"
+        )
+    if database_url.startswith("sqlite"):
+        found.append(
+            "SCREENING_DATABASE_URL: production needs PostgreSQL (SQLite is one file on one "
+            "machine, with one writer at a time); set postgresql+psycopg://user@host/db"
+        )
+    return found
 
 
 def _host(url: str) -> str:

@@ -76,13 +76,15 @@ class _SQLiteHints(SQLiteCompiler):
 
 
 def make_engine(url: str) -> Engine:
+    # hide_parameters: a failed statement's message (logged with its traceback) would
+    # otherwise carry the values it was writing: names, NHS numbers, answers.
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        engine = create_engine(url)
+        engine = create_engine(url, hide_parameters=True)
         engine.dialect.statement_compiler = _SQLiteHints
         event.listen(engine, "connect", _tune_sqlite)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, hide_parameters=True)
 
 
 class Database:

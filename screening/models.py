@@ -626,6 +626,19 @@ class OptOut(Base):
     lifted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+# --- operations ----------------------------------------------------------------------------
+
+
+class WorkerHeartbeat(Base):
+    """When the worker on each host last finished a run: `/healthz` reports the newest, so
+    a monitor sees texts stop going out although the web pages still answer."""
+
+    __tablename__ = "worker_heartbeats"
+
+    host: Mapped[str] = mapped_column(String(255), primary_key=True)
+    last_run_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 # --- accountability ------------------------------------------------------------------------
 
 

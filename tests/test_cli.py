@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from screening import create_app
 from screening.models import StaffUser
 from screening.questionnaire import load_file
 from screening.questionnaire.frozen import freeze
@@ -411,10 +413,29 @@ def test_the_worker_sends_in_a_loop_and_stops_cleanly_on_sigterm(
     (config / "settings.yaml").write_text("worker_interval_seconds: 1\n")
     env = {**initialised, "SCREENING_CONFIG_DIR": str(config)}
     worker = subprocess.Popen(
-        [SCREENING, "worker"], cwd=ROOT, env=environment(**env), stdout=subprocess.PIPE, text=True
+        [SCREENING, "worker"], cwd=ROOT, env=environment(**env), stderr=subprocess.PIPE, text=True
     )
-    assert worker.stdout is not None
-    first, second = worker.stdout.readline(), worker.stdout.readline()
+    assert worker.stderr is not None
+    runs: list[dict] = []
+    while len(runs) < 2:
+        line = json.loads(worker.stderr.readline())  # every line is JSON
+        if line["logger"] == "screening.worker":
+            runs.append(line)
     worker.send_signal(signal.SIGTERM)
     assert worker.wait(timeout=10) == 0
-    assert "created 0 invitations" in first and "created 0 invitations" in second
+    assert all("created 0 invitations" in run["message"] for run in runs)
+    # Each run's lines carry an id of their own, to find one run's story in the log.
+    assert runs[0]["request_id"] != runs[1]["request_id"]
+    assert all(len(run["request_id"]) == 32 for run in runs)
+
+
+def test_healthz_reports_when_the_worker_last_ran(initialised: dict[str, str]) -> None:
+    app = create_app({**initialised, "SCREENING_ENV": "test"})
+    before = app.test_client().get("/healthz")
+    assert before.status_code == 200 and before.json["worker_last_run_at"] is None
+    started = datetime.now(UTC)
+    assert run("send-due", "--now", "2026-01-05T09:00", **initialised).returncode == 0
+    after = app.test_client().get("/healthz")
+    # Wall-clock time, not the --now the run was given.
+    ran_at = datetime.fromisoformat(after.json["worker_last_run_at"])
+    assert after.status_code == 200 and started <= ran_at <= datetime.now(UTC)

@@ -12,6 +12,18 @@ from screening.config import ConfigError, load_config
 ROOT = Path(__file__).resolve().parent.parent
 
 
+PRODUCTION = {
+    "SCREENING_ENV": "production",
+    "SCREENING_SECRET_KEY": "production-" + "k" * 40,
+    "SCREENING_PUBLIC_BASE_URL": "https://screen.example.nhs.uk",
+    "SCREENING_DATABASE_URL": "postgresql+psycopg://screening@db.example.nhs.uk/screening",
+    "SCREENING_SMS_BACKEND": "twilio",
+    "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
+    "TWILIO_AUTH_TOKEN": "t" * 32,
+    "TWILIO_MESSAGING_SERVICE_SID": "MG" + "0" * 32,
+}
+
+
 def config_env(tmp_path: Path, **more: str) -> dict[str, str]:
     return {
         "SCREENING_INSTANCE_DIR": str(tmp_path / "instance"),
@@ -111,6 +123,25 @@ def test_production_refuses_the_console_backend_and_needs_a_secret(tmp_path: Pat
     found = problems(tmp_path, SCREENING_ENV="production")
     assert any("SCREENING_SMS_BACKEND" in m and "console" in m for m in found)
     assert any(m.startswith("SCREENING_SECRET_KEY: required in production") for m in found)
+
+
+def test_production_refuses_plain_http_and_sqlite(tmp_path: Path) -> None:
+    found = problems(
+        tmp_path,
+        SCREENING_ENV="production",
+        SCREENING_PUBLIC_BASE_URL="http://screen.example.nhs.uk",
+        SCREENING_DATABASE_URL="sqlite:////srv/screening.db",
+    )
+    assert any(m.startswith("SCREENING_PUBLIC_BASE_URL: production needs https://") for m in found)
+    assert any(m.startswith("SCREENING_DATABASE_URL: production needs PostgreSQL") for m in found)
+    # Outside production both are what development and tests use.
+    config = load_config(config_env(tmp_path, SCREENING_PUBLIC_BASE_URL="http://127.0.0.1:5000"))
+    assert config.database_url.startswith("sqlite")
+
+
+def test_a_complete_production_configuration_loads(tmp_path: Path) -> None:
+    config = load_config(config_env(tmp_path, **PRODUCTION))
+    assert config.env == "production" and config.uses_tls
 
 
 def test_twilio_backend_needs_credentials_and_a_sender(tmp_path: Path) -> None:

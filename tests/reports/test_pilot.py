@@ -10,28 +10,22 @@ them (50.0%) completed, 19 of those (55.9%) flagged, 13 of whom (68.4%) for mone
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, time, timedelta
 from pathlib import Path
 
-from bs4 import BeautifulSoup
 from flask import Flask
-from flask.testing import FlaskClient
 from sqlalchemy import select
-from twilio.request_validator import RequestValidator
 
 from screening import clock, state
-from screening.clock import LONDON, frozen_at
+from screening.clock import LONDON
 from screening.extensions import db
-from screening.invitations import create_due_messages
 from screening.models import TriageTask
 from screening.reports import Filters, build_report
 from screening.reports.exports import csv_table
-from screening.sms import client_for
-from screening.sms.outbox import drain
 from tests.appointment_lists import appointment, test_nhs_number, write_list
 from tests.fake_twilio import FakeTwilio
-from tests.pages import OwnContextClient, csrf_token, page
+from tests.journeys import act, complete, links_sent, report_delivery, send_invitations
+from tests.pages import OwnContextClient
 from tests.views.test_triage import sign_in
 
 PATIENTS = 150
@@ -65,33 +59,15 @@ def _clinic_list(tmp_path: Path) -> Path:
     return write_list(tmp_path / "newham.csv", rows)
 
 
-def _send_invitations(app: Flask, fake: FakeTwilio, folder: Path) -> dict[int, str]:
+def _send_invitations(folder: Path, fake: FakeTwilio) -> dict[int, str]:
     """Import, send at 10:00 today, and report delivery: each serial's link path."""
-    from screening.appointments import import_appointments
-    from screening.clinics import sync_clinics
-
-    session = db.session()
-    config = state().config
-    sync_clinics(session, config)
-    session.commit()
     send_at = datetime.combine(clock.now().astimezone(LONDON).date(), time(10), tzinfo=LONDON)
-    with frozen_at(send_at):
-        import_appointments(session, config, _clinic_list(folder), lambda _line: None)
-        create_due_messages(session, config, send_at)
-        drain(session, config, client_for(config), send_at, worker="pilot")
+    send_invitations(_clinic_list(folder), send_at)
     links = {}
-    client = app.test_client()
-    for sid, message in fake.messages.items():
-        serial = int(message["to"][-5:])
-        links[serial] = re.search(r"/s/[A-Za-z0-9_-]+", message["body"])[0]
-        status = "undelivered" if serial in UNDELIVERED else "delivered"
-        form = {"MessageSid": sid, "MessageStatus": status}
-        url = config.public_base_url + "/webhooks/twilio/status"
-        signature = RequestValidator(config.twilio_auth_token).compute_signature(url, form)
-        reply = client.post(
-            "/webhooks/twilio/status", data=form, headers={"X-Twilio-Signature": signature}
-        )
-        assert reply.status_code == 204
+    for to, (sid, link) in links_sent(fake).items():
+        serial = int(to[-5:])
+        links[serial] = link
+        report_delivery(sid, "undelivered" if serial in UNDELIVERED else "delivered")
     return links
 
 
@@ -116,40 +92,6 @@ def _answers(position: int) -> dict[str, str]:
     return {**calm, "wants_help": "yes" if position < WANTS_HELP else "no"}
 
 
-def _complete(client: FlaskClient, link: str, answers: dict[str, str]) -> None:
-    assert client.get(link).status_code == 302
-    start = page(client.get("/s/start"))
-    client.post("/s/start", data={"csrf_token": csrf_token(start)})
-    for item_id, value in answers.items():
-        question = page(client.get(f"/s/q/{item_id}"))
-        reply = client.post(
-            f"/s/q/{item_id}", data={"csrf_token": csrf_token(question), item_id: value}
-        )
-        assert reply.status_code in (302, 303), (
-            item_id,
-            " ".join(
-                BeautifulSoup(reply.get_data(as_text=True), "html.parser")
-                .main.get_text(" ")
-                .split()
-            )[:600],
-        )
-    check = page(client.get("/s/check"))
-    assert check.find("main")["data-page"] == "check"
-    reply = client.post("/s/check", data={"csrf_token": csrf_token(check)}, follow_redirects=True)
-    assert page(reply).find("main")["data-page"] == "complete"
-
-
-def _act(client: FlaskClient, task_id: int, form_id: str, **fields: str) -> None:
-    """Submit one of the task page's forms as a prescriber would, hidden fields and all."""
-    html: BeautifulSoup = page(client.get(f"/triage/{task_id}"))
-    form = html.find("form", id=form_id)
-    data = {
-        field["name"]: field.get("value", "") for field in form.find_all("input", type="hidden")
-    }
-    reply = client.post(form["action"], data={**data, **fields})
-    assert reply.status_code == 303, (form_id, reply.get_data(as_text=True)[:400])
-
-
 def _prescriber_works(app: Flask) -> None:
     session = db.session()
     client = sign_in(app, session, "sp@newham.nhs.uk")
@@ -159,16 +101,16 @@ def _prescriber_works(app: Flask) -> None:
     session.commit()  # the pages below change these tasks: hold no snapshot of them
     assert len(wanting) == WANTS_HELP
     for number, task_id in enumerate(wanting[:REACHED]):
-        _act(client, task_id, "claim")
-        _act(client, task_id, "contacts", method="phone", outcome="no_answer", note="")
-        _act(client, task_id, "contacts", method="phone", outcome="reached", note="")
+        act(client, task_id, "claim")
+        act(client, task_id, "contacts", method="phone", outcome="no_answer", note="")
+        act(client, task_id, "contacts", method="phone", outcome="reached", note="")
         if number < SESSIONS:
-            _act(client, task_id, "sessions", minutes="30", note="")
+            act(client, task_id, "sessions", minutes="30", note="")
         if number < REFERRED:
             service = "pcn-social-prescriber" if number == REFERRED - 1 else "citizens-advice"
-            _act(client, task_id, "referrals", service=service, domain="financial", note="")
+            act(client, task_id, "referrals", service=service, domain="financial", note="")
         if number < 3:
-            _act(
+            act(
                 client,
                 task_id,
                 "close",
@@ -181,13 +123,13 @@ def test_the_newham_pilot_is_reproduced_number_by_number(
 ) -> None:
     pilot_app = twilio_app
     pilot_app.test_client_class = OwnContextClient  # each request in its own context
-    links = _send_invitations(pilot_app, fake_twilio, tmp_path)
+    links = _send_invitations(tmp_path, fake_twilio)
     assert len(links) == PATIENTS
     serials = [serial for serial in sorted(links) if serial not in UNDELIVERED]
     for position, serial in enumerate(serials[:ENGAGED]):
         client = pilot_app.test_client()  # each patient's own phone
         if position < COMPLETED:
-            _complete(client, links[serial], _answers(position))
+            complete(client, links[serial], _answers(position))
         else:
             assert client.get(links[serial]).status_code == 302  # opened, went no further
     _prescriber_works(pilot_app)
