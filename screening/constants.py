@@ -218,5 +218,8 @@ AUDIT_ASSISTED_START: Final = "assisted_start"
 # The funnel report: counts only, but who looked at or downloaded which figures is kept.
 AUDIT_VIEW_REPORT: Final = "view_report"
 AUDIT_EXPORT_REPORT: Final = "export_report"
+# Data protection (SPEC §5): a retention purge and a subject-access request, each by command.
+AUDIT_PURGE: Final = "purge"
+AUDIT_SUBJECT_ACCESS: Final = "subject_access"
 SUBJECT_TASK: Final = "task"
 SUBJECT_EPISODE: Final = "episode"

@@ -439,3 +439,34 @@ def test_healthz_reports_when_the_worker_last_ran(initialised: dict[str, str]) -
     # Wall-clock time, not the --now the run was given.
     ran_at = datetime.fromisoformat(after.json["worker_last_run_at"])
     assert after.status_code == 200 and started <= ran_at <= datetime.now(UTC)
+
+
+def test_purge_previews_then_removes_and_refuses_a_bad_date(
+    initialised: dict[str, str], tmp_path: Path
+) -> None:
+    path = write_list(tmp_path / "list.csv", [appointment(1, appointment_at="2026-12-10T10:30:00")])
+    assert run("import-appointments", str(path), **initialised).returncode == 0
+    bad = run("purge", "--before", "10/12/2026", **initialised)
+    assert bad.returncode == 1 and "--before: '10/12/2026' is not a date" in bad.stderr
+    preview = run("purge", "--before", "2026-12-11", "--dry-run", **initialised)
+    assert preview.returncode == 0
+    assert "would remove the details of 1 patients" in preview.stdout
+    done = run("purge", "--before", "2026-12-11", **initialised)
+    assert "removed the details of 1 patients" in done.stdout
+    # The patient is no longer held by NHS number.
+    gone = run("subject-access", appointment(1)["nhs_number"], **initialised)
+    assert gone.returncode == 1 and "no patient with NHS number" in gone.stderr
+
+
+def test_subject_access_prints_json_and_refuses_a_bad_number(
+    initialised: dict[str, str], tmp_path: Path
+) -> None:
+    path = write_list(tmp_path / "list.csv", [appointment(1)])
+    assert run("import-appointments", str(path), **initialised).returncode == 0
+    found = run("subject-access", appointment(1)["nhs_number"], **initialised)
+    assert found.returncode == 0, found.stderr
+    record = json.loads(found.stdout)
+    assert record["patient"]["family_name"] == "Example"
+    assert record["appointments"][0]["appointment_id"] == "APT00001"
+    bad = run("subject-access", "1234567890", **initialised)
+    assert bad.returncode == 1 and "is not a valid NHS number" in bad.stderr

@@ -9,6 +9,7 @@ keeps serving the frozen copy, so a careless edit never takes the form offline.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import inspect, select
@@ -60,6 +61,20 @@ def freeze(session: Session, questionnaire: Questionnaire) -> QuestionnaireVersi
 def stored(session: Session, questionnaire_id: str, version: int) -> Questionnaire | None:
     row = session.get(QuestionnaireVersion, (questionnaire_id, version))
     return Questionnaire.model_validate_json(row.content) if row is not None else None
+
+
+def answered_version(
+    session: Session,
+    questionnaires: Mapping[str, Questionnaire],
+    questionnaire_id: str,
+    version: int | None,
+) -> Questionnaire | None:
+    """The version a patient answered, as frozen then; the file's copy when none is."""
+    if version is not None:
+        copy = stored(session, questionnaire_id, version)
+        if copy is not None:
+            return copy
+    return questionnaires.get(questionnaire_id)
 
 
 def conflicts(session: Session, questionnaires: list[Questionnaire]) -> list[Conflict]:

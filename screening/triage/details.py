@@ -103,7 +103,10 @@ def task_view(
 ) -> TaskView:
     episode = task.episode
     patient = episode.patient
-    questionnaire = _answered_version(session, questionnaires, episode.questionnaire_id, task)
+    version = task.response.questionnaire_version if task.response else None
+    questionnaire = frozen.answered_version(
+        session, questionnaires, episode.questionnaire_id, version
+    )
     answers = stored_answers(session, episode)
     flags = {flag.item_id: flag.domain for flag in (task.response.flags if task.response else [])}
     lines = _answer_lines(questionnaire, answers, flags) if questionnaire else []
@@ -128,20 +131,6 @@ def task_view(
         attempts=list(task.contact_attempts),
         due=due_on(task.created_at, task.priority, config.settings.triage_sla_working_days),
     )
-
-
-def _answered_version(
-    session: Session,
-    questionnaires: Mapping[str, Questionnaire],
-    questionnaire_id: str,
-    task: TriageTask,
-) -> Questionnaire | None:
-    version = task.response.questionnaire_version if task.response else None
-    if version is not None:
-        stored = frozen.stored(session, questionnaire_id, version)
-        if stored is not None:
-            return stored
-    return questionnaires.get(questionnaire_id)
 
 
 def _answer_lines(

@@ -118,12 +118,10 @@ def _prescriber_works(app: Flask) -> None:
             )
 
 
-def test_the_newham_pilot_is_reproduced_number_by_number(
-    twilio_app: Flask, fake_twilio: FakeTwilio, tmp_path: Path
-) -> None:
-    pilot_app = twilio_app
+def rebuild_pilot(pilot_app: Flask, fake_twilio: FakeTwilio, folder: Path) -> None:
+    """The pilot's 150 patients, a week before their clinic, through the real code."""
     pilot_app.test_client_class = OwnContextClient  # each request in its own context
-    links = _send_invitations(tmp_path, fake_twilio)
+    links = _send_invitations(folder, fake_twilio)
     assert len(links) == PATIENTS
     serials = [serial for serial in sorted(links) if serial not in UNDELIVERED]
     for position, serial in enumerate(serials[:ENGAGED]):
@@ -133,6 +131,12 @@ def test_the_newham_pilot_is_reproduced_number_by_number(
         else:
             assert client.get(links[serial]).status_code == 302  # opened, went no further
     _prescriber_works(pilot_app)
+
+
+def test_the_newham_pilot_is_reproduced_number_by_number(
+    twilio_app: Flask, fake_twilio: FakeTwilio, tmp_path: Path
+) -> None:
+    rebuild_pilot(twilio_app, fake_twilio, tmp_path)
 
     report = build_report(db.session(), state(), Filters())
     stages = {

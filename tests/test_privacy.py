@@ -1,0 +1,179 @@
+"""Data protection (SPEC §5): the retention purge keeps every count, subject access shows
+everything, and both are audited."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from screening import clock, state
+from screening import constants as c
+from screening.clock import LONDON
+from screening.extensions import db
+from screening.invitations import place_in_episode
+from screening.models import (
+    Answer,
+    Appointment,
+    AuditEvent,
+    ContactAttempt,
+    Episode,
+    Patient,
+    StaffUser,
+    TaskNote,
+    TriageTask,
+)
+from screening.privacy.purge import purge
+from screening.privacy.subject_access import UnknownPatient, subject_access
+from screening.reports import Filters, build_report
+from screening.reports.exports import csv_table
+from screening.responses import save_answer, submit
+from tests.conftest import settings_for_test_clinics
+from tests.factories import make_invited_episode, make_task, make_user
+from tests.fake_twilio import FakeTwilio
+from tests.reports.test_pilot import PATIENTS, rebuild_pilot
+from tests.sms.conftest import fake_twilio, fake_twilio_server, no_real_twilio  # noqa: F401
+from tests.sms.test_outbox import twilio_app  # noqa: F401
+
+TABLES = ("stages", "domains", "by_clinic", "groups")
+
+
+def questionnaires():
+    return state().questionnaires.questionnaires
+
+
+def whole_report(session: Session) -> tuple[dict, dict[str, str]]:
+    report = build_report(session, state(), Filters())
+    return report, {table: csv_table(report, table) for table in TABLES}
+
+
+def add_notes(session: Session, task: TriageTask, text: str) -> None:
+    user = session.scalar(select(StaffUser)) or make_user(session)
+    session.add(TaskNote(task_id=task.id, by_user_id=user.id, text=text))
+    session.add(
+        ContactAttempt(
+            task_id=task.id, episode_id=task.episode_id, by_user_id=user.id,
+            method="phone", outcome="voicemail", note=text,
+        )
+    )  # fmt: skip
+    session.commit()
+
+
+def test_a_purge_removes_identities_and_keeps_every_count_of_the_pilot(
+    twilio_app: Flask,  # noqa: F811
+    fake_twilio: FakeTwilio,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    rebuild_pilot(twilio_app, fake_twilio, tmp_path)
+    session = db.session()
+    tasks = session.scalars(select(TriageTask).order_by(TriageTask.id)).all()
+    closed = next(t for t in tasks if t.status == c.TASK_CLOSED)
+    active = next(t for t in tasks if t.status in c.ACTIVE_TASK_STATUSES)
+    add_notes(session, closed, "Lives with her sister at number 4")
+    add_notes(session, active, "Ring after 2pm, works mornings")
+    before_report, before_csv = whole_report(session)
+    day_after_clinic = clock.now().astimezone(LONDON).date() + timedelta(days=8)
+
+    preview = purge(session, questionnaires().values(), day_after_clinic, dry_run=True)
+    session.rollback()
+    assert session.scalar(select(func.count()).where(Patient.nhs_number.is_not(None))) == PATIENTS
+    active_count = session.scalar(
+        select(func.count()).where(TriageTask.status.in_(c.ACTIVE_TASK_STATUSES))
+    )
+    assert preview.patients == PATIENTS - active_count  # those being helped are kept
+    assert preview.kept_for_active_tasks == active_count
+    assert preview.notes == 2 and preview.free_text_answers == 0
+
+    done = purge(session, questionnaires().values(), day_after_clinic)
+    session.commit()
+    assert done == preview
+    after_report, after_csv = whole_report(session)
+    assert after_report == before_report and after_csv == before_csv
+
+    emptied = session.scalars(select(Patient).where(Patient.purged_at.is_not(None))).all()
+    assert len(emptied) == done.patients
+    assert all(
+        (p.nhs_number, p.given_name, p.family_name, p.date_of_birth, p.mobile, p.postcode)
+        == (None,) * 6
+        for p in emptied
+    )
+    notes = session.scalars(select(TaskNote.text)).all()
+    assert notes == ["Ring after 2pm, works mornings"]  # the active task's note stays
+    contact_notes = session.scalars(
+        select(ContactAttempt.note).where(ContactAttempt.note.is_not(None))
+    ).all()
+    assert contact_notes == ["Ring after 2pm, works mornings"]
+    assert session.scalar(select(Episode.token_hash).where(Episode.id == closed.episode_id)) is None
+    event = session.scalar(select(AuditEvent).where(AuditEvent.action == c.AUDIT_PURGE))
+    assert event.detail["patients"] == done.patients
+    assert event.detail["before"] == day_after_clinic.isoformat()
+    # Run again: nothing left to remove.
+    again = purge(session, questionnaires().values(), day_after_clinic)
+    assert (again.patients, again.notes, again.links) == (0, 0, 0)
+
+
+def test_a_patient_with_a_clinic_after_the_date_keeps_their_details(session: Session) -> None:
+    old = make_task(session, appointment_at=clock.now() - timedelta(days=400))
+    old.status, old.outcome = c.TASK_CLOSED, "not_needed"
+    session.commit()
+    # The same patient is booked again next week, in a clinic with another questionnaire.
+    again = Appointment(
+        external_id="APT-NEXT-WEEK", patient=old.episode.patient, clinic_code="CARD-RLH",
+        appointment_at=clock.now() + timedelta(days=7), status=c.APPOINTMENT_BOOKED,
+    )  # fmt: skip
+    session.add(again)
+    session.flush()
+    place_in_episode(session, state().config, again)
+    session.commit()
+    counts = purge(session, questionnaires().values(), clock.now().date())
+    session.commit()
+    assert counts.patients == 0
+    assert session.scalar(select(Patient.mobile)) == "+447400100001"
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> dict[str, str]:
+    return settings_for_test_clinics(tmp_path)
+
+
+def test_free_text_answers_go_and_choice_answers_stay(session: Session) -> None:
+    episode, _ = make_invited_episode(
+        session, clinic="ALL-TYPES", appointment_at=clock.now() - timedelta(days=30)
+    )
+    questionnaire = questionnaires()["every-item-type"]
+    now = clock.now()
+    save_answer(
+        session, questionnaire, episode, "anything_else", "My landlord is Mr Peters", now=now
+    )
+    save_answer(session, questionnaire, episode, "people_at_home", "3", now=now)
+    submit(session, questionnaire, episode, language="en", now=now)
+    session.commit()
+    counts = purge(session, questionnaires().values(), date.today())
+    session.commit()
+    assert counts.free_text_answers == 1
+    kept = dict(session.execute(select(Answer.item_id, Answer.value)).all())
+    assert kept == {"people_at_home": "3"}
+
+
+def test_subject_access_shows_the_whole_record_and_is_audited(session: Session) -> None:
+    task = make_task(session, nhs_number="9990000018")
+    add_notes(session, task, "Prefers a call in the morning")
+    record = subject_access(session, questionnaires(), "9990000018")
+    session.commit()
+    assert record["patient"]["given_name"] == "Alex"
+    assert record["patient"]["date_of_birth"] == "1960-05-17"
+    (episode,) = record["episodes"]
+    answers = {a["item_id"]: a for a in episode["answers"]}
+    assert answers["ends_meet"]["value"] == "yes"
+    assert answers["ends_meet"]["question"]  # the question as the patient saw it
+    assert [f["domain"] for f in episode["flags"]] == ["financial"]
+    assert episode["task"]["notes"][0]["text"] == "Prefers a call in the morning"
+    assert episode["task"]["contact_attempts"][0]["outcome"] == "voicemail"
+    event = session.scalar(select(AuditEvent).where(AuditEvent.action == c.AUDIT_SUBJECT_ACCESS))
+    assert event.patient_id == session.scalar(select(Patient.id))
+    with pytest.raises(UnknownPatient):
+        subject_access(session, questionnaires(), "9990000026")
