@@ -369,6 +369,42 @@ def database_exists(url: str) -> bool:
         engine.dispose()
 
 
+# --- export --------------------------------------------------------------------------
+
+
+@cli.group()
+def export() -> None:
+    """Exports to other systems (SPEC §12)."""
+
+
+@export.command("fhir")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the NDJSON files (default: fhir in the instance folder).",
+)
+def export_fhir_command(out_dir: Path | None) -> None:
+    """FHIR R4 Questionnaire, QuestionnaireResponse, Observation and Task resources."""
+    from .fhir.export import export_fhir
+
+    with app_session() as (app, session):
+        require_schema()
+        loaded = app.extensions["screening"]
+        folder = out_dir or loaded.config.instance_dir / "fhir"
+        try:
+            counts = export_fhir(
+                session,
+                loaded.questionnaires.questionnaires,
+                loaded.config.public_base_url,
+                folder,
+            )
+        except OSError as exc:
+            fail(f"--out: cannot write to {folder}: {exc.strerror or exc}")
+        session.commit()
+        click.echo(f"wrote {counts.summary()} to {folder}")
+
+
 # --- data protection -------------------------------------------------------------------
 
 

@@ -221,5 +221,6 @@ AUDIT_EXPORT_REPORT: Final = "export_report"
 # Data protection (SPEC §5): a retention purge and a subject-access request, each by command.
 AUDIT_PURGE: Final = "purge"
 AUDIT_SUBJECT_ACCESS: Final = "subject_access"
+AUDIT_EXPORT_FHIR: Final = "export_fhir"
 SUBJECT_TASK: Final = "task"
 SUBJECT_EPISODE: Final = "episode"

@@ -470,3 +470,19 @@ def test_subject_access_prints_json_and_refuses_a_bad_number(
     assert record["appointments"][0]["appointment_id"] == "APT00001"
     bad = run("subject-access", "1234567890", **initialised)
     assert bad.returncode == 1 and "is not a valid NHS number" in bad.stderr
+
+
+def test_export_fhir_writes_ndjson_and_refuses_an_unwritable_folder(
+    initialised: dict[str, str], tmp_path: Path
+) -> None:
+    done = run("export", "fhir", "--out", str(tmp_path / "fhir"), **initialised)
+    assert done.returncode == 0, done.stderr
+    assert "wrote 3 Questionnaire, 0 QuestionnaireResponse" in done.stdout
+    lines = (tmp_path / "fhir" / "Questionnaire.ndjson").read_text().splitlines()
+    assert {json.loads(line)["id"] for line in lines} == {
+        "barts-social-welfare-1", "ons4-wellbeing-1", "simple-question-1",
+    }  # fmt: skip
+    (tmp_path / "a-file").write_text("")
+    refused = run("export", "fhir", "--out", str(tmp_path / "a-file" / "fhir"), **initialised)
+    assert refused.returncode == 1 and "--out: cannot write to" in refused.stderr
+    assert "Traceback" not in refused.stderr

@@ -43,11 +43,18 @@ def test_the_locks_pin_every_declared_dependency_within_its_range() -> None:
             )
     # A server runs the versions the tests ran.
     assert {name: developer[name] for name in server} == server
-    # Every pin carries its hashes, so an install cannot take a substituted file.
+    # Every pin carries its hashes, so an install cannot take a substituted file, and
+    # every line is one pip reads: a pin continued onto its hashes, a hash, or a comment.
     for path in ("requirements.lock", "requirements-dev.lock"):
-        blocks = re.split(r"\n(?=[A-Za-z0-9])", (ROOT / path).read_text())[1:]
-        unhashed = [block.split()[0] for block in blocks if "--hash=sha256:" not in block]
-        assert blocks and not unhashed, f"{path}: no hashes for {unhashed}"
+        lines = (ROOT / path).read_text().splitlines()
+        for number, (line, following) in enumerate(zip(lines, [*lines[1:], ""], strict=True), 1):
+            if line.lstrip().startswith("#"):
+                continue
+            assert re.fullmatch(
+                r"[A-Za-z0-9._-]+==\S+ \\|    --hash=sha256:[0-9a-f]{64}( \\)?", line
+            ), f"{path}:{number}: not a locked requirement: {line!r}"
+            if line.endswith("\\"):
+                assert following.startswith("    --hash="), f"{path}:{number + 1}: a hash expected"
 
 
 def test_gunicorn_refuses_an_unsafe_production_configuration_with_one_line_each(

@@ -1,0 +1,160 @@
+"""`screening export fhir`: every resource as NDJSON, one file per resource type.
+
+NDJSON (one resource per line) is the FHIR Bulk Data format, which a trust's integration
+engine or data platform reads as a stream: a million responses never sit in memory here
+either, as they are read and written a batch at a time. Files are written beside their
+final names and renamed at the end, so a failed export leaves the last good one whole.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .. import audit
+from .. import constants as c
+from ..models import Answer, Episode, Flag, Patient, QuestionnaireVersion, Response, TriageTask
+from ..questionnaire.model import Questionnaire
+from .questionnaire import questionnaire_resource
+from .records import observation_resource, response_resource, task_resource
+
+RESOURCE_TYPES = ("Questionnaire", "QuestionnaireResponse", "Observation", "Task")
+BATCH = 500
+
+
+@dataclass
+class ExportCounts:
+    written: dict[str, int] = field(default_factory=lambda: dict.fromkeys(RESOURCE_TYPES, 0))
+
+    def summary(self) -> str:
+        return ", ".join(f"{n} {kind}" for kind, n in self.written.items())
+
+
+def export_fhir(
+    session: Session,
+    questionnaires: Mapping[str, Questionnaire],
+    base_url: str,
+    out_dir: Path,
+) -> ExportCounts:
+    """Write the four NDJSON files into `out_dir`; audit the export (the caller commits)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    counts = ExportCounts()
+    files = {kind: (out_dir / f"{kind}.ndjson.partial").open("w") for kind in RESOURCE_TYPES}
+    try:
+        versions = _versions(session, questionnaires)
+        for questionnaire in versions.values():
+            _write(files, counts, questionnaire_resource(questionnaire, base_url))
+        for resource in _records(session, versions, questionnaires, base_url):
+            _write(files, counts, resource)
+        for resource in _tasks(session):
+            _write(files, counts, resource)
+    finally:
+        for handle in files.values():
+            handle.close()
+    for kind in RESOURCE_TYPES:
+        os.replace(out_dir / f"{kind}.ndjson.partial", out_dir / f"{kind}.ndjson")
+    audit.record(session, c.AUDIT_EXPORT_FHIR, detail=dict(counts.written))
+    return counts
+
+
+def _write(files: Mapping[str, TextIO], counts: ExportCounts, resource: dict[str, Any]) -> None:
+    kind = resource["resourceType"]
+    files[kind].write(json.dumps(resource, ensure_ascii=False, separators=(",", ":")) + "\n")
+    counts.written[kind] += 1
+
+
+def _versions(
+    session: Session, questionnaires: Mapping[str, Questionnaire]
+) -> dict[tuple[str, int], Questionnaire]:
+    """Every version answered (as frozen) and every version in the files."""
+    found = {(q.id, q.version): q for q in questionnaires.values()}
+    for row in session.scalars(select(QuestionnaireVersion)):
+        found[(row.questionnaire_id, row.version)] = Questionnaire.model_validate_json(row.content)
+    return dict(sorted(found.items()))
+
+
+def _records(
+    session: Session,
+    versions: Mapping[tuple[str, int], Questionnaire],
+    questionnaires: Mapping[str, Questionnaire],
+    base_url: str,
+) -> Iterator[dict[str, Any]]:
+    last = 0
+    while True:
+        rows = session.execute(
+            select(Response, Patient.nhs_number)
+            .join(Episode, Response.episode_id == Episode.id)
+            .join(Patient, Episode.patient_id == Patient.id)
+            .where(Response.id > last)
+            .order_by(Response.id)
+            .limit(BATCH)
+        ).all()
+        if not rows:
+            return
+        last = rows[-1][0].id
+        yield from _batch(session, rows, versions, questionnaires, base_url)
+        session.expunge_all()  # memory stays one batch deep
+
+
+def _batch(
+    session: Session,
+    rows: Iterable[Any],
+    versions: Mapping[tuple[str, int], Questionnaire],
+    questionnaires: Mapping[str, Questionnaire],
+    base_url: str,
+) -> Iterator[dict[str, Any]]:
+    rows = list(rows)
+    episode_ids = [response.episode_id for response, _ in rows]
+    answers: dict[int, dict[str, Any]] = defaultdict(dict)
+    for episode_id, item_id, value in session.execute(
+        select(Answer.episode_id, Answer.item_id, Answer.value).where(
+            Answer.episode_id.in_(episode_ids)
+        )
+    ):
+        answers[episode_id][item_id] = value
+    flags: dict[int, list[Flag]] = defaultdict(list)
+    for flag in session.scalars(
+        select(Flag).where(Flag.response_id.in_([r.id for r, _ in rows])).order_by(Flag.id)
+    ):
+        flags[flag.response_id].append(flag)
+    for response, nhs_number in rows:
+        key = (response.questionnaire_id, response.questionnaire_version)
+        # Every answered version was frozen on its first submission; the file's copy
+        # stands in only for a database from before versions were kept.
+        questionnaire = versions.get(key) or questionnaires.get(response.questionnaire_id)
+        if questionnaire is None:
+            continue  # a questionnaire no longer held in any form: nothing to read it by
+        given = answers[response.episode_id]
+        yield response_resource(response, questionnaire, given, nhs_number, base_url)
+        for flag in flags[response.id]:
+            yield observation_resource(
+                flag, response, questionnaire, given.get(flag.item_id), nhs_number
+            )
+
+
+def _tasks(session: Session) -> Iterator[dict[str, Any]]:
+    """Every task, those from a phone call without a response among them."""
+    last = 0
+    while True:
+        rows = session.execute(
+            select(TriageTask, Patient.nhs_number)
+            .join(Episode, TriageTask.episode_id == Episode.id)
+            .join(Patient, Episode.patient_id == Patient.id)
+            .where(TriageTask.id > last)
+            .order_by(TriageTask.id)
+            .limit(BATCH)
+        ).all()
+        if not rows:
+            return
+        last = rows[-1][0].id
+        for task, nhs_number in rows:
+            yield task_resource(task, nhs_number)
+        session.expunge_all()
