@@ -41,8 +41,13 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix screening tests bench
 	$(BIN)/ruff format screening tests bench
 
+# The single sign-on tests sign in on a real OpenID provider (tests/oidc, under Node).
+OIDC_PROVIDER := tests/oidc/node_modules/.package-lock.json
+$(OIDC_PROVIDER): tests/oidc/package-lock.json
+	npm ci --prefix tests/oidc --no-audit --no-fund --silent
+
 # Database tests run on SQLite and, when reachable, PostgreSQL (required with CI=true).
-test: lint
+test: lint $(OIDC_PROVIDER)
 	$(BIN)/python -m pytest -p no:cacheprovider $(PYTEST_ARGS)
 
 validate: $(STAMP)
@@ -54,4 +59,4 @@ messages: $(STAMP)
 		--omit-header -o screening/translations/messages.pot .
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache .ruff_cache .hypothesis tests/artifacts
+	rm -rf $(VENV) instance .pytest_cache .ruff_cache .hypothesis tests/artifacts tests/oidc/node_modules

@@ -149,6 +149,9 @@ def _init_extensions(app: Flask) -> None:
     csrf.init_app(app)
     limiter.init_app(app)
     login_manager.init_app(app)
+    from . import sso
+
+    sso.init_app(app, app.extensions["screening"].config.sso)
 
 
 def _register_blueprints(app: Flask) -> None:

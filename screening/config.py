@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StrictBool, StrictInt, field_validator
 
+from .constants import ROLES
 from .questionnaire.schema import Strict, Text
 from .yamlsource import Problem, Source, read, validate
 
@@ -189,6 +190,25 @@ class Settings:
 
 
 @dataclass(frozen=True)
+class SingleSignOn:
+    """The trust's OpenID Connect provider (NHSmail, Entra ID...): SCREENING_OIDC_*."""
+
+    issuer: str
+    client_id: str
+    client_secret: str
+    # role -> the claim values that grant it (app roles or group ids)
+    roles: dict[str, tuple[str, ...]]
+    role_claim: str = "roles"
+    email_claim: str = "email"
+    scopes: str = "openid email profile"
+    name: str = "your organisation's account"
+
+    @property
+    def metadata_url(self) -> str:
+        return f"{self.issuer.rstrip('/')}/.well-known/openid-configuration"
+
+
+@dataclass(frozen=True)
 class Config:
     env: Literal["development", "demo", "test", "production"]
     database_url: str
@@ -209,6 +229,7 @@ class Config:
     trusted_proxies: int
     translation_dirs: tuple[str, ...]
     log_level: str
+    sso: SingleSignOn | None
     settings: Settings
     hospital: str
     clinics: dict[str, Clinic]
@@ -275,6 +296,8 @@ def load_config(
         messages.append("SCREENING_TRUSTED_PROXIES: give the number of proxies in front, e.g. 1")
         proxies = "0"
 
+    sso = _single_sign_on(env, environment, messages)
+
     log_level = env.get("SCREENING_LOG_LEVEL", "INFO").upper()
     if log_level not in LOG_LEVELS:
         messages.append(f"SCREENING_LOG_LEVEL: '{log_level}' is not one of {', '.join(LOG_LEVELS)}")
@@ -318,6 +341,7 @@ def load_config(
             d for d in env.get("SCREENING_TRANSLATIONS_DIR", "").split(os.pathsep) if d
         ),
         log_level=log_level,
+        sso=sso,
         settings=settings,
         hospital=hospital,
         clinics=clinics,
@@ -325,6 +349,64 @@ def load_config(
         clinics_file=str(config_dir / "clinics.yaml"),
         warnings=tuple(warnings),
     )
+
+
+def _single_sign_on(
+    env: Mapping[str, str], environment: str, messages: list[str]
+) -> SingleSignOn | None:
+    """SCREENING_OIDC_ISSUER turns single sign-on on; the rest are then required."""
+    issuer = env.get("SCREENING_OIDC_ISSUER", "").rstrip("/")
+    if not issuer:
+        return None
+    found = len(messages)
+    if not re.match(r"^https?://[^/\s]+(/\S*)?$", issuer):
+        messages.append("SCREENING_OIDC_ISSUER: give the provider's issuer URL")
+    elif environment == "production" and not issuer.startswith("https://"):
+        messages.append("SCREENING_OIDC_ISSUER: production needs an https:// issuer")
+    for name in ("SCREENING_OIDC_CLIENT_ID", "SCREENING_OIDC_CLIENT_SECRET"):
+        if not env.get(name):
+            messages.append(f"{name}: required with SCREENING_OIDC_ISSUER")
+    roles = _role_map(env.get("SCREENING_OIDC_ROLES", ""), messages)
+    if len(messages) > found:
+        return None
+    optional = {
+        key: env[variable]
+        for key, variable in (
+            ("role_claim", "SCREENING_OIDC_ROLE_CLAIM"),
+            ("email_claim", "SCREENING_OIDC_EMAIL_CLAIM"),
+            ("scopes", "SCREENING_OIDC_SCOPES"),
+            ("name", "SCREENING_OIDC_NAME"),
+        )
+        if env.get(variable)
+    }
+    return SingleSignOn(
+        issuer=issuer,
+        client_id=env["SCREENING_OIDC_CLIENT_ID"],
+        client_secret=env["SCREENING_OIDC_CLIENT_SECRET"],
+        roles=roles,
+        **optional,
+    )
+
+
+def _role_map(text: str, messages: list[str]) -> dict[str, tuple[str, ...]]:
+    """`admin=Screening.Admin,prescriber=Screening.SP|SP-Group,clinician=...`."""
+    example = "admin=Screening.Admin,prescriber=Screening.Prescriber"
+    roles: dict[str, tuple[str, ...]] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        role, _, values = part.partition("=")
+        granted = tuple(v.strip() for v in values.split("|") if v.strip())
+        if role.strip() not in ROLES or not granted:
+            messages.append(
+                f"SCREENING_OIDC_ROLES: '{part}' is not role=claim value; roles are "
+                f"{', '.join(ROLES)}, e.g. {example}"
+            )
+            continue
+        roles[role.strip()] = granted
+    if not roles and not any(m.startswith("SCREENING_OIDC_ROLES") for m in messages):
+        messages.append(
+            f"SCREENING_OIDC_ROLES: required with SCREENING_OIDC_ISSUER, e.g. {example}"
+        )
+    return roles
 
 
 def _production_problems(public_base_url: str, database_url: str) -> list[str]:

@@ -186,3 +186,41 @@ def test_wording_longer_than_two_sms_parts_is_a_warning_not_an_error(tmp_path: P
 
 def test_the_default_wording_fits_two_parts() -> None:
     assert load_config({"SCREENING_CONFIG_DIR": str(ROOT / "config")}).warnings == ()
+
+
+def test_single_sign_on_needs_its_client_and_a_role_map(tmp_path: Path) -> None:
+    found = problems(tmp_path, SCREENING_OIDC_ISSUER="https://login.example.nhs.uk")
+    assert "SCREENING_OIDC_CLIENT_ID: required with SCREENING_OIDC_ISSUER" in found
+    assert "SCREENING_OIDC_CLIENT_SECRET: required with SCREENING_OIDC_ISSUER" in found
+    assert any(m.startswith("SCREENING_OIDC_ROLES: required") for m in found)
+    bad = problems(
+        tmp_path,
+        SCREENING_OIDC_ISSUER="http://login.example.nhs.uk",
+        SCREENING_OIDC_CLIENT_ID="screening",
+        SCREENING_OIDC_CLIENT_SECRET="secret",
+        SCREENING_OIDC_ROLES="superuser=Everyone",
+        SCREENING_ENV="production",
+    )
+    assert "SCREENING_OIDC_ISSUER: production needs an https:// issuer" in bad
+    assert any(m.startswith("SCREENING_OIDC_ROLES: 'superuser=Everyone' is not") for m in bad)
+
+
+def test_single_sign_on_settings_are_read(tmp_path: Path) -> None:
+    config = load_config(
+        config_env(
+            tmp_path,
+            SCREENING_OIDC_ISSUER="https://login.microsoftonline.com/tenant/v2.0/",
+            SCREENING_OIDC_CLIENT_ID="screening",
+            SCREENING_OIDC_CLIENT_SECRET="secret",
+            SCREENING_OIDC_ROLES="admin=Screening.Admin,prescriber=SP|Social Prescribers",
+            SCREENING_OIDC_EMAIL_CLAIM="preferred_username",
+        )
+    )
+    assert config.sso is not None
+    assert config.sso.roles == {
+        "admin": ("Screening.Admin",), "prescriber": ("SP", "Social Prescribers"),
+    }  # fmt: skip
+    assert config.sso.metadata_url == (
+        "https://login.microsoftonline.com/tenant/v2.0/.well-known/openid-configuration"
+    )
+    assert (config.sso.email_claim, config.sso.role_claim) == ("preferred_username", "roles")

@@ -6,9 +6,12 @@ per account in `screening.staff` (a short lock after five wrong passwords).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
+import requests
+from authlib.common.errors import AuthlibBaseError
 from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 from flask.blueprints import BlueprintSetupState
 from flask.typing import ResponseReturnValue
@@ -17,12 +20,13 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import InputRequired, Length
 
-from .. import STAFF_IDLE_TIMEOUT, audit, clock, staff
+from .. import STAFF_IDLE_TIMEOUT, audit, clock, sso, staff, state
 from ..constants import AUDIT_LOGOUT, AUDIT_SESSION_TIMEOUT, ROLES
 from ..extensions import db, limiter, login_manager, remote_addr
 from ..models import StaffUser
 
 bp = Blueprint("auth", __name__)
+log = logging.getLogger(__name__)
 
 LOGIN_FAILED_MESSAGE = "Enter a correct email address and password"
 TIMED_OUT_MESSAGE = (
@@ -30,6 +34,15 @@ TIMED_OUT_MESSAGE = (
 )
 SIGNED_OUT_MESSAGE = "You have signed out."
 LAST_SEEN_KEY = "staff_last_seen"  # POSIX seconds of the signed-in user's last request
+SSO_ID_TOKEN_KEY = "sso_id_token"  # for the provider's sign-out (id_token_hint)
+SSO_NEXT_KEY = "sso_next"
+SSO_FAILED_MESSAGE = "Signing in with {name} did not finish. Try again"
+SSO_REFUSED_MESSAGES = {
+    "no_role": "Your account is not given a role in this service. Ask your administrator "
+    "to add you to one of its groups",
+    "inactive": "Your account in this service has been disabled. Ask an administrator",
+    "no_email": "Your account did not give an email address. Ask your administrator",
+}
 
 
 class SignedInStaff(UserMixin):
@@ -95,19 +108,103 @@ def login() -> ResponseReturnValue:
         field_errors = {"email": LOGIN_FAILED_MESSAGE}
     else:
         field_errors = {name: messages[0] for name, messages in form.errors.items()}
+    return _login_page(form, field_errors)
+
+
+def _login_page(form: LoginForm, field_errors: dict[str, str], sso_error: str | None = None):
+    errors = [{"text": text, "href": f"#{name}"} for name, text in field_errors.items()]
+    if sso_error:
+        errors.append({"text": sso_error, "href": "#sso"})
     return render_template(
         "auth/login.html",
         form=form,
         field_errors=field_errors,
-        error_list=[{"text": text, "href": f"#{name}"} for name, text in field_errors.items()],
+        sso_error=sso_error,
+        sso=state().config.sso,
+        error_list=errors,
     )
+
+
+# --- single sign-on ------------------------------------------------------------------------
+
+
+@bp.get("/login/sso")
+@limiter.limit("30 per minute")
+def sso_start() -> ResponseReturnValue:
+    settings = state().config.sso
+    if settings is None:
+        abort(404)
+    if current_user.is_authenticated:
+        return redirect(url_for("staff.home"))
+    session[SSO_NEXT_KEY] = local_path(request.args.get("next"))
+    try:
+        return sso.client().authorize_redirect(redirect_uri=_callback_url())
+    except (AuthlibBaseError, requests.RequestException) as exc:
+        return _sso_failed(exc, settings.name)
+
+
+@bp.get("/login/sso/callback")
+@limiter.limit("30 per minute")
+def sso_callback() -> ResponseReturnValue:
+    settings = state().config.sso
+    if settings is None:
+        abort(404)
+    try:
+        token = sso.client().authorize_access_token()
+        claims = dict(token.get("userinfo") or {})
+        if settings.role_claim not in claims or settings.email_claim not in claims:
+            # Providers differ in what the ID token carries; userinfo has the rest.
+            claims |= dict(sso.client().userinfo(token=token))
+    except (AuthlibBaseError, requests.RequestException, KeyError) as exc:
+        return _sso_failed(exc, settings.name)
+    outcome = sso.sign_in(db.session, claims, settings, remote_addr())
+    db.session.commit()
+    if outcome.user is None:
+        message = SSO_REFUSED_MESSAGES[outcome.reason or "no_role"]
+        return _login_page(LoginForm(), {}, message), 403
+    next_path = session.get(SSO_NEXT_KEY)
+    _start_session(outcome.user)
+    session[SSO_ID_TOKEN_KEY] = token.get("id_token")
+    return redirect(next_path or url_for("staff.home"))
+
+
+def _sso_failed(exc: Exception, name: str) -> ResponseReturnValue:
+    log.warning("single sign-on did not complete (%s)", type(exc).__name__)
+    return _login_page(LoginForm(), {}, SSO_FAILED_MESSAGE.format(name=name)), 400
+
+
+def _callback_url() -> str:
+    # The address the provider was told about: the public one, not the one behind a proxy.
+    return state().config.public_base_url + url_for("auth.sso_callback")
+
+
+def _provider_sign_out(id_token: str) -> str | None:
+    """The provider's sign-out address (RP-initiated logout), to end its session too."""
+    try:
+        end_session = sso.client().load_server_metadata().get("end_session_endpoint")
+    except (AuthlibBaseError, requests.RequestException) as exc:
+        log.warning("provider sign-out unavailable (%s)", type(exc).__name__)
+        return None
+    if not end_session:
+        return None
+    settings = state().config.sso
+    query = {
+        "id_token_hint": id_token,
+        "post_logout_redirect_uri": state().config.public_base_url + url_for("auth.login"),
+        "client_id": settings.client_id if settings else "",
+    }
+    return f"{end_session}?{urlencode(query)}"
 
 
 @bp.post("/logout")
 def logout() -> ResponseReturnValue:
     if current_user.is_authenticated:
+        id_token = session.get(SSO_ID_TOKEN_KEY)
         _end_session(AUDIT_LOGOUT)
         flash(SIGNED_OUT_MESSAGE)
+        provider = _provider_sign_out(id_token) if id_token else None
+        if provider:
+            return redirect(provider)
     return redirect(url_for("auth.login"))
 
 

@@ -8,6 +8,7 @@ injected `<script>` cannot run. Pages can hold patient answers, so HTML is never
 from __future__ import annotations
 
 import secrets
+from urllib.parse import urlsplit
 
 from flask import Flask, Response, current_app, g, render_template, request
 from flask_wtf.csrf import CSRFError
@@ -25,7 +26,10 @@ def csp_nonce() -> str:
     return g.csp_nonce
 
 
-def content_security_policy(nonce: str) -> str:
+def content_security_policy(nonce: str, sign_out_origin: str | None = None) -> str:
+    # Signing out of single sign-on redirects the sign-out form's POST to the provider,
+    # and browsers hold redirects after a form to form-action as well.
+    form_targets = f"'self' {sign_out_origin}" if sign_out_origin else "'self'"
     return "; ".join(
         [
             "default-src 'self'",
@@ -34,7 +38,7 @@ def content_security_policy(nonce: str) -> str:
             "img-src 'self' data:",
             f"font-src 'self' {FONT_HOST}",
             "frame-ancestors 'none'",
-            "form-action 'self'",
+            f"form-action {form_targets}",
             "base-uri 'none'",
         ]
     )
@@ -51,7 +55,9 @@ def init_app(app: Flask) -> None:
 
 def _add_security_headers(response: Response) -> Response:
     headers = response.headers
-    headers.setdefault("Content-Security-Policy", content_security_policy(csp_nonce()))
+    headers.setdefault(
+        "Content-Security-Policy", content_security_policy(csp_nonce(), _provider_origin())
+    )
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("Referrer-Policy", "no-referrer")
     headers.setdefault("X-Frame-Options", "DENY")
@@ -61,6 +67,14 @@ def _add_security_headers(response: Response) -> Response:
         # A shared computer's back button or cache must not show someone's answers.
         headers["Cache-Control"] = "no-store"
     return response
+
+
+def _provider_origin() -> str | None:
+    sso = current_app.extensions["screening"].config.sso
+    if sso is None:
+        return None
+    parts = urlsplit(sso.issuer)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def _is_asset(path: str) -> bool:
