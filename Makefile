@@ -34,12 +34,12 @@ demo: $(STAMP)
 	$(BIN)/screening demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check screening tests bench
-	$(BIN)/ruff format --check screening tests bench
+	$(BIN)/ruff check screening tests bench deploy
+	$(BIN)/ruff format --check screening tests bench deploy
 
 format: $(STAMP)
-	$(BIN)/ruff check --fix screening tests bench
-	$(BIN)/ruff format screening tests bench
+	$(BIN)/ruff check --fix screening tests bench deploy
+	$(BIN)/ruff format screening tests bench deploy
 
 # The single sign-on tests sign in on a real OpenID provider (tests/oidc, under Node).
 OIDC_PROVIDER := tests/oidc/node_modules/.package-lock.json

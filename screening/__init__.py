@@ -51,8 +51,10 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     except ConfigError as exc:
         raise _refusal(exc) from None
     if not logging.getLogger().handlers:
-        # Under gunicorn or `flask run` nobody else has set logging up: JSON lines.
+        # Under `flask run`, or gunicorn without deploy/gunicorn.conf.py, nobody else has
+        # set logging up: JSON lines.
         logs.configure(config.log_level)
+    logs.quiet_libraries()
     app = Flask(
         __name__,
         template_folder=str(ROOT / "templates"),

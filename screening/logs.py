@@ -68,6 +68,10 @@ def configure(level: str | int = "INFO") -> None:
     handler.setFormatter(JsonLines())
     root.addHandler(handler)
     root.setLevel(level)
+    quiet_libraries()
+
+
+def quiet_libraries() -> None:
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
 

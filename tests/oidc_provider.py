@@ -36,7 +36,10 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_provider(accounts: dict[str, dict], base_url: str) -> Iterator[Provider]:
+def running_provider(
+    accounts: dict[str, dict], base_url: str, tls: tuple[Path, Path] | None = None
+) -> Iterator[Provider]:
+    """The provider, over https when `tls` gives its (certificate, key) files."""
     node = shutil.which("node")
     if node is None or not (HERE / "node_modules" / "oidc-provider").exists():
         if os.environ.get("CI"):
@@ -56,6 +59,7 @@ def running_provider(accounts: dict[str, dict], base_url: str) -> Iterator[Provi
         "PORT": str(port),
         "CLIENTS": json.dumps([client]),
         "ACCOUNTS": json.dumps(accounts),
+        **({"TLS_CERT": str(tls[0]), "TLS_KEY": str(tls[1])} if tls else {}),
     }
     process = subprocess.Popen(
         [node, str(HERE / "provider.mjs")],
@@ -78,13 +82,14 @@ def running_provider(accounts: dict[str, dict], base_url: str) -> Iterator[Provi
 class ProviderBrowser:
     """The staff member's browser on the provider's pages (its own cookies)."""
 
-    def __init__(self, base_url: str):
+    def __init__(self, base_url: str, verify: bool | str = True):
         self.base_url = base_url
         self.http = requests.Session()
         self.http.trust_env = False
+        self.http.verify = verify  # the trust's own certificate authority, in a test
 
     def follow(self, url: str) -> requests.Response:
-        """GET and follow redirects until one leads back to our service (returned unread)."""
+        """GET and follow redirects until one leads back to our service (the reply's url)."""
         while True:
             reply = self.http.get(url, allow_redirects=False, timeout=10)
             location = reply.headers.get("Location")
@@ -109,3 +114,42 @@ class ProviderBrowser:
             reply = self.http.get(url, allow_redirects=False, timeout=10)
             action = url
         raise AssertionError(f"the provider did not send us back: {reply.status_code}")
+
+
+def self_signed_certificate(folder: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key (PEM), standing for the trust's own CA."""
+    from datetime import UTC, datetime, timedelta
+    from ipaddress import IPv4Address
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(IPv4Address("127.0.0.1"))]), False
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = folder / "tls.crt", folder / "tls.key"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path

@@ -3,11 +3,17 @@
 // is required of every client, as NHSmail and Entra ID can be told to require it.
 //
 // Environment: PORT, CLIENTS (JSON list of client metadata), ACCOUNTS (JSON object of
-// login -> claims). Prints "listening <issuer>" once it accepts connections.
+// login -> claims), and TLS_CERT and TLS_KEY (PEM files) to serve https as a real
+// provider does. Prints "listening <issuer>" once it accepts connections.
+import { readFileSync } from 'node:fs';
+import https from 'node:https';
 import Provider from 'oidc-provider';
 
 const port = Number(process.env.PORT);
-const issuer = `http://127.0.0.1:${port}`;
+const tls = process.env.TLS_CERT
+  ? { cert: readFileSync(process.env.TLS_CERT), key: readFileSync(process.env.TLS_KEY) }
+  : null;
+const issuer = `${tls ? 'https' : 'http'}://127.0.0.1:${port}`;
 const accounts = JSON.parse(process.env.ACCOUNTS);
 
 const provider = new Provider(issuer, {
@@ -38,6 +44,10 @@ const provider = new Provider(issuer, {
   cookies: { keys: ['test-provider-cookie-key'] },
 });
 
-provider.listen(port, '127.0.0.1', () => {
-  console.log(`listening ${issuer}`);
-});
+const started = () => console.log(`listening ${issuer}`);
+if (tls) {
+  provider.proxy = false;
+  https.createServer(tls, provider.callback()).listen(port, '127.0.0.1', started);
+} else {
+  provider.listen(port, '127.0.0.1', started);
+}
