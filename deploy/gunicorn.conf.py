@@ -24,6 +24,7 @@ accesslog = None
 errorlog = "-"
 # The control socket would want a home folder, which the service account does not have.
 control_socket_disable = True
+LOG_LEVEL = os.environ.get("SCREENING_LOG_LEVEL", "INFO").upper()
 logconfig_dict = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -35,7 +36,10 @@ logconfig_dict = {
             "stream": "ext://sys.stderr",
         }
     },
-    "root": {"level": os.environ.get("SCREENING_LOG_LEVEL", "INFO"), "handlers": ["stderr"]},
+    "root": {
+        "level": os.environ.get("SCREENING_LOG_LEVEL", "INFO").upper(),
+        "handlers": ["stderr"],
+    },
     "loggers": {
         "gunicorn.error": {"level": "INFO", "handlers": ["stderr"], "propagate": False},
         "gunicorn.access": {"level": "INFO", "handlers": [], "propagate": False},

@@ -63,7 +63,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
         static_url_path="/assets",
     )
     _configure(app, config)
-    logs.init_app(app)
+    logs.init_app(app, behind_proxy=config.trusted_proxies > 0)
     if config.trusted_proxies:
         # Rate limits and audit records need the patient's or user's address, not the
         # proxy's: trust exactly as many X-Forwarded-* hops as there are proxies.

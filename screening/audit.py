@@ -50,6 +50,12 @@ def record(
     return event
 
 
+def patient_id_of(session: Session, nhs_number: str | None) -> int | None:
+    if not nhs_number:
+        return None
+    return session.scalar(select(Patient.id).where(Patient.nhs_number == nhs_number))
+
+
 # --- reading the trail (the admin's audit page) --------------------------------------------
 
 ACTIONS = tuple(sorted(v for k, v in vars(constants).items() if k.startswith("AUDIT_")))

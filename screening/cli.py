@@ -82,8 +82,18 @@ def cli() -> None:
 
 def main() -> None:
     # Service messages (the console SMS backend among them) go to stderr.
-    logs.configure(os.environ.get("SCREENING_LOG_LEVEL", "INFO"))
-    cli(prog_name="screening")
+    logs.configure(logs.level_named(os.environ.get("SCREENING_LOG_LEVEL")))
+    try:
+        cli.main(prog_name="screening", standalone_mode=False)
+    except click.UsageError as exc:  # SPEC §5: a usage error exits 1, like a refusal
+        exc.show()
+        sys.exit(1)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(1)
 
 
 # --- init-db ---------------------------------------------------------------------------
@@ -164,7 +174,9 @@ def send_due(app: Flask, session: Session, now: datetime) -> str:
         created = create_due_messages(session, config, now)
         dispatched = drain(session, config, client_for(config), now, worker=worker_name())
         alerts = send_due_alerts(session, config, now)
-    record_run(session)
+    if dispatched.stopped is None:
+        # A run the provider refused is no sign of health: /healthz shows it as stale.
+        record_run(session)
     summary = (
         f"{now.isoformat()}: created {created.invitations} invitations and "
         f"{created.reminders} reminders; {dispatched.summary()}"

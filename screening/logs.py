@@ -14,6 +14,7 @@ import logging
 import re
 import sys
 import time
+import traceback
 import uuid
 from contextvars import ContextVar
 
@@ -24,8 +25,10 @@ REQUEST_ID_HEADER = "X-Request-ID"
 # A proxy's id is taken only in a shape that cannot smuggle text into the log.
 _WELL_FORMED_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 _request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
-# Libraries that say too much at INFO: the Twilio SDK logs every call's headers.
-QUIET_LOGGERS = ("alembic", "twilio")
+# Libraries that say too much: the Twilio SDK logs every call's headers at INFO, Authlib
+# the sign-in's PKCE verifier at DEBUG.
+QUIET_LOGGERS = ("alembic", "twilio", "authlib")
+LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 log = logging.getLogger("screening.requests")
 
@@ -59,6 +62,13 @@ class JsonLines(JsonFormatter):
         log_data["request_id"] = current_id()
 
 
+def level_named(name: str | None) -> str:
+    """SCREENING_LOG_LEVEL in any case; an unknown one is INFO here, and the configuration
+    check then says what is wrong with it in one line."""
+    upper = (name or "INFO").upper()
+    return upper if upper in LEVELS else "INFO"
+
+
 def configure(level: str | int = "INFO") -> None:
     """JSON lines on stderr from the root logger (once per process)."""
     root = logging.getLogger()
@@ -76,18 +86,33 @@ def quiet_libraries() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
-def init_app(app: Flask) -> None:
+def init_app(app: Flask, *, behind_proxy: bool) -> None:
     """A request id per request, and one line per request: method, route, status, time.
 
     The route is the URL rule (`/s/<token>`), never the path, so a patient's link token
-    stays out of the log, and so does any query string (the audit page's NHS number).
+    stays out of the log, and so does any query string (the audit page's NHS number). An
+    unhandled error is logged the same way, with its traceback's frames but not its
+    message, which can quote the values a statement was writing. A request id is taken
+    from the proxy's header only when there is a trusted proxy to have set it.
     """
 
     @app.before_request
     def _start() -> None:
-        offered = request.headers.get(REQUEST_ID_HEADER, "")
+        offered = request.headers.get(REQUEST_ID_HEADER, "") if behind_proxy else ""
         g.request_id = begin(offered if _WELL_FORMED_ID.match(offered) else None)
         g.request_started = time.perf_counter()
+
+    def log_exception(exc_info) -> None:  # type: ignore[no-untyped-def]
+        kind, _error, trace = exc_info
+        log.error(
+            "unhandled %s in %s %s",
+            kind.__name__ if kind else "error",
+            request.method,
+            _route(),
+            extra={"traceback": "".join(traceback.format_tb(trace))},
+        )
+
+    app.log_exception = log_exception  # type: ignore[method-assign]
 
     @app.after_request
     def _finish(response: Response) -> Response:
@@ -96,7 +121,7 @@ def init_app(app: Flask) -> None:
         log.info(
             "%s %s %s",
             request.method,
-            request.url_rule.rule if request.url_rule else "(no route)",
+            _route(),
             response.status_code,
             extra={
                 "duration_ms": round((time.perf_counter() - started) * 1000, 1) if started else None
@@ -107,3 +132,7 @@ def init_app(app: Flask) -> None:
     @app.teardown_request
     def _end(_error: BaseException | None) -> None:
         _request_id.set(None)
+
+
+def _route() -> str:
+    return request.url_rule.rule if request.url_rule else "(no route)"

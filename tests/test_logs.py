@@ -18,11 +18,12 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from screening import clock, logs
+from screening import clock, create_app, logs
 from screening.clock import LONDON
 from screening.extensions import db
 from screening.models import TriageTask
 from tests.appointment_lists import appointment, test_nhs_number, write_list
+from tests.conftest import app_overrides
 from tests.fake_twilio import FakeTwilio
 from tests.journeys import act, complete, links_sent, report_delivery, send_invitations
 from tests.pages import OwnContextClient, page
@@ -139,11 +140,35 @@ def test_every_line_is_json_with_a_request_id(
     assert {"timestamp", "level", "logger", "message"} <= set(records[0])
 
 
-def test_a_request_id_from_the_proxy_is_kept_and_echoed(client: OwnContextClient) -> None:
-    given = client.get("/healthz", headers={"X-Request-ID": "lb-7f3a9c01"})
+def test_a_request_id_is_taken_from_a_trusted_proxy_only(tmp_path: Path) -> None:
+    # With no proxy in front, anyone could send one: each request gets its own.
+    direct = create_app(app_overrides("sqlite://", tmp_path / "instance")).test_client()
+    made = direct.get("/healthz", headers={"X-Request-ID": "lb-7f3a9c01"})
+    assert len(made.headers["X-Request-ID"]) == 32 and made.headers["X-Request-ID"] != (
+        "lb-7f3a9c01"
+    )
+    proxied = create_app(
+        app_overrides("sqlite://", tmp_path / "instance", SCREENING_TRUSTED_PROXIES="1")
+    ).test_client()
+    given = proxied.get("/healthz", headers={"X-Request-ID": "lb-7f3a9c01"})
     assert given.headers["X-Request-ID"] == "lb-7f3a9c01"
-    made = client.get("/healthz")
-    assert len(made.headers["X-Request-ID"]) == 32
     # An id that could forge a log line is replaced, not copied.
-    forged = client.get("/healthz", headers={"X-Request-ID": 'abcdefgh", "level": "ERROR'})
+    forged = proxied.get("/healthz", headers={"X-Request-ID": 'abcdefgh", "level": "ERROR'})
     assert len(forged.headers["X-Request-ID"]) == 32
+
+
+def test_an_unhandled_error_is_logged_without_its_message_or_path(
+    app: Flask, log_lines: Callable[[], list[str]]
+) -> None:
+    def fails(token: str) -> str:
+        raise RuntimeError(f"Key (nhs_number)=({NHS_NUMBER}) already exists, token {token}")
+
+    app.add_url_rule("/boom/<token>", "boom", fails)
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    reply = app.test_client().get("/boom/secret-link-token")
+    assert reply.status_code == 500
+    (line,) = [json.loads(x) for x in log_lines() if "unhandled" in x]
+    assert line["message"] == "unhandled RuntimeError in GET /boom/<token>"
+    assert "raise RuntimeError" in line["traceback"]  # where it happened, for the fix
+    logged = "\n".join(log_lines())
+    assert NHS_NUMBER not in logged and "secret-link-token" not in logged

@@ -169,13 +169,16 @@ def audit_trail() -> ResponseReturnValue:
         page=page,
     )
     rows, total = audit.find_events(db.session(), filters) if not problems else ([], 0)
-    # Reading the trail is itself recorded, with the patient asked about if any.
+    # Reading the trail is itself recorded, with the patient asked about if any: by their
+    # id, so the trail holds no NHS number of its own (a purge could not remove it).
+    searched = audit.patient_id_of(db.session(), filters.nhs_number)
     audit.record(
         db.session(),
         c.AUDIT_VIEW_AUDIT,
         actor=current_user,
+        patient_id=searched,
         remote_addr=remote_addr(),
-        detail=filters.as_params() or None,
+        detail=filters.as_params(patient=None) or None,
     )
     db.session.commit()
     return (
