@@ -193,6 +193,9 @@ class StaffUser(Timestamped, Base):
     # Part of every session's identity: bumped when the account is disabled or its password
     # reset, which ends every session signed in before.
     session_generation: Mapped[int] = mapped_column(Integer, default=1)
+    # "{issuer}|{sub}": who this account is at the trust's identity provider, once it has
+    # signed in through it (single sign-on). The email may change there; this does not.
+    sso_subject: Mapped[str | None] = mapped_column(String(400), unique=True)
 
     __table_args__ = (CheckConstraint(_in("role", c.ROLES), name="role_known"),)
 

@@ -17,11 +17,19 @@ from typing import Any
 
 from authlib.integrations.flask_client import OAuth
 from flask import Flask, current_app
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from . import audit, clock, staff
 from .config import SingleSignOn
-from .constants import AUDIT_LOGIN, AUDIT_LOGIN_FAILED, AUDIT_USER_ROLE_CHANGED, ROLES
+from .constants import (
+    AUDIT_LOGIN,
+    AUDIT_LOGIN_FAILED,
+    AUDIT_USER_ROLE_CHANGED,
+    AUDIT_USER_SSO_LINKED,
+    ROLE_ADMIN,
+    ROLES,
+)
 from .models import StaffUser
 
 PROVIDER = "trust"
@@ -57,36 +65,39 @@ def role_for(claims: dict[str, Any], settings: SingleSignOn) -> str | None:
 @dataclass(frozen=True)
 class SsoOutcome:
     user: StaffUser | None
-    reason: str | None = None  # why not: no_email, no_role, inactive
+    # why not: no_email, no_role, inactive, unverified_email, local_admin, email_taken
+    reason: str | None = None
 
 
 def sign_in(
     session: Session, claims: dict[str, Any], settings: SingleSignOn, remote_addr: str | None
 ) -> SsoOutcome:
-    """The staff user these verified claims sign in, audited either way; the caller commits."""
+    """The staff user these verified claims sign in, audited either way; the caller commits.
+
+    An account is the provider's subject (`sub`), which never changes; the email links an
+    existing account to it once, and only when the provider vouches for the email. The
+    local admins stay local: the break-glass account must not depend on the provider, nor
+    be taken over through it. A linked account loses its password here, so removing
+    someone from the trust's groups cannot be sidestepped by signing in locally.
+    """
     email = claims.get(settings.email_claim)
-    role = role_for(claims, settings)
-    if not isinstance(email, str) or "@" not in email:
+    if not isinstance(email, str) or "@" not in email or not claims.get("sub"):
         return _refused(session, None, "no_email", remote_addr)
-    user = staff.find_user(session, email)
+    subject = f"{settings.issuer}|{claims['sub']}"
+    user = session.scalar(select(StaffUser).where(StaffUser.sso_subject == subject))
+    if user is None:
+        user = staff.find_user(session, email)
+        problem = _cannot_link(user, claims, settings) if user is not None else None
+        if problem is not None:
+            return _refused(session, user, problem, remote_addr)
     if user is not None and not user.active:
         return _refused(session, user, "inactive", remote_addr)
+    role = role_for(claims, settings)
     if role is None:
         return _refused(session, user, "no_role", remote_addr)
     if user is None:
-        # Never signs in with a password: nobody knows it.
         user = staff.create_user(session, email, secrets.token_urlsafe(32), role)
-    elif user.role != role:
-        audit.record(
-            session,
-            AUDIT_USER_ROLE_CHANGED,
-            subject_type=staff.SUBJECT_STAFF_USER,
-            subject_id=user.id,
-            remote_addr=remote_addr,
-            detail={"role": role, "was": user.role, "by": "sso"},
-        )
-        user.role = role
-    user.failed_logins, user.locked_until, user.last_login_at = 0, None, clock.now()
+    _follow_the_provider(session, user, subject, role, remote_addr)
     audit.record(
         session,
         AUDIT_LOGIN,
@@ -97,6 +108,45 @@ def sign_in(
         detail={"method": "sso"},
     )
     return SsoOutcome(user)
+
+
+def _cannot_link(user: StaffUser, claims: dict[str, Any], settings: SingleSignOn) -> str | None:
+    if user.sso_subject is not None:
+        return "email_taken"  # another identity at the provider already has this account
+    if user.role == ROLE_ADMIN:
+        return "local_admin"
+    # `email` is only as good as `email_verified`; a tenant's user name (Entra ID's
+    # preferred_username) is set by the trust's own administrators.
+    if settings.email_claim == "email" and claims.get("email_verified") is not True:
+        return "unverified_email"
+    return None
+
+
+def _follow_the_provider(
+    session: Session, user: StaffUser, subject: str, role: str, remote_addr: str | None
+) -> None:
+    """Link the account, and take the role the provider gives it today."""
+    if user.sso_subject is None:
+        user.sso_subject = subject
+        user.password_hash = staff.NO_PASSWORD
+        audit.record(
+            session,
+            AUDIT_USER_SSO_LINKED,
+            subject_type=staff.SUBJECT_STAFF_USER,
+            subject_id=user.id,
+            remote_addr=remote_addr,
+        )
+    if user.role != role:
+        audit.record(
+            session,
+            AUDIT_USER_ROLE_CHANGED,
+            subject_type=staff.SUBJECT_STAFF_USER,
+            subject_id=user.id,
+            remote_addr=remote_addr,
+            detail={"role": role, "was": user.role, "by": "sso"},
+        )
+        user.role = role
+    user.failed_logins, user.locked_until, user.last_login_at = 0, None, clock.now()
 
 
 def _refused(

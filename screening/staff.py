@@ -41,6 +41,10 @@ MAX_FAILED_LOGINS = 5
 LOCK_DURATION = timedelta(minutes=15)
 SUBJECT_STAFF_USER = "staff_user"
 
+# The password of an account that signs in through the identity provider only: no argon2
+# hash, so no password matches it (argon2 refuses it as a hash).
+NO_PASSWORD = "!sso-only"
+
 # argon2id with the library's defaults (RFC 9106 "low memory" profile).
 _hasher = PasswordHasher()
 

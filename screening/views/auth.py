@@ -42,7 +42,17 @@ SSO_REFUSED_MESSAGES = {
     "to add you to one of its groups",
     "inactive": "Your account in this service has been disabled. Ask an administrator",
     "no_email": "Your account did not give an email address. Ask your administrator",
+    "unverified_email": "Your account's email address is not verified by {name}. Ask your "
+    "administrator",
+    "local_admin": "This email address belongs to a local admin account: sign in with its password",
+    "email_taken": "This email address already belongs to another {name} account. Ask an "
+    "administrator",
 }
+SSO_FORCE_LOGIN_KEY = "sso_force_login"  # after a timeout: the provider must ask again
+# An ID token is kept for the provider's sign-out only while it leaves the session cookie
+# well inside browsers' 4 KB; a longer one (Entra ID's with many groups) is not needed, as
+# the client id alone can ask for the sign-out.
+MAX_KEPT_ID_TOKEN = 2000
 
 
 class SignedInStaff(UserMixin):
@@ -128,8 +138,10 @@ def _login_page(form: LoginForm, field_errors: dict[str, str], sso_error: str | 
 # --- single sign-on ------------------------------------------------------------------------
 
 
+# Generous: staff behind one hospital address sign in together at a shift's start, and a
+# callback is worthless without the state its own browser holds.
 @bp.get("/login/sso")
-@limiter.limit("30 per minute")
+@limiter.limit("300 per minute")
 def sso_start() -> ResponseReturnValue:
     settings = state().config.sso
     if settings is None:
@@ -137,14 +149,17 @@ def sso_start() -> ResponseReturnValue:
     if current_user.is_authenticated:
         return redirect(url_for("staff.home"))
     session[SSO_NEXT_KEY] = local_path(request.args.get("next"))
+    # After an idle timeout the provider must ask for the password again: on a shared ward
+    # computer its own session would otherwise sign the next person in as the last.
+    prompt = {"prompt": "login"} if session.get(SSO_FORCE_LOGIN_KEY) else {}
     try:
-        return sso.client().authorize_redirect(redirect_uri=_callback_url())
+        return sso.client().authorize_redirect(redirect_uri=_callback_url(), **prompt)
     except (AuthlibBaseError, requests.RequestException) as exc:
         return _sso_failed(exc, settings.name)
 
 
 @bp.get("/login/sso/callback")
-@limiter.limit("30 per minute")
+@limiter.limit("300 per minute")
 def sso_callback() -> ResponseReturnValue:
     settings = state().config.sso
     if settings is None:
@@ -153,18 +168,23 @@ def sso_callback() -> ResponseReturnValue:
         token = sso.client().authorize_access_token()
         claims = dict(token.get("userinfo") or {})
         if settings.role_claim not in claims or settings.email_claim not in claims:
-            # Providers differ in what the ID token carries; userinfo has the rest.
-            claims |= dict(sso.client().userinfo(token=token))
+            # Providers differ in what the ID token carries; userinfo has the rest, and
+            # must be about the same person (OpenID Connect Core 5.3.2).
+            more = dict(sso.client().userinfo(token=token))
+            if more.get("sub") != claims.get("sub"):
+                raise KeyError("userinfo names another subject")
+            claims = more | claims
     except (AuthlibBaseError, requests.RequestException, KeyError) as exc:
         return _sso_failed(exc, settings.name)
     outcome = sso.sign_in(db.session, claims, settings, remote_addr())
     db.session.commit()
     if outcome.user is None:
-        message = SSO_REFUSED_MESSAGES[outcome.reason or "no_role"]
+        message = SSO_REFUSED_MESSAGES[outcome.reason or "no_role"].format(name=settings.name)
         return _login_page(LoginForm(), {}, message), 403
     next_path = session.get(SSO_NEXT_KEY)
     _start_session(outcome.user)
-    session[SSO_ID_TOKEN_KEY] = token.get("id_token")
+    id_token = token.get("id_token") or ""
+    session[SSO_ID_TOKEN_KEY] = id_token if len(id_token) <= MAX_KEPT_ID_TOKEN else True
     return redirect(next_path or url_for("staff.home"))
 
 
@@ -178,7 +198,7 @@ def _callback_url() -> str:
     return state().config.public_base_url + url_for("auth.sso_callback")
 
 
-def _provider_sign_out(id_token: str) -> str | None:
+def _provider_sign_out(id_token: str | bool) -> str | None:
     """The provider's sign-out address (RP-initiated logout), to end its session too."""
     try:
         end_session = sso.client().load_server_metadata().get("end_session_endpoint")
@@ -189,7 +209,7 @@ def _provider_sign_out(id_token: str) -> str | None:
         return None
     settings = state().config.sso
     query = {
-        "id_token_hint": id_token,
+        **({"id_token_hint": id_token} if isinstance(id_token, str) else {}),
         "post_logout_redirect_uri": state().config.public_base_url + url_for("auth.login"),
         "client_id": settings.client_id if settings else "",
     }
@@ -254,7 +274,10 @@ def sign_out_idle_staff() -> ResponseReturnValue | None:
     # A signed-in session without a time stamp is not one we made: treat it as expired.
     idle = now - last_seen if isinstance(last_seen, int | float) else None
     if idle is None or idle > STAFF_IDLE_TIMEOUT.total_seconds():
+        signed_in_by_provider = SSO_ID_TOKEN_KEY in session
         _end_session(AUDIT_SESSION_TIMEOUT, idle_seconds=int(idle or 0))
+        if signed_in_by_provider:
+            session[SSO_FORCE_LOGIN_KEY] = True
         flash(TIMED_OUT_MESSAGE)
         return redirect(url_for("auth.login"))
     session[LAST_SEEN_KEY] = now

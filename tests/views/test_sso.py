@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from screening import constants as c
 from screening import create_app
 from screening.models import AuditEvent, StaffUser
+from screening.views.auth import LAST_SEEN_KEY
 from tests.conftest import _empty_tables, app_overrides
 from tests.factories import make_user
 from tests.oidc_provider import (
@@ -30,8 +31,13 @@ from tests.pages import OwnContextClient, csrf_token, page, text_of
 BASE_URL = "http://127.0.0.1:5000"
 ACCOUNTS = {
     "sp": {"email": "sp@barts.nhs.uk", "email_verified": True, "roles": ["Screening.SP"]},
-    "admin": {"email": "lead@barts.nhs.uk", "roles": ["Screening.SP", "Screening.Admin"]},
+    "admin": {
+        "email": "lead@barts.nhs.uk",
+        "email_verified": True,
+        "roles": ["Screening.SP", "Screening.Admin"],
+    },
     "visitor": {"email": "visitor@barts.nhs.uk", "roles": ["Another.App"]},
+    "unverified": {"email": "unverified@barts.nhs.uk", "roles": ["Screening.SP"]},
 }
 
 
@@ -159,16 +165,81 @@ def test_an_account_disabled_here_stays_out_whatever_the_provider_says(
 def test_a_forged_or_replayed_callback_signs_nobody_in(sso_app: Flask, session: Session) -> None:
     client = sso_app.test_client()
     callback, _ = sign_in_through_provider(client, ProviderBrowser(BASE_URL), "sp")
-    forged = callback.replace("state=", "state=forged")
-    assert client.get(forged).status_code == 400
-    # The genuine one now fails too: its state was used up by the attempt above, as
-    # Authlib keeps one state per sign-in; and another browser cannot use it at all.
+    # Another browser cannot use it: the state it carries was never this one's.
     stranger = sso_app.test_client()
     reply = stranger.get(callback)
     assert reply.status_code == 400
     assert "Signing in with NHSmail did not finish" in text_of(page(reply, 400))
     assert stranger.get("/triage").status_code == 302
+    forged = client.get(callback.replace("state=", "state=forged"))
+    assert forged.status_code == 400 and client.get("/triage").status_code == 302
     assert session.scalar(select(StaffUser)) is None
+    # The genuine one, once used, cannot be used again by the same browser.
+    fresh = sso_app.test_client()
+    genuine, _ = sign_in_through_provider(fresh, ProviderBrowser(BASE_URL), "sp")
+    assert fresh.get(genuine).status_code == 302
+    home = page(fresh.get("/"))
+    fresh.post("/logout", data={"csrf_token": csrf_token(home)})
+    assert fresh.get(genuine).status_code == 400
+    assert fresh.get("/triage").status_code == 302
+
+
+def test_an_idle_timeout_makes_the_provider_ask_for_the_password_again(
+    sso_app: Flask, session: Session
+) -> None:
+    client, browser = sso_app.test_client(), ProviderBrowser(BASE_URL)
+    callback, _ = sign_in_through_provider(client, browser, "sp")
+    assert client.get(callback).status_code == 302
+    with client.session_transaction() as cookie:
+        cookie[LAST_SEEN_KEY] -= 31 * 60
+    assert client.get("/triage").status_code == 302  # timed out
+    again = client.get("/login/sso").headers["Location"]
+    assert parse_qs(urlsplit(again).query)["prompt"] == ["login"]
+    # The provider's session is still alive, yet it asks again.
+    prompt = browser.follow(again)
+    assert prompt.status_code == 200 and 'name="login"' in prompt.text
+
+
+def test_the_provider_cannot_take_over_a_local_admin_or_an_unverified_email(
+    sso_app: Flask, session: Session
+) -> None:
+    make_user(session, email="sp@barts.nhs.uk", role=c.ROLE_ADMIN)  # the break-glass admin
+    make_user(session, email="unverified@barts.nhs.uk", role=c.ROLE_CLINICIAN)
+    for login, message in (
+        ("sp", "belongs to a local admin account"),
+        ("unverified", "not verified by NHSmail"),
+    ):
+        client = sso_app.test_client()
+        callback, _ = sign_in_through_provider(client, ProviderBrowser(BASE_URL), login)
+        refused = client.get(callback)
+        assert refused.status_code == 403 and message in text_of(page(refused, 403))
+    session.expire_all()
+    roles = dict(session.execute(select(StaffUser.email, StaffUser.role)).all())
+    assert roles == {"sp@barts.nhs.uk": "admin", "unverified@barts.nhs.uk": "clinician"}
+
+
+def test_a_linked_account_signs_in_through_the_provider_only(
+    sso_app: Flask, session: Session
+) -> None:
+    make_user(session, email="lead@barts.nhs.uk", role=c.ROLE_CLINICIAN)
+    client = sso_app.test_client()
+    callback, _ = sign_in_through_provider(client, ProviderBrowser(BASE_URL), "admin")
+    assert client.get(callback).status_code == 302
+    session.expire_all()
+    linked = session.scalar(select(StaffUser).where(StaffUser.email == "lead@barts.nhs.uk"))
+    assert linked.sso_subject == f"{browser_issuer(sso_app)}|admin"
+    # Its old password no longer opens it: leaving the trust's groups ends its access.
+    other = sso_app.test_client()
+    login = page(other.get("/login"))
+    reply = other.post(
+        "/login",
+        data={
+            "csrf_token": csrf_token(login),
+            "email": "lead@barts.nhs.uk",
+            "password": "correct horse battery",
+        },
+    )
+    assert reply.status_code == 200 and other.get("/admin/users").status_code == 302
 
 
 def test_local_sign_in_stays_for_the_break_glass_admin(sso_app: Flask, session: Session) -> None:
