@@ -7,6 +7,8 @@ than the data it describes.
 
 from __future__ import annotations
 
+import getpass
+import os
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Protocol
@@ -48,6 +50,14 @@ def record(
     )
     session.add(event)
     return event
+
+
+def operator() -> str:
+    """Who ran a command: the person behind sudo, else the account itself."""
+    try:
+        return os.environ.get("SUDO_USER") or getpass.getuser()
+    except (KeyError, OSError):  # an account with no name (a container's bare uid)
+        return f"uid {os.getuid()}"
 
 
 def patient_id_of(session: Session, nhs_number: str | None) -> int | None:

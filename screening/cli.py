@@ -430,6 +430,10 @@ def purge(before_text: str, dry_run: bool) -> None:
     from .privacy.purge import purge as purge_episodes
 
     before = _parse_date("--before", before_text)
+    today = clock.now().astimezone(clock.LONDON).date()
+    if before > today:
+        # A typo (2062 for 2026) would otherwise empty every current patient.
+        fail(f"--before: {before.isoformat()} is after today; give a date in the past")
     with app_session() as (app, session):
         require_schema()
         questionnaires = app.extensions["screening"].questionnaires.questionnaires.values()

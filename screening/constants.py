@@ -155,6 +155,8 @@ MESSAGE_STATUSES: Final = (
     MESSAGE_CANCELLED,
     MESSAGE_PERMANENT_FAILURE,
 )
+# Still to go to the provider: a patient about to be texted is a patient still in contact.
+UNSENT_MESSAGE_STATUSES: Final = frozenset({MESSAGE_PENDING, MESSAGE_CLAIMED})
 # A final status never moves back: the first one recorded wins.
 FINAL_MESSAGE_STATUSES: Final = frozenset(
     {

@@ -444,14 +444,18 @@ def test_healthz_reports_when_the_worker_last_ran(initialised: dict[str, str]) -
 def test_purge_previews_then_removes_and_refuses_a_bad_date(
     initialised: dict[str, str], tmp_path: Path
 ) -> None:
-    path = write_list(tmp_path / "list.csv", [appointment(1, appointment_at="2026-12-10T10:30:00")])
+    path = write_list(tmp_path / "list.csv", [appointment(1, appointment_at="2026-01-10T10:30:00")])
     assert run("import-appointments", str(path), **initialised).returncode == 0
     bad = run("purge", "--before", "10/12/2026", **initialised)
     assert bad.returncode == 1 and "--before: '10/12/2026' is not a date" in bad.stderr
-    preview = run("purge", "--before", "2026-12-11", "--dry-run", **initialised)
+    typo = run("purge", "--before", "2062-12-11", **initialised)
+    assert typo.returncode == 1 and "is after today" in typo.stderr
+    missing = run("purge", **initialised)
+    assert missing.returncode == 1 and "--before" in missing.stderr  # a usage error: 1
+    preview = run("purge", "--before", "2026-01-11", "--dry-run", **initialised)
     assert preview.returncode == 0
     assert "would remove the details of 1 patients" in preview.stdout
-    done = run("purge", "--before", "2026-12-11", **initialised)
+    done = run("purge", "--before", "2026-01-11", **initialised)
     assert "removed the details of 1 patients" in done.stdout
     # The patient is no longer held by NHS number.
     gone = run("subject-access", appointment(1)["nhs_number"], **initialised)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from screening import constants as c
-from screening.db import Base
+from screening.db import Base, make_engine
 from screening.extensions import db
 from screening.migrate import current_revision, head_revision
 from screening.models import Episode, OutboundMessage, Patient, Response, TriageTask
@@ -156,3 +158,36 @@ def test_an_episode_public_id_carries_128_random_bits_and_sorts_by_creation(
         assert len(episode.public_id) <= Episode.public_id.type.length
     assert first.public_id[8:] != second.public_id[8:]
     assert first.public_id[:8] <= second.public_id[:8]  # the later one sorts no earlier
+
+
+def test_migration_0011_moves_searched_nhs_numbers_out_of_the_audit_trail(
+    tmp_path: Path,
+) -> None:
+    from alembic import command
+
+    from screening.migrate import alembic_config
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    command.upgrade(alembic_config(engine), "0010")
+    with engine.begin() as connection:
+        connection.exec_driver_sql(
+            "INSERT INTO patients (id, nhs_number, created_at, updated_at) "
+            "VALUES (7, '9990000018', '2026-01-01', '2026-01-01')"
+        )
+        connection.exec_driver_sql(
+            "INSERT INTO audit_events (id, at, action, detail) VALUES "
+            '(1, \'2026-01-02\', \'view_audit\', \'{"patient": "9990000018", "page": "2"}\'), '
+            "(2, '2026-01-02', 'view_audit', '{\"patient\": \"9990000026\"}'), "
+            "(3, '2026-01-02', 'login', '{\"method\": \"sso\"}')"
+        )
+    command.upgrade(alembic_config(engine), "head")
+    with engine.connect() as connection:
+        rows = connection.exec_driver_sql(
+            "SELECT id, patient_id, detail FROM audit_events ORDER BY id"
+        ).all()
+    engine.dispose()
+    assert [(r[0], r[1], json.loads(r[2]) if r[2] else None) for r in rows] == [
+        (1, 7, {"page": "2"}),
+        (2, None, None),  # a number nobody held: gone, and no patient to name
+        (3, None, {"method": "sso"}),
+    ]

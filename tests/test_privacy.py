@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from screening import clock, state
 from screening import constants as c
+from screening.clinics import sync_clinics
 from screening.clock import LONDON
 from screening.extensions import db
 from screening.invitations import place_in_episode
@@ -22,8 +23,11 @@ from screening.models import (
     AuditEvent,
     ContactAttempt,
     Episode,
+    OutboundMessage,
     Patient,
+    Referral,
     StaffUser,
+    SupportSession,
     TaskNote,
     TriageTask,
 )
@@ -51,14 +55,21 @@ def whole_report(session: Session) -> tuple[dict, dict[str, str]]:
     return report, {table: csv_table(report, table) for table in TABLES}
 
 
+NOTES_PER_TASK = 4  # a task note, and the notes of a contact, a session and a referral
+
+
 def add_notes(session: Session, task: TriageTask, text: str) -> None:
     user = session.scalar(select(StaffUser)) or make_user(session)
-    session.add(TaskNote(task_id=task.id, by_user_id=user.id, text=text))
-    session.add(
-        ContactAttempt(
-            task_id=task.id, episode_id=task.episode_id, by_user_id=user.id,
-            method="phone", outcome="voicemail", note=text,
-        )
+    session.add_all(
+        [
+            TaskNote(task_id=task.id, by_user_id=user.id, text=text),
+            ContactAttempt(
+                task_id=task.id, episode_id=task.episode_id, by_user_id=user.id,
+                method="phone", outcome="voicemail", note=text,
+            ),
+            SupportSession(task_id=task.id, by_user_id=user.id, minutes=20, note=text),
+            Referral(task_id=task.id, service_id="citizens-advice", by_user_id=user.id, note=text),
+        ]
     )  # fmt: skip
     session.commit()
 
@@ -86,7 +97,7 @@ def test_a_purge_removes_identities_and_keeps_every_count_of_the_pilot(
     )
     assert preview.patients == PATIENTS - active_count  # those being helped are kept
     assert preview.kept_for_active_tasks == active_count
-    assert preview.notes == 2 and preview.free_text_answers == 0
+    assert preview.notes == NOTES_PER_TASK and preview.free_text_answers == 0
 
     done = purge(session, questionnaires().values(), day_after_clinic)
     session.commit()
@@ -103,10 +114,9 @@ def test_a_purge_removes_identities_and_keeps_every_count_of_the_pilot(
     )
     notes = session.scalars(select(TaskNote.text)).all()
     assert notes == ["Ring after 2pm, works mornings"]  # the active task's note stays
-    contact_notes = session.scalars(
-        select(ContactAttempt.note).where(ContactAttempt.note.is_not(None))
-    ).all()
-    assert contact_notes == ["Ring after 2pm, works mornings"]
+    for model in (ContactAttempt, SupportSession, Referral):
+        kept = session.scalars(select(model.note).where(model.note.is_not(None))).all()
+        assert kept == ["Ring after 2pm, works mornings"], model.__name__
     assert session.scalar(select(Episode.token_hash).where(Episode.id == closed.episode_id)) is None
     event = session.scalar(select(AuditEvent).where(AuditEvent.action == c.AUDIT_PURGE))
     assert event.detail["patients"] == done.patients
@@ -172,8 +182,56 @@ def test_subject_access_shows_the_whole_record_and_is_audited(session: Session) 
     assert answers["ends_meet"]["question"]  # the question as the patient saw it
     assert [f["domain"] for f in episode["flags"]] == ["financial"]
     assert episode["task"]["notes"][0]["text"] == "Prefers a call in the morning"
-    assert episode["task"]["contact_attempts"][0]["outcome"] == "voicemail"
+    assert episode["contact_attempts"][0]["outcome"] == "voicemail"
     event = session.scalar(select(AuditEvent).where(AuditEvent.action == c.AUDIT_SUBJECT_ACCESS))
     assert event.patient_id == session.scalar(select(Patient.id))
     with pytest.raises(UnknownPatient):
         subject_access(session, questionnaires(), "9990000026")
+
+
+def test_a_text_still_to_send_keeps_the_episode_and_its_patient(session: Session) -> None:
+    episode, _ = make_invited_episode(session, appointment_at=clock.now() - timedelta(days=60))
+    # A follow-up text scheduled for next week: the patient is still in contact.
+    session.add(
+        OutboundMessage.for_the_day(episode.id, c.MESSAGE_INVITE, clock.now() + timedelta(days=7))
+    )
+    session.commit()
+    counts = purge(session, questionnaires().values(), clock.now().date())
+    session.commit()
+    assert (counts.patients, counts.kept_for_active_tasks) == (0, 1)
+    assert session.scalar(select(Patient.mobile)) == "+447400100001"
+
+
+def test_subject_access_lists_calls_from_the_to_call_list(session: Session) -> None:
+    episode, _ = make_invited_episode(session)
+    user = make_user(session)
+    session.add(
+        ContactAttempt(
+            episode_id=episode.id, by_user_id=user.id, method="phone",
+            outcome="no_answer", note="Rang twice before clinic",
+        )
+    )  # fmt: skip
+    session.commit()
+    record = subject_access(session, questionnaires(), "9990000018")
+    (entry,) = record["episodes"]
+    assert entry["task"] is None
+    assert [a["note"] for a in entry["contact_attempts"]] == ["Rang twice before clinic"]
+    snapshot = {"age_band", "sex", "ethnicity", "imd_decile", "needs_call_reason"}
+    assert snapshot <= set(entry) and "submission_mode" in entry
+
+
+def test_a_patient_on_an_old_list_without_an_episode_is_purged_too(session: Session) -> None:
+    patient = Patient(nhs_number="9990000018", given_name="Alex", mobile="+447400100001")
+    session.add(patient)
+    sync_clinics(session, state().config)
+    session.commit()
+    session.add(
+        Appointment(
+            external_id="APT-OLD", patient_id=patient.id, clinic_code="CARD-NUH",
+            appointment_at=clock.now() - timedelta(days=400), status=c.APPOINTMENT_BOOKED,
+        )
+    )  # fmt: skip
+    session.commit()
+    assert purge(session, questionnaires().values(), clock.now().date()).patients == 1
+    session.commit()
+    assert session.scalar(select(Patient.nhs_number)) is None

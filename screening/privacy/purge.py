@@ -9,10 +9,12 @@ referrals without their notes — everything the funnel and its breakdowns count
 audit trail, whose rows hold ids and codes only.
 
 An episode is old when its appointment (or, without one, its invitation, or its creation)
-is before DATE. An episode whose task is still open or assigned is kept whole: someone is
-about to ring that patient. A patient is emptied only when none of their episodes or
-appointments is recent, so a patient with a clinic next week keeps their mobile. One
-transaction: a purge that fails removes nothing.
+is before DATE. An episode whose task is still open or assigned, or with a text still to
+send (a follow-up scheduled for later), is kept whole: someone is about to contact that
+patient. A patient is emptied only when none of their episodes or appointments is recent,
+so a patient with a clinic next week keeps their mobile. The audit trail keeps its events
+(who did what, when) but loses, for emptied patients, the address their own requests came
+from. One transaction: a purge that fails removes nothing.
 """
 
 from __future__ import annotations
@@ -32,8 +34,10 @@ from ..clock import LONDON
 from ..models import (
     Answer,
     Appointment,
+    AuditEvent,
     ContactAttempt,
     Episode,
+    OutboundMessage,
     Patient,
     QuestionnaireVersion,
     Referral,
@@ -87,7 +91,7 @@ def purge(
         audit.record(
             session,
             c.AUDIT_PURGE,
-            detail={"before": before.isoformat(), **asdict(counts)},
+            detail={"before": before.isoformat(), "operator": audit.operator(), **asdict(counts)},
         )
     return counts
 
@@ -115,9 +119,15 @@ class _Plan:
     def __init__(self, session: Session, before: datetime, text: set[tuple[str, str]]):
         self.session = session
         when = func.coalesce(Episode.appointment_at, Episode.invited_at, Episode.created_at)
-        active = exists().where(
-            TriageTask.episode_id == Episode.id,
-            TriageTask.status.in_(c.ACTIVE_TASK_STATUSES),
+        active = or_(
+            exists().where(
+                TriageTask.episode_id == Episode.id,
+                TriageTask.status.in_(c.ACTIVE_TASK_STATUSES),
+            ),
+            exists().where(
+                OutboundMessage.episode_id == Episode.id,
+                OutboundMessage.status.in_(c.UNSENT_MESSAGE_STATUSES),
+            ),
         )
         self.old_episodes = select(Episode.id).where(when < before, ~active).correlate(None)
         self.kept_episodes = select(Episode.id).where(when < before, active).correlate(None)
@@ -125,11 +135,16 @@ class _Plan:
         booked = exists().where(
             Appointment.patient_id == Patient.id, Appointment.appointment_at >= before
         )
-        self.patients = select(Patient.id).where(
-            Patient.purged_at.is_(None),
+        seen_before = or_(
             exists().where(Episode.patient_id == Patient.id, Episode.id.in_(self.old_episodes)),
-            ~recent,
-            ~booked,
+            # A patient on an old list who never had an episode (a clinic that did not
+            # screen, an appointment imported after it happened) is held all the same.
+            exists().where(
+                Appointment.patient_id == Patient.id, Appointment.appointment_at < before
+            ),
+        )
+        self.patients = select(Patient.id).where(
+            Patient.purged_at.is_(None), seen_before, ~recent, ~booked
         )
         self.tasks = (
             select(TriageTask.id)
@@ -187,6 +202,15 @@ class _Plan:
             update(Episode)
             .where(self.links)
             .values(token_hash=None)
+            .execution_options(synchronize_session=False)
+        )
+        execute(
+            update(AuditEvent)
+            .where(
+                AuditEvent.patient_id.in_(select(Patient.id).where(Patient.purged_at.is_not(None))),
+                AuditEvent.remote_addr.is_not(None),
+            )
+            .values(remote_addr=None)
             .execution_options(synchronize_session=False)
         )
 

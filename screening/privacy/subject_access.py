@@ -60,6 +60,7 @@ def subject_access(
         subject_type="patient",
         subject_id=patient.id,
         patient_id=patient.id,
+        detail={"operator": audit.operator()},
     )
     session.flush()
     emails = dict(session.execute(select(StaffUser.id, StaffUser.email)).all())
@@ -146,9 +147,18 @@ def _episode(
         "questionnaire_id": episode.questionnaire_id,
         "questionnaire_version": episode.questionnaire_version,
         "clinic_code": episode.clinic_code,
+        "appointment_at": _iso(episode.appointment_at),
         "status": episode.status,
         "mode": episode.mode,
         "language": episode.language,
+        "needs_call_reason": episode.needs_call_reason,
+        "date_of_birth_failures": episode.dob_failures,
+        "locked_until": _iso(episode.locked_until),
+        # The coded snapshot kept for the equity report.
+        "age_band": episode.age_band,
+        "sex": episode.sex,
+        "ethnicity": episode.ethnicity,
+        "imd_decile": episode.imd_decile,
         **{stage: _iso(getattr(episode, stage)) for stage in STAGES},
         "messages": [
             {
@@ -178,6 +188,25 @@ def _episode(
             )
         ],
         "submitted_at": _iso(response.submitted_at) if response else None,
+        "submitted_by": emails.get(response.submitted_by_user_id)
+        if response and response.submitted_by_user_id
+        else None,
+        "submission_mode": response.mode if response else None,
+        # Calls and visits, from the task and from the list of patients to phone alike.
+        "contact_attempts": [
+            {
+                "at": _iso(a.attempted_at),
+                "by": emails.get(a.by_user_id) if a.by_user_id else None,
+                "method": a.method,
+                "outcome": a.outcome,
+                "note": a.note,
+            }
+            for a in session.scalars(
+                select(ContactAttempt)
+                .where(ContactAttempt.episode_id == episode.id)
+                .order_by(ContactAttempt.id)
+            )
+        ],
         "flags": [
             {"item_id": f.item_id, "domain": f.domain, "priority": f.priority}
             for f in (response.flags if response else [])
@@ -198,20 +227,6 @@ def _task(session: Session, task: TriageTask, emails: Mapping[int, str]) -> dict
         "assigned_to": by(task.assigned_to_user_id),
         "closed_at": _iso(task.closed_at),
         "outcome": task.outcome,
-        "contact_attempts": [
-            {
-                "at": _iso(a.attempted_at),
-                "by": by(a.by_user_id),
-                "method": a.method,
-                "outcome": a.outcome,
-                "note": a.note,
-            }
-            for a in session.scalars(
-                select(ContactAttempt)
-                .where(ContactAttempt.episode_id == task.episode_id)
-                .order_by(ContactAttempt.id)
-            )
-        ],
         "sessions": [
             {"at": _iso(s.held_at), "by": by(s.by_user_id), "minutes": s.minutes, "note": s.note}
             for s in session.scalars(
