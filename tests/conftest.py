@@ -8,10 +8,12 @@ Alembic migrations, never `create_all()`.
 
 from __future__ import annotations
 
+import io
+import logging
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -23,7 +25,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, scoped_session
 
-from screening import create_app
+from screening import create_app, logs
 from screening.db import Base, make_engine
 from screening.extensions import db
 from screening.migrate import upgrade_to_head
@@ -174,3 +176,18 @@ def session(app: Flask) -> scoped_session[Session]:
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
+
+
+@pytest.fixture
+def log_lines() -> Iterator[Callable[[], list[str]]]:
+    """Every line logged so far in the test, as the JSON formatter writes them."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logs.JsonLines())
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    yield lambda: stream.getvalue().splitlines()
+    root.removeHandler(handler)
+    root.setLevel(level)

@@ -4,6 +4,7 @@ every `enableWhen` (or FHIRPath `enableWhenExpression`) says what the engine say
 from __future__ import annotations
 
 import json
+import stat
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -13,12 +14,15 @@ from fhirpathpy import evaluate as fhirpath_evaluate
 from fhirpathpy.models import models
 from flask import Flask
 from hypothesis import given
+from sqlalchemy import select
 
+from screening import constants as c
 from screening import state
 from screening.extensions import db
 from screening.fhir.export import export_fhir
 from screening.fhir.questionnaire import ENABLE_WHEN_EXPRESSION, questionnaire_resource
 from screening.fhir.records import NHS_NUMBER_SYSTEM
+from screening.models import AuditEvent
 from screening.questionnaire.engine import evaluate
 from screening.questionnaire.loader import answer_problem, load_paths
 from screening.questionnaire.model import Questionnaire
@@ -90,7 +94,10 @@ def _holds(condition: dict[str, Any], answers: list[dict[str, Any]]) -> bool:
     ((kind, wanted),) = [(k, v) for k, v in condition.items() if k.startswith("answer")]
     given_values = [a.get(kind.replace("answer", "value", 1)) for a in answers]
     if kind == "answerCoding":
-        return any(v is not None and v["code"] == wanted["code"] for v in given_values)
+        same = ("system", "code")
+        return any(
+            v is not None and all(v.get(k) == wanted.get(k) for k in same) for v in given_values
+        )
     return wanted in given_values
 
 
@@ -150,6 +157,14 @@ def test_the_pilot_exports_and_every_resource_validates(
     counts = export_fhir(session, loaded.questionnaires.questionnaires, BASE, folder)
     session.commit()
     resources = {kind: read(folder, kind) for kind in counts.written}
+    # The files hold NHS numbers and answers: their owner alone may read them.
+    assert {stat.S_IMODE(p.stat().st_mode) for p in folder.iterdir()} == {0o600}
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "Observation.ndjson", "Questionnaire.ndjson", "QuestionnaireResponse.ndjson",
+        "Task.ndjson",
+    ]  # fmt: skip
+    event = session.scalar(select(AuditEvent).where(AuditEvent.action == c.AUDIT_EXPORT_FHIR))
+    assert event.detail["QuestionnaireResponse"] == COMPLETED and event.detail["operator"]
     for kind, found in resources.items():
         assert len(found) == counts.written[kind]
         for resource in found:

@@ -7,14 +7,11 @@ in every form a log line could spell it.
 
 from __future__ import annotations
 
-import io
 import json
-import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime, time, timedelta
 from pathlib import Path
 
-import pytest
 from flask import Flask
 from sqlalchemy import select
 
@@ -46,21 +43,6 @@ NOTES = {
     "referral": "Citizens Advice to ring him about the arrears",
     "note": "Prefers calls after the school run",
 }
-
-
-@pytest.fixture
-def log_lines() -> Iterator[Callable[[], list[str]]]:
-    """Every line logged so far in the test, as the JSON formatter writes them."""
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(logs.JsonLines())
-    root = logging.getLogger()
-    level = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
-    yield lambda: stream.getvalue().splitlines()
-    root.removeHandler(handler)
-    root.setLevel(level)
 
 
 def spellings() -> dict[str, list[str]]:

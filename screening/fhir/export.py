@@ -33,9 +33,17 @@ BATCH = 500
 @dataclass
 class ExportCounts:
     written: dict[str, int] = field(default_factory=lambda: dict.fromkeys(RESOURCE_TYPES, 0))
+    # Responses to a version held in no form (neither frozen nor in the files): left out
+    # rather than exported against another version's questions.
+    skipped: int = 0
 
     def summary(self) -> str:
-        return ", ".join(f"{n} {kind}" for kind, n in self.written.items())
+        text = ", ".join(f"{n} {kind}" for kind, n in self.written.items())
+        return (
+            f"{text}; skipped {self.skipped} responses to versions no longer held"
+            if (self.skipped)
+            else text
+        )
 
 
 def export_fhir(
@@ -47,12 +55,12 @@ def export_fhir(
     """Write the four NDJSON files into `out_dir`; audit the export (the caller commits)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     counts = ExportCounts()
-    files = {kind: (out_dir / f"{kind}.ndjson.partial").open("w") for kind in RESOURCE_TYPES}
+    files = {kind: _private_file(out_dir / f"{kind}.ndjson.partial") for kind in RESOURCE_TYPES}
     try:
         versions = _versions(session, questionnaires)
         for questionnaire in versions.values():
             _write(files, counts, questionnaire_resource(questionnaire, base_url))
-        for resource in _records(session, versions, questionnaires, base_url):
+        for resource in _records(session, versions, base_url, counts):
             _write(files, counts, resource)
         for resource in _tasks(session):
             _write(files, counts, resource)
@@ -61,8 +69,16 @@ def export_fhir(
             handle.close()
     for kind in RESOURCE_TYPES:
         os.replace(out_dir / f"{kind}.ndjson.partial", out_dir / f"{kind}.ndjson")
-    audit.record(session, c.AUDIT_EXPORT_FHIR, detail=dict(counts.written))
+    detail = {**counts.written, "skipped": counts.skipped, "operator": audit.operator()}
+    audit.record(session, c.AUDIT_EXPORT_FHIR, detail=detail)
     return counts
+
+
+def _private_file(path: Path) -> TextIO:
+    """UTF-8 (answers in Bengali or Arabic stay themselves), readable by its owner only:
+    the files hold NHS numbers and answers."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    return os.fdopen(descriptor, "w", encoding="utf-8")
 
 
 def _write(files: Mapping[str, TextIO], counts: ExportCounts, resource: dict[str, Any]) -> None:
@@ -84,8 +100,8 @@ def _versions(
 def _records(
     session: Session,
     versions: Mapping[tuple[str, int], Questionnaire],
-    questionnaires: Mapping[str, Questionnaire],
     base_url: str,
+    counts: ExportCounts,
 ) -> Iterator[dict[str, Any]]:
     last = 0
     while True:
@@ -100,7 +116,7 @@ def _records(
         if not rows:
             return
         last = rows[-1][0].id
-        yield from _batch(session, rows, versions, questionnaires, base_url)
+        yield from _batch(session, rows, versions, base_url, counts)
         session.expunge_all()  # memory stays one batch deep
 
 
@@ -108,8 +124,8 @@ def _batch(
     session: Session,
     rows: Iterable[Any],
     versions: Mapping[tuple[str, int], Questionnaire],
-    questionnaires: Mapping[str, Questionnaire],
     base_url: str,
+    counts: ExportCounts,
 ) -> Iterator[dict[str, Any]]:
     rows = list(rows)
     episode_ids = [response.episode_id for response, _ in rows]
@@ -127,11 +143,12 @@ def _batch(
         flags[flag.response_id].append(flag)
     for response, nhs_number in rows:
         key = (response.questionnaire_id, response.questionnaire_version)
-        # Every answered version was frozen on its first submission; the file's copy
-        # stands in only for a database from before versions were kept.
-        questionnaire = versions.get(key) or questionnaires.get(response.questionnaire_id)
+        # Every answered version was frozen on its first submission, so this finds it;
+        # another version's questions would misread the answers.
+        questionnaire = versions.get(key)
         if questionnaire is None:
-            continue  # a questionnaire no longer held in any form: nothing to read it by
+            counts.skipped += 1
+            continue
         given = answers[response.episode_id]
         yield response_resource(response, questionnaire, given, nhs_number, base_url)
         for flag in flags[response.id]:

@@ -3,7 +3,7 @@ a real OpenID provider on 127.0.0.1, roles from its claim, and sign-out ending b
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from screening import constants as c
 from screening import create_app
 from screening.models import AuditEvent, StaffUser
-from screening.views.auth import LAST_SEEN_KEY
+from screening.views.auth import LAST_SEEN_KEY, SSO_ID_TOKEN_KEY
 from tests.conftest import _empty_tables, app_overrides
 from tests.factories import make_user
 from tests.oidc_provider import (
@@ -87,11 +87,17 @@ def sign_in_through_provider(
 
 
 def test_a_prescriber_signs_in_with_the_provider_and_signing_out_ends_both(
-    sso_app: Flask, session: Session
+    sso_app: Flask, session: Session, log_lines: Callable[[], list[str]]
 ) -> None:
     client, browser = sso_app.test_client(), ProviderBrowser(BASE_URL)
     callback, _ = sign_in_through_provider(client, browser, "sp")
     landed = client.get(callback)
+    with client.session_transaction() as cookie:
+        id_token = cookie[SSO_ID_TOKEN_KEY]
+    # Nothing that could replay the sign-in reaches the log, even at DEBUG.
+    code = parse_qs(urlsplit(callback).query)["code"][0]
+    logged = "\n".join(log_lines())
+    assert code not in logged and id_token not in logged and "code_verifier" not in logged
     assert landed.status_code == 302 and urlsplit(landed.headers["Location"]).path == "/"
     assert client.get("/triage").status_code == 200
     user = session.scalar(select(StaffUser).where(StaffUser.email == "sp@barts.nhs.uk"))
