@@ -137,6 +137,19 @@ def exec_start(name: str) -> list[str]:
     return shlex.split(command.replace(PREFIX, str(ROOT)))
 
 
+def test_the_environment_example_names_only_settings_that_exist() -> None:
+    read = "\n".join(
+        path.read_text()
+        for path in [*(ROOT / "screening").rglob("*.py"), ROOT / "deploy" / "gunicorn.conf.py"]
+    )
+    example = (ROOT / "deploy" / "screening.env.example").read_text().splitlines()
+    names = [line.split("=", 1)[0] for line in example if line and not line.startswith("#")]
+    assert "SCREENING_ENV" in names and "SCREENING_SECRET_KEY" in names
+    for name in names:
+        # The PG* variables are PostgreSQL's tools' own.
+        assert name.startswith("PG") or f'"{name}"' in read, f"{name} is read nowhere"
+
+
 def test_the_systemd_units_run_both_processes_as_the_service_user() -> None:
     for name, command in (
         ("screening-web.service", "gunicorn"),
@@ -286,7 +299,8 @@ def test_readme_deploying_from_an_empty_postgresql_to_a_signed_in_prescriber(
                 "SCREENING_DATABASE_URL": deployment.database_url(restored),
             }
             deployment.step(steps["create-database"].splitlines()[1], **into)  # role exists
-            deployment.step(steps["restore"], **into)
+            backup = next(tmp_path.glob("screening-*.dump")).name
+            deployment.step(steps["restore"], BACKUP=backup, **into)
             emails = deployment.step(
                 "psql --tuples-only --no-align -c 'SELECT email, role FROM staff_users "
                 "ORDER BY email'",
