@@ -103,21 +103,28 @@ def _records(
     base_url: str,
     counts: ExportCounts,
 ) -> Iterator[dict[str, Any]]:
+    for rows in _pages(session, Response, Response.episode_id):
+        yield from _batch(session, rows, versions, base_url, counts)
+
+
+def _pages(session: Session, model: Any, episode_id: Any) -> Iterator[list[Any]]:
+    """(row, NHS number) of every `model` row, BATCH at a time in id order: memory stays
+    one batch deep however many there are."""
     last = 0
     while True:
         rows = session.execute(
-            select(Response, Patient.nhs_number)
-            .join(Episode, Response.episode_id == Episode.id)
+            select(model, Patient.nhs_number)
+            .join(Episode, episode_id == Episode.id)
             .join(Patient, Episode.patient_id == Patient.id)
-            .where(Response.id > last)
-            .order_by(Response.id)
+            .where(model.id > last)
+            .order_by(model.id)
             .limit(BATCH)
         ).all()
         if not rows:
             return
         last = rows[-1][0].id
-        yield from _batch(session, rows, versions, base_url, counts)
-        session.expunge_all()  # memory stays one batch deep
+        yield rows
+        session.expunge_all()
 
 
 def _batch(
@@ -159,19 +166,6 @@ def _batch(
 
 def _tasks(session: Session) -> Iterator[dict[str, Any]]:
     """Every task, those from a phone call without a response among them."""
-    last = 0
-    while True:
-        rows = session.execute(
-            select(TriageTask, Patient.nhs_number)
-            .join(Episode, TriageTask.episode_id == Episode.id)
-            .join(Patient, Episode.patient_id == Patient.id)
-            .where(TriageTask.id > last)
-            .order_by(TriageTask.id)
-            .limit(BATCH)
-        ).all()
-        if not rows:
-            return
-        last = rows[-1][0].id
+    for rows in _pages(session, TriageTask, TriageTask.episode_id):
         for task, nhs_number in rows:
             yield task_resource(task, nhs_number)
-        session.expunge_all()

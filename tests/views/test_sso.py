@@ -236,30 +236,23 @@ def test_a_linked_account_signs_in_through_the_provider_only(
     assert linked.sso_subject == f"{browser_issuer(sso_app)}|admin"
     # Its old password no longer opens it: leaving the trust's groups ends its access.
     other = sso_app.test_client()
-    login = page(other.get("/login"))
-    reply = other.post(
+    assert sign_in_locally(other, "lead@barts.nhs.uk").status_code == 200
+    assert other.get("/admin/users").status_code == 302
+
+
+def sign_in_locally(client: FlaskClient, email: str, password: str = "correct horse battery"):
+    """The sign-in page's first form, the email-and-password one (SPEC §8)."""
+    login = page(client.get("/login"))
+    first_form = login.find("form", method="post")
+    assert {i["name"] for i in first_form.find_all("input")} >= {"email", "password"}
+    return client.post(
         "/login",
-        data={
-            "csrf_token": csrf_token(login),
-            "email": "lead@barts.nhs.uk",
-            "password": "correct horse battery",
-        },
+        data={"csrf_token": csrf_token(login), "email": email, "password": password},
     )
-    assert reply.status_code == 200 and other.get("/admin/users").status_code == 302
 
 
 def test_local_sign_in_stays_for_the_break_glass_admin(sso_app: Flask, session: Session) -> None:
     make_user(session, email="breakglass@barts.nhs.uk", role=c.ROLE_ADMIN)
     client = sso_app.test_client()
-    login = page(client.get("/login"))
-    first_form = login.find("form", method="post")
-    assert {i["name"] for i in first_form.find_all("input")} >= {"email", "password"}
-    reply = client.post(
-        "/login",
-        data={
-            "csrf_token": csrf_token(login),
-            "email": "breakglass@barts.nhs.uk",
-            "password": "correct horse battery",
-        },
-    )
-    assert reply.status_code == 302 and client.get("/admin/users").status_code == 200
+    assert sign_in_locally(client, "breakglass@barts.nhs.uk").status_code == 302
+    assert client.get("/admin/users").status_code == 200
