@@ -125,7 +125,7 @@ def browser_issuer(app: Flask) -> str:
     return app.extensions["screening"].config.sso.issuer
 
 
-def test_the_most_senior_role_granted_is_used_and_changes_follow_the_provider(
+def test_a_linked_account_takes_the_most_senior_role_granted_and_loses_its_password(
     sso_app: Flask, session: Session
 ) -> None:
     make_user(session, email="lead@barts.nhs.uk", role=c.ROLE_CLINICIAN)
@@ -140,6 +140,11 @@ def test_the_most_senior_role_granted_is_used_and_changes_follow_the_provider(
     )
     assert changed.detail == {"role": "admin", "was": "clinician", "by": "sso"}
     assert client.get("/admin/users").status_code == 200
+    assert user.sso_subject == f"{browser_issuer(sso_app)}|admin"
+    # Its old password no longer opens it: leaving the trust's groups ends its access.
+    other = sso_app.test_client()
+    assert sign_in_locally(other, "lead@barts.nhs.uk").status_code == 200
+    assert other.get("/admin/users").status_code == 302
 
 
 def test_an_account_without_a_mapped_role_is_refused_and_audited(
@@ -222,22 +227,6 @@ def test_the_provider_cannot_take_over_a_local_admin_or_an_unverified_email(
     session.expire_all()
     roles = dict(session.execute(select(StaffUser.email, StaffUser.role)).all())
     assert roles == {"sp@barts.nhs.uk": "admin", "unverified@barts.nhs.uk": "clinician"}
-
-
-def test_a_linked_account_signs_in_through_the_provider_only(
-    sso_app: Flask, session: Session
-) -> None:
-    make_user(session, email="lead@barts.nhs.uk", role=c.ROLE_CLINICIAN)
-    client = sso_app.test_client()
-    callback, _ = sign_in_through_provider(client, ProviderBrowser(BASE_URL), "admin")
-    assert client.get(callback).status_code == 302
-    session.expire_all()
-    linked = session.scalar(select(StaffUser).where(StaffUser.email == "lead@barts.nhs.uk"))
-    assert linked.sso_subject == f"{browser_issuer(sso_app)}|admin"
-    # Its old password no longer opens it: leaving the trust's groups ends its access.
-    other = sso_app.test_client()
-    assert sign_in_locally(other, "lead@barts.nhs.uk").status_code == 200
-    assert other.get("/admin/users").status_code == 302
 
 
 def sign_in_locally(client: FlaskClient, email: str, password: str = "correct horse battery"):
