@@ -490,3 +490,13 @@ def test_export_fhir_writes_ndjson_and_refuses_an_unwritable_folder(
     refused = run("export", "fhir", "--out", str(tmp_path / "a-file" / "fhir"), **initialised)
     assert refused.returncode == 1 and "--out: cannot write to" in refused.stderr
     assert "Traceback" not in refused.stderr
+
+
+@pytest.mark.db
+def test_two_workers_on_one_host_record_their_runs_without_colliding(session: Session) -> None:
+    from screening.heartbeat import last_run_at, record_run
+
+    record_run(session, host="ward-server")
+    first = last_run_at(session)
+    record_run(session, host="ward-server")  # the row exists: updated in place, not refused
+    assert last_run_at(session) >= first
