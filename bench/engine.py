@@ -7,6 +7,7 @@ page and the submission once, so it must stay a small fraction of a request.
 
 from __future__ import annotations
 
+import argparse
 import random
 import time
 from pathlib import Path
@@ -50,8 +51,11 @@ def rate(function, sets) -> float:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--evaluations", type=int, default=N)
+    args = parser.parse_args()
     barts = load_file(ROOT / "questionnaires" / "barts-social-welfare.yaml")
-    sets = answer_sets(N)
+    sets = answer_sets(args.evaluations)
 
     def engine(answers: dict[str, str]) -> object:
         return triage_decision(barts, evaluate(barts, answers))
