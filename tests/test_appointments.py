@@ -12,7 +12,7 @@ from flask import Flask
 from sqlalchemy import delete, event, func, select, update
 from sqlalchemy.orm import Session
 
-from screening import appointment_list, appointments, state
+from screening import appointment_batch, appointment_list, appointments, state
 from screening import constants as c
 from screening.appointments import Counts, ImportRefused, import_appointments
 from screening.clinics import sync_clinics
@@ -419,7 +419,7 @@ def test_the_batch_writer_leaves_what_the_models_leave_row_by_row(
     batched = import_all(load, session, lists, batch_size=3)
     empty_tables(session)
     # Every row through `_write_with_models`: the batch applies none of them itself.
-    monkeypatch.setattr(appointments._Batch, "apply", lambda _self, _counts: 0)
+    monkeypatch.setattr(appointment_batch.Batch, "apply", lambda _self, _counts: 0)
     assert import_all(load, session, lists) == batched
 
 
