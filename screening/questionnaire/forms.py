@@ -16,8 +16,8 @@ from wtforms import Field, RadioField, SelectMultipleField, StringField, TextAre
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import ValidationError
 
-from .loader import answer_problem
 from .model import AnswerValue, Item, Texts
+from .rules import answer_problem
 
 
 def text_in(texts: Texts | None, language: str) -> str:
