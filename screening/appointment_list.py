@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import Any
 
 from . import constants as c
 from .clock import as_aware
@@ -90,31 +91,57 @@ def read_rows(path: Path, clinics: set[str], counts: Counts, report: Report) -> 
         raise ImportRefused(f"cannot read {path}: {exc.strerror}") from None
     with handle:
         reader = csv.reader(handle)
-        header = [name.strip() for name in next(reader, [])]
-        missing = [name for name in REQUIRED_COLUMNS if name not in header]
-        if missing:
+        try:
+            yield from _checked_rows(path, reader, clinics, counts, report)
+        except csv.Error as exc:
+            # The csv module stops at what it cannot parse: a field past its size limit, a
+            # NUL byte. Rows before it were imported, batch by batch.
             raise ImportRefused(
-                f"{path}: missing required column{'s' if len(missing) > 1 else ''}: "
-                f"{', '.join(missing)}; nothing was imported"
-            )
-        index = {name: position for position, name in enumerate(header)}
-        with _FirstLines() as first_lines:
-            line = reader.line_num + 1
-            for values in reader:
-                start, line = line, reader.line_num + 1
-                cells = [value.strip() for value in values]
-                if not any(cells):
-                    continue
-                fields = _fields(header, index, cells)
-                row, problems, warnings = _check_row(start, fields, clinics, first_lines)
-                for warning in warnings:
-                    counts.warnings += 1
-                    report(f"line {start}: warning: {warning}")
-                if problems:
-                    counts.rejected += 1
-                    report(f"line {start}: {'; '.join(problems)}")
-                elif row is not None:
-                    yield row
+                f"{path}:{reader.line_num}: {_unreadable(exc)}; the rows before this line "
+                "were imported, and importing again is safe"
+            ) from None
+
+
+def _unreadable(exc: csv.Error) -> str:
+    text = str(exc)
+    if "field larger than field limit" in text:
+        return (
+            f"a field is longer than {csv.field_size_limit():,} characters: "
+            "is this an appointment list?"
+        )
+    if "NUL" in text:
+        return "the file holds a NUL byte, which CSV text never does: is it a spreadsheet?"
+    return f"this is not CSV the list can be read as ({text})"
+
+
+def _checked_rows(
+    path: Path, reader: Any, clinics: set[str], counts: Counts, report: Report
+) -> Iterator[Row]:
+    header = [name.strip() for name in next(reader, [])]
+    missing = [name for name in REQUIRED_COLUMNS if name not in header]
+    if missing:
+        raise ImportRefused(
+            f"{path}: missing required column{'s' if len(missing) > 1 else ''}: "
+            f"{', '.join(missing)}; nothing was imported"
+        )
+    index = {name: position for position, name in enumerate(header)}
+    with _FirstLines() as first_lines:
+        line = reader.line_num + 1
+        for values in reader:
+            start, line = line, reader.line_num + 1
+            cells = [value.strip() for value in values]
+            if not any(cells):
+                continue
+            fields = _fields(header, index, cells)
+            row, problems, warnings = _check_row(start, fields, clinics, first_lines)
+            for warning in warnings:
+                counts.warnings += 1
+                report(f"line {start}: warning: {warning}")
+            if problems:
+                counts.rejected += 1
+                report(f"line {start}: {'; '.join(problems)}")
+            elif row is not None:
+                yield row
 
 
 class _FirstLines:
@@ -324,11 +351,18 @@ def _size(path: Path) -> int:
 
 def _in_lists(rows: Iterable[Row], size: int) -> Iterator[list[Row]]:
     batch: list[Row] = []
-    for row in rows:
-        batch.append(row)
-        if len(batch) >= size:
+    try:
+        for row in rows:
+            batch.append(row)
+            if len(batch) >= size:
+                yield batch
+                batch = []
+    except ImportRefused:
+        # A file refused part-way (a line the csv module cannot read): the rows before it
+        # are imported, as the refusal says, and the import then stops.
+        if batch:
             yield batch
-            batch = []
+        raise
     if batch:
         yield batch
 
@@ -429,5 +463,7 @@ def _read_in_child(sender: Connection, path: Path, clinics: list[str], batch_siz
         sender.send(("refused", str(exc)))
     except BrokenPipeError:
         pass  # the importer stopped reading: nothing more to do
+    except Exception as exc:
+        sender.send(("refused", f"{path}: the file could not be read ({type(exc).__name__})"))
     finally:
         sender.close()
