@@ -7,15 +7,19 @@ injected `<script>` cannot run. Pages can hold patient answers, so HTML is never
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import secrets
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, current_app, g, render_template, request
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from ..extensions import db
 
+log = logging.getLogger(__name__)
 FONT_HOST = "https://assets.nhs.uk"  # Frutiger for the NHS.UK CSS; not ours to vendor
 
 
@@ -51,6 +55,10 @@ def init_app(app: Flask) -> None:
         app.register_error_handler(status, _error_page(template, status))
     app.register_error_handler(CSRFError, _form_expired)
     app.register_error_handler(500, _server_error)
+    # The database restarting or unreachable: a page that says try again, not a 500. The
+    # pool checks each connection before use (pre-ping), so the next request recovers.
+    app.register_error_handler(OperationalError, _database_unavailable)
+    app.register_error_handler(InterfaceError, _database_unavailable)
 
 
 def _add_security_headers(response: Response) -> Response:
@@ -100,6 +108,14 @@ def _error_page(template: str, status: int):
 
 def _form_expired(_error: CSRFError) -> tuple[str, int]:
     return render_template("errors/400.html"), 400
+
+
+def _database_unavailable(error: Exception) -> tuple[str, int, dict[str, str]]:
+    log.warning("database unavailable (%s)", type(error).__name__)
+    with contextlib.suppress(Exception):  # the connection may be gone with the database
+        db.session.rollback()
+    db.session.remove()
+    return render_template("errors/503.html"), 503, {"Retry-After": "30"}
 
 
 def _server_error(_error: HTTPException) -> tuple[str, int]:
