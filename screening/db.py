@@ -6,14 +6,18 @@ one engine and session factory, and the typed `select()` style needs nothing mor
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import DateTime, MetaData, create_engine, event
 from sqlalchemy.dialects.sqlite.base import SQLiteCompiler
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Session, scoped_session, sessionmaker
 from sqlalchemy.types import TypeDecorator
+
+log = logging.getLogger(__name__)
 
 # Stable constraint names, so Alembic migrations behave the same on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -103,7 +107,17 @@ class Database:
 
     def init_app(self, app: Any) -> None:
         self.configure(app.config["DATABASE_URL"])
-        app.teardown_appcontext(lambda _exc: self.session.remove())
+        app.teardown_appcontext(lambda _exc: self.end_session())
+
+    def end_session(self) -> None:
+        """Close the request's session. When the database went away during the request (a
+        restart), the rollback that closing does fails: the reply is already made, so the
+        connection is dropped (the pool replaces it) instead of failing the request."""
+        try:
+            self.session.remove()
+        except SQLAlchemyError as exc:
+            log.warning("database connection lost at the end of a request (%s)", type(exc).__name__)
+            self.session.registry.clear()
 
 
 db = Database()

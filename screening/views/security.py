@@ -7,7 +7,6 @@ injected `<script>` cannot run. Pages can hold patient answers, so HTML is never
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import secrets
 from urllib.parse import urlsplit
@@ -112,9 +111,7 @@ def _form_expired(_error: CSRFError) -> tuple[str, int]:
 
 def _database_unavailable(error: Exception) -> tuple[str, int, dict[str, str]]:
     log.warning("database unavailable (%s)", type(error).__name__)
-    with contextlib.suppress(Exception):  # the connection may be gone with the database
-        db.session.rollback()
-    db.session.remove()
+    db.end_session()  # its connection may be gone with the database
     return render_template("errors/503.html"), 503, {"Retry-After": "30"}
 
 
