@@ -98,15 +98,7 @@ def sign_in(
     if user is None:
         user = staff.create_user(session, email, secrets.token_urlsafe(32), role)
     _follow_the_provider(session, user, subject, role, remote_addr)
-    audit.record(
-        session,
-        AUDIT_LOGIN,
-        actor=user,
-        subject_type=staff.SUBJECT_STAFF_USER,
-        subject_id=user.id,
-        remote_addr=remote_addr,
-        detail={"method": "sso"},
-    )
+    _account_event(session, AUDIT_LOGIN, user, remote_addr, actor=user, method="sso")
     return SsoOutcome(user)
 
 
@@ -129,21 +121,10 @@ def _follow_the_provider(
     if user.sso_subject is None:
         user.sso_subject = subject
         user.password_hash = staff.NO_PASSWORD
-        audit.record(
-            session,
-            AUDIT_USER_SSO_LINKED,
-            subject_type=staff.SUBJECT_STAFF_USER,
-            subject_id=user.id,
-            remote_addr=remote_addr,
-        )
+        _account_event(session, AUDIT_USER_SSO_LINKED, user, remote_addr)
     if user.role != role:
-        audit.record(
-            session,
-            AUDIT_USER_ROLE_CHANGED,
-            subject_type=staff.SUBJECT_STAFF_USER,
-            subject_id=user.id,
-            remote_addr=remote_addr,
-            detail={"role": role, "was": user.role, "by": "sso"},
+        _account_event(
+            session, AUDIT_USER_ROLE_CHANGED, user, remote_addr, role=role, was=user.role, by="sso"
         )
         user.role = role
     user.failed_logins, user.locked_until, user.last_login_at = 0, None, clock.now()
@@ -152,12 +133,25 @@ def _follow_the_provider(
 def _refused(
     session: Session, user: StaffUser | None, reason: str, remote_addr: str | None
 ) -> SsoOutcome:
+    _account_event(session, AUDIT_LOGIN_FAILED, user, remote_addr, method="sso", reason=reason)
+    return SsoOutcome(None, reason)
+
+
+def _account_event(
+    session: Session,
+    action: str,
+    user: StaffUser | None,
+    remote_addr: str | None,
+    *,
+    actor: StaffUser | None = None,
+    **detail: str,
+) -> None:
     audit.record(
         session,
-        AUDIT_LOGIN_FAILED,
+        action,
+        actor=actor,
         subject_type=staff.SUBJECT_STAFF_USER if user else None,
         subject_id=user.id if user else None,
         remote_addr=remote_addr,
-        detail={"method": "sso", "reason": reason},
+        detail=detail or None,
     )
-    return SsoOutcome(None, reason)

@@ -30,6 +30,7 @@ from sqlalchemy.sql import ColumnElement
 
 from .. import audit, clock
 from .. import constants as c
+from ..appointment_rows import PATIENT_FIELDS
 from ..clock import LONDON
 from ..models import (
     Answer,
@@ -47,10 +48,8 @@ from ..models import (
 )
 from ..questionnaire.model import Questionnaire
 
-IDENTIFYING_PATIENT_FIELDS = (
-    "nhs_number", "given_name", "family_name", "date_of_birth", "mobile", "phone",
-    "postcode", "sex", "ethnicity", "language", "imd_decile",
-)  # fmt: skip
+# Everything the list gave about the patient: the same fields an import writes.
+IDENTIFYING_PATIENT_FIELDS = ("nhs_number", *PATIENT_FIELDS)
 
 
 @dataclass(frozen=True)
