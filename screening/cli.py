@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from . import clock, create_app, logs
 from .clinics import sync_clinics
 from .clock import frozen_at
-from .config import Config, ConfigError, clinic_problems, load_config
+from .config import MAX_WORKER_CONCURRENCY, Config, ConfigError, clinic_problems, load_config
 from .constants import ROLES, TASK_STATUSES
 from .db import make_engine
 from .extensions import db
@@ -153,17 +153,32 @@ def import_appointments_command(file: Path) -> None:
 # --- send-due and worker ----------------------------------------------------------------
 
 
+CONCURRENCY = click.option(
+    "--concurrency",
+    type=click.IntRange(1, MAX_WORKER_CONCURRENCY),
+    help="Provider calls kept in flight (default: the worker_concurrency setting).",
+)
+
+
 @cli.command("send-due")
 @click.option("--now", "now_text", help="Replace the clock (ISO 8601; naive is Europe/London).")
-def send_due_command(now_text: str | None) -> None:
+@CONCURRENCY
+def send_due_command(now_text: str | None, concurrency: int | None) -> None:
     """Create the invitations and reminders due now and send the outbox."""
     now = _parse_now(now_text)
     with app_session() as (app, session):
         require_schema()
-        click.echo(send_due(app, session, now))
+        click.echo(send_due(app, session, now, concurrency=concurrency))
 
 
-def send_due(app: Flask, session: Session, now: datetime) -> str:
+def send_due(
+    app: Flask,
+    session: Session,
+    now: datetime,
+    *,
+    concurrency: int | None = None,
+    stop: threading.Event | None = None,
+) -> str:
     from .invitations import create_due_messages
     from .sms import client_for
     from .sms.outbox import drain
@@ -172,7 +187,15 @@ def send_due(app: Flask, session: Session, now: datetime) -> str:
     config = app.extensions["screening"].config
     with frozen_at(now):
         created = create_due_messages(session, config, now)
-        dispatched = drain(session, config, client_for(config), now, worker=worker_name())
+        dispatched = drain(
+            session,
+            config,
+            client_for(config),
+            now,
+            worker=worker_name(),
+            concurrency=concurrency or config.settings.worker_concurrency,
+            stop=stop,
+        )
         alerts = send_due_alerts(session, config, now)
     if dispatched.stopped is None:
         # A run the provider refused is no sign of health: /healthz shows it as stale.
@@ -185,7 +208,8 @@ def send_due(app: Flask, session: Session, now: datetime) -> str:
 
 
 @cli.command()
-def worker() -> None:
+@CONCURRENCY
+def worker(concurrency: int | None) -> None:
     """Run send-due in a loop until stopped (SIGTERM or Ctrl-C)."""
     stopping = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -196,7 +220,9 @@ def worker() -> None:
         while not stopping.is_set():
             logs.begin()  # each run's lines share an id
             # A long-running process: its summaries are log lines (JSON), not output.
-            log.info("%s", send_due(app, session, clock.now()))
+            # Told to stop mid-run, it finishes the calls in flight and gives back the rest.
+            summary = send_due(app, session, clock.now(), concurrency=concurrency, stop=stopping)
+            log.info("%s", summary)
             stopping.wait(interval)
 
 

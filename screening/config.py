@@ -27,6 +27,9 @@ SMS_BACKENDS = ("console", "twilio")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 SMS_PLACEHOLDERS = ("hospital", "date", "time", "link")
 _CLOCK = r"([01]\d|2[0-3]):[0-5]\d"
+# Sender threads per worker, each holding a database connection (and briefly a second for
+# a rarer outcome): a couple of workers stay well inside PostgreSQL's default 100.
+MAX_WORKER_CONCURRENCY = 32
 
 
 class ConfigError(Exception):
@@ -66,6 +69,10 @@ class RawSettings(Strict):
     signposting: dict[str, Text] = Field(default_factory=dict)
     min_age_for_sms: StrictInt = Field(default=16, ge=0, le=120)
     worker_interval_seconds: StrictInt | float = Field(default=60, gt=0)
+    # Provider calls the worker keeps in flight, and the sender's allowance (messages a
+    # second across every worker of the database; no cap unless set).
+    worker_concurrency: StrictInt = Field(default=1, ge=1, le=MAX_WORKER_CONCURRENCY)
+    sms_rate_per_second: StrictInt | float | None = Field(default=None, gt=0, le=10_000)
     # The social prescriber's work (SPEC §10, §11).
     triage_sla_working_days: SlaDays = Field(default_factory=lambda: SlaDays())
     unable_to_contact_after: StrictInt = Field(default=3, ge=1, le=20)
@@ -176,6 +183,8 @@ class Settings:
     signposting: dict[str, Any] = field(default_factory=dict)
     min_age_for_sms: int = 16
     worker_interval_seconds: float = 60
+    worker_concurrency: int = 1
+    sms_rate_per_second: float | None = None
     triage_sla_working_days: dict[str, int] = field(
         default_factory=lambda: {"urgent": 1, "high": 3, "routine": 5}
     )

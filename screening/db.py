@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import DateTime, MetaData, create_engine, event
 from sqlalchemy.dialects.sqlite.base import SQLiteCompiler
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Session, scoped_session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -79,16 +79,17 @@ class _SQLiteHints(SQLiteCompiler):
         return text
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str | URL, **pool: int) -> Engine:
+    """An engine for `url`; `pool` may size its pool (`pool_size`, `max_overflow`)."""
     # hide_parameters: a failed statement's message (logged with its traceback) would
     # otherwise carry the values it was writing: names, NHS numbers, answers.
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        engine = create_engine(url, hide_parameters=True)
+        engine = create_engine(parsed, hide_parameters=True, **pool)
         engine.dialect.statement_compiler = _SQLiteHints
         event.listen(engine, "connect", _tune_sqlite)
         return engine
-    return create_engine(url, pool_pre_ping=True, hide_parameters=True)
+    return create_engine(parsed, pool_pre_ping=True, hide_parameters=True, **pool)
 
 
 class Database:

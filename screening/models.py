@@ -19,6 +19,7 @@ from sqlalchemy import (
     CheckConstraint,
     Computed,
     Date,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -640,6 +641,17 @@ class WorkerHeartbeat(Base):
 
     host: Mapped[str] = mapped_column(String(255), primary_key=True)
     last_run_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class SmsPace(Base):
+    """When the next SMS may leave, for every worker of this database (the shared cap on
+    sending, `sms_rate_per_second`; see `screening.sms.pacing`)."""
+
+    __tablename__ = "sms_pace"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    # Seconds since the epoch by the database's own clock: the one clock all workers share.
+    next_slot: Mapped[float] = mapped_column(Float)
 
 
 # --- accountability ------------------------------------------------------------------------

@@ -96,6 +96,10 @@ class FakeTwilio:
         self._messages: dict[str, dict[str, Any]] = {}
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+        # Authenticated requests being answered now, and the most there have been at once
+        # (what a concurrent outbox keeps in flight).
+        self._in_flight = 0
+        self.peak_in_flight = 0
 
     # --- life cycle --------------------------------------------------------------------
 
@@ -172,6 +176,7 @@ class FakeTwilio:
             self._requests.clear()
             self._scripts.clear()
             self._messages.clear()
+            self.peak_in_flight = 0
 
     # --- request handling (called on the server's threads) ------------------------------
 
@@ -185,6 +190,16 @@ class FakeTwilio:
                 | {"detail": "Your AccountSid or AuthToken was incorrect."},
                 {"WWW-Authenticate": 'Basic realm="Twilio API"'},
             )
+        with self._lock:
+            self._in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self._in_flight)
+        try:
+            return self._answer(method, path, form)
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+
+    def _answer(self, method: str, path: str, form: dict[str, str]) -> Reply:
         if self.delay:
             time.sleep(self.delay)
         script = self._next_script()

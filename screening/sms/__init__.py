@@ -4,7 +4,8 @@ A client takes one `OutgoingSms` and either returns `Accepted` (the provider has
 message; delivery is reported later by callback) or raises one of the `SmsError`
 classes below. The class tells the outbox what to do next:
 
-- `TransientSmsError`: try this message again later.
+- `TransientSmsError`: try this message again later; `RateLimitedSmsError`, one of them,
+  also holds every worker back for a moment (the provider wants fewer messages a second).
 - `PermanentSmsError` (and `OptedOutError`): never retry this message.
 - `ConfigurationSmsError`: nothing will send until someone fixes the settings; stop the
   batch and leave the message as it was.
@@ -64,6 +65,10 @@ class TransientSmsError(SmsError):
     """Retry later: rate limited, provider trouble, timeout, network."""
 
 
+class RateLimitedSmsError(TransientSmsError):
+    """Too many requests (HTTP 429, Twilio 20429): not processed, safe to send again."""
+
+
 class PermanentSmsError(SmsError):
     """This message can never be sent as it is (bad or unreachable number, body too long)."""
 
@@ -108,6 +113,7 @@ __all__ = [
     "OptedOutError",
     "OutgoingSms",
     "PermanentSmsError",
+    "RateLimitedSmsError",
     "SmsClient",
     "SmsError",
     "TransientSmsError",

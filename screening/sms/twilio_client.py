@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -34,6 +35,7 @@ from . import (
     OptedOutError,
     OutgoingSms,
     PermanentSmsError,
+    RateLimitedSmsError,
     SmsError,
     TransientSmsError,
 )
@@ -74,7 +76,7 @@ ERROR_CLASSES: dict[int, type[SmsError]] = {
     21705: ConfigurationSmsError,  # the Messaging Service is invalid
     30002: ConfigurationSmsError,  # account suspended
     # Twilio is busy or unwell: the request was not processed, try again later.
-    20429: TransientSmsError,  # too many requests
+    20429: RateLimitedSmsError,  # too many requests
     20500: TransientSmsError,  # internal error
     20503: TransientSmsError,  # service unavailable
     # This message, as it is, can never be sent.
@@ -112,7 +114,9 @@ def error_class_for(code: int | None, http_status: int | None) -> type[SmsError]
     if code in DELIVERY_ERROR_CODES:
         return PermanentSmsError
     status = http_status or 0
-    if status == 429 or status >= 500:
+    if status == 429:
+        return RateLimitedSmsError
+    if status >= 500:
         return TransientSmsError
     if status in (401, 403, 404):
         return ConfigurationSmsError
@@ -161,18 +165,37 @@ class TwilioSmsClient:
             )
         self.messaging_service_sid = config.twilio_messaging_service_sid
         self.from_number = config.twilio_from_number
-        # An explicit timeout turns a hung provider into a TransientSmsError instead of a
-        # worker stuck for ever. The SDK retries nothing by default, which is what we want:
-        # there is no idempotency key, so a blind retry could text a patient twice.
-        http_client = (
-            RedirectingHttpClient(config.twilio_api_base, timeout=timeout)
-            if config.twilio_api_base
-            else TwilioHttpClient(timeout=timeout)
-        )
-        self.http_client = http_client
-        self._client = Client(
-            config.twilio_account_sid, config.twilio_auth_token, http_client=http_client
-        )
+        self._credentials = (config.twilio_account_sid, config.twilio_auth_token)
+        self._api_base = config.twilio_api_base
+        self._timeout = timeout
+        # One SDK client per thread: a concurrent outbox sends from several, and each
+        # keeps its own keep-alive connection (a shared requests.Session is not safe).
+        self._per_thread = threading.local()
+
+    @property
+    def http_client(self) -> TwilioHttpClient:
+        return self._sdk()[1]
+
+    @property
+    def _client(self) -> Client:
+        return self._sdk()[0]
+
+    def _sdk(self) -> tuple[Client, TwilioHttpClient]:
+        sdk = getattr(self._per_thread, "sdk", None)
+        if sdk is None:
+            # An explicit timeout turns a hung provider into a TransientSmsError instead of
+            # a worker stuck for ever. The SDK retries nothing by default, which is what we
+            # want: there is no idempotency key, so a blind retry could text a patient twice.
+            http_client = (
+                RedirectingHttpClient(self._api_base, timeout=self._timeout)
+                if self._api_base
+                else TwilioHttpClient(timeout=self._timeout)
+            )
+            sdk = self._per_thread.sdk = (
+                Client(*self._credentials, http_client=http_client),
+                http_client,
+            )
+        return sdk
 
     def send(self, sms: OutgoingSms) -> Accepted:
         try:

@@ -8,14 +8,20 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from flask import Flask
+from sqlalchemy.orm import Session
 
+from screening import create_app
 from screening.config import Config, load_config
+from screening.extensions import db
+from tests.conftest import _empty_tables, app_overrides
 from tests.fake_twilio import FakeTwilio
 
 ROOT = Path(__file__).resolve().parents[2]
 ACCOUNT_SID = "AC" + secrets.token_hex(16)
 AUTH_TOKEN = secrets.token_hex(16)
 MESSAGING_SERVICE_SID = "MG" + secrets.token_hex(16)
+WORKERS_SECRET_KEY = "workers-test-" + "k" * 40  # the same links from every process
 
 ConfigFactory = Callable[..., Config]
 
@@ -72,3 +78,19 @@ def twilio_config(fake_twilio: FakeTwilio, tmp_path: Path) -> ConfigFactory:
         return load_config(environ=twilio_environ(fake_twilio, tmp_path, **overrides))
 
     return make
+
+
+@pytest.fixture
+def seeding_app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
+    """The test's own app on the shared database, with the worker processes' secret key."""
+    app = create_app(
+        app_overrides(database_url, tmp_path / "instance", SCREENING_SECRET_KEY=WORKERS_SECRET_KEY)
+    )
+    with app.app_context():
+        yield app
+    _empty_tables()
+
+
+@pytest.fixture
+def seeding_session(seeding_app: Flask) -> Session:
+    return db.session()

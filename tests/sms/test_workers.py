@@ -8,159 +8,31 @@ database recorded. Run with `-s` to see the duplicate count the SIGKILL test pri
 
 from __future__ import annotations
 
-import os
 import re
-import signal
-import subprocess
-import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from flask import Flask
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from screening import constants as c
-from screening import create_app, state
-from screening.appointments import import_appointments
-from screening.clinics import sync_clinics
-from screening.clock import LONDON, frozen_at
-from screening.extensions import db
-from screening.invitations import create_due_messages
-from screening.models import Episode, OutboundMessage, Patient
 from screening.sms.outbox import CLAIM_BATCH, STALE_CLAIM
-from tests.appointment_lists import appointment, test_nhs_number, write_list
-from tests.conftest import ROOT, _empty_tables, app_overrides
-from tests.fake_twilio import FakeTwilio, RecordedRequest
+from tests.fake_twilio import FakeTwilio
 
-from .conftest import ACCOUNT_SID, AUTH_TOKEN, twilio_environ
-
-SCREENING = str(Path(sys.executable).with_name("screening"))
-SECRET_KEY = "workers-test-" + "k" * 40  # the same links from every process
-INVITE_TIME = datetime(2026, 12, 3, 9, 0, tzinfo=LONDON)
-APPOINTMENT = "2026-12-10T10:30:00"
-NEEDS_POSTGRESQL = (
-    "two concurrent claimers need PostgreSQL (FOR UPDATE SKIP LOCKED); on SQLite one "
-    "write statement holds the database lock, so one claimer at a time is the design"
+from .conftest import ACCOUNT_SID, AUTH_TOKEN
+from .processes import (
+    INVITE_TIME,
+    NEEDS_POSTGRESQL,
+    Worker,
+    posts,
+    seed,
+    sent_count,
+    stored,
+    wait_for,
+    worker_environ,
 )
-
-
-@pytest.fixture
-def seeding_app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
-    """The test's own app on the shared database, with the workers' secret key."""
-    app = create_app(
-        app_overrides(database_url, tmp_path / "instance", SCREENING_SECRET_KEY=SECRET_KEY)
-    )
-    with app.app_context():
-        yield app
-    _empty_tables()
-
-
-@pytest.fixture
-def seeding_session(seeding_app: Flask) -> Session:
-    return db.session()
-
-
-def seed(session: Session, tmp_path: Path, count: int) -> None:
-    """`count` patients with one pending invitation each, through import and scheduling."""
-    config = state().config
-    sync_clinics(session, config)
-    session.commit()
-    numbers: list[str] = []
-    serial = 0
-    while len(numbers) < count:  # some serials share a number (check digit 10 is skipped)
-        serial += 1
-        number = test_nhs_number(serial)
-        if not numbers or numbers[-1] != number:
-            numbers.append(number)
-    rows = [
-        appointment(position, nhs_number=number, appointment_at=APPOINTMENT)
-        for position, number in enumerate(numbers, start=1)
-    ]
-    path = write_list(tmp_path / "clinic-list.csv", rows)
-    counts = import_appointments(session, config, path, lambda _line: None)
-    assert counts.imported == count
-    with frozen_at(INVITE_TIME):
-        assert create_due_messages(session, config, INVITE_TIME).invitations == count
-
-
-def worker_environ(fake: FakeTwilio, database_url: str, tmp_path: Path) -> dict[str, str]:
-    environ = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(("SCREENING_", "TWILIO_"))
-    }
-    environ.update(twilio_environ(fake, tmp_path / "worker-instance"))
-    environ.update(
-        SCREENING_DATABASE_URL=database_url,
-        SCREENING_SECRET_KEY=SECRET_KEY,
-        SCREENING_LOG_LEVEL="WARNING",
-    )
-    return environ
-
-
-class Worker:
-    """`screening send-due --now NOW` as an OS process; output goes to files, not pipes."""
-
-    def __init__(self, environ: dict[str, str], now: datetime, log: Path):
-        self.out, self.err = log.with_suffix(".out"), log.with_suffix(".err")
-        with self.out.open("w") as out, self.err.open("w") as err:
-            self.process = subprocess.Popen(
-                [SCREENING, "send-due", "--now", now.isoformat()],
-                env=environ,
-                cwd=ROOT,
-                stdout=out,
-                stderr=err,
-            )
-
-    def finish(self, timeout: float = 120) -> str:
-        """Wait for a clean exit; return stdout."""
-        try:
-            code = self.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-            raise
-        assert code == 0, self.err.read_text()
-        return self.out.read_text()
-
-    def kill(self) -> None:
-        os.kill(self.process.pid, signal.SIGKILL)
-        assert self.process.wait(timeout=30) == -signal.SIGKILL
-
-
-def sent_count(summary: str) -> int:
-    found = re.search(r"; sent (\d+),", summary)
-    assert found is not None, summary
-    return int(found[1])
-
-
-def posts(fake: FakeTwilio) -> list[RecordedRequest]:
-    return [r for r in fake.requests if r.method == "POST" and r.path.endswith("/Messages.json")]
-
-
-def stored(session: Session) -> list[tuple[str, str | None, str | None]]:
-    """(status, provider_sid, mobile) of every message, as committed now."""
-    session.commit()  # end any snapshot, so what the workers committed is seen
-    session.expire_all()
-    rows = session.execute(
-        select(OutboundMessage.status, OutboundMessage.provider_sid, Patient.mobile)
-        .join(Episode, OutboundMessage.episode_id == Episode.id)
-        .join(Patient, Episode.patient_id == Patient.id)
-    ).all()
-    session.commit()
-    return [tuple(row) for row in rows]
-
-
-def wait_for(condition, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out waiting"
-        time.sleep(0.005)
 
 
 def test_two_worker_processes_send_two_thousand_messages_exactly_once(
