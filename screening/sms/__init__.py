@@ -84,6 +84,11 @@ class ConfigurationSmsError(SmsError):
 class SmsClient(Protocol):
     name: str
 
+    def prepare(self) -> None:
+        """Get ready to send from the calling thread (its own connection, the provider
+        library loaded): called before a paced slot is taken, so that no slot is spent on
+        set-up and several late first messages do not reach the provider together."""
+
     def send(self, sms: OutgoingSms) -> Accepted: ...
 
 

@@ -25,6 +25,9 @@ def masked(number: str) -> str:
 class ConsoleSmsClient:
     name = "console"
 
+    def prepare(self) -> None:
+        """Nothing to set up: messages go to the log."""
+
     def send(self, sms: OutgoingSms) -> Accepted:
         logger.info("SMS to %s: %s", masked(sms.to), sms.body)
         # 37 characters like a Twilio sid, and never mistaken for one.

@@ -88,6 +88,10 @@ class Sender:
     pace: Pace | None = None
     result: Dispatched = field(default_factory=Dispatched)
 
+    def __post_init__(self) -> None:
+        # Made on the thread that will send (a concurrent run makes one per thread).
+        self.client.prepare()
+
     def send_one(self, message_id: int) -> bool:
         """Send one claimed message and record the outcome; False means stop the run."""
         session, config, now, result = self.session, self.config, self.now, self.result

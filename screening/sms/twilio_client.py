@@ -197,6 +197,10 @@ class TwilioSmsClient:
             )
         return sdk
 
+    def prepare(self) -> None:
+        # The SDK loads its API modules on first use, which takes longer than a slot.
+        self._client.messages  # noqa: B018
+
     def send(self, sms: OutgoingSms) -> Accepted:
         try:
             message = self._client.messages.create(**self._create_arguments(sms))

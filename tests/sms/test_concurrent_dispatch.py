@@ -1,0 +1,296 @@
+"""A concurrent outbox: N provider calls in flight, one cap for every worker, on both databases.
+
+The fake Twilio answers each call after a delay, like the real one, and records when each
+request arrived and how many it was answering at once. Rates are checked from those
+arrival times: the cap must hold in every one-second window, wherever the window starts.
+"""
+
+from __future__ import annotations
+
+import bisect
+import shutil
+import subprocess
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask, current_app
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from screening import constants as c
+from screening import create_app, state
+from screening.extensions import db
+from screening.models import OutboundMessage
+from screening.sms import client_for
+from screening.sms.outbox import Dispatched, drain
+from screening.sms.pacing import HEADROOM, Pace
+from tests.conftest import ROOT, _empty_tables, app_overrides
+from tests.fake_twilio import FakeTwilio
+
+from .conftest import MESSAGING_SERVICE_SID, WORKERS_SECRET_KEY
+from .processes import (
+    INVITE_TIME,
+    NEEDS_POSTGRESQL,
+    SCREENING,
+    Worker,
+    posts,
+    seed,
+    sent_count,
+    stored,
+    wait_for,
+    worker_environ,
+)
+
+
+def settings_folder(tmp_path: Path, **settings: object) -> Path:
+    """The shipped config, with `settings` in its settings.yaml in place of what it says."""
+    folder = tmp_path / "config"
+    shutil.copytree(ROOT / "config", folder, dirs_exist_ok=True)
+    path = folder / "settings.yaml"
+    kept = [
+        line
+        for line in path.read_text(encoding="utf-8").splitlines(keepends=True)
+        if line.split(":")[0] not in settings
+    ]
+    changed = [f"{name}: {value}\n" for name, value in settings.items()]
+    path.write_text("".join(changed + kept), encoding="utf-8")
+    return folder
+
+
+@pytest.fixture
+def make_app(database_url: str, tmp_path: Path, fake_twilio: FakeTwilio) -> Iterator:
+    """`make_app(sms_rate_per_second=40)`: a twilio app on the fake, in an app context."""
+    contexts = []
+
+    def make(**settings: object) -> Flask:
+        app = create_app(
+            app_overrides(
+                database_url,
+                tmp_path / "instance",
+                SCREENING_CONFIG_DIR=str(settings_folder(tmp_path, **settings)),
+                SCREENING_SECRET_KEY=WORKERS_SECRET_KEY,
+                SCREENING_SMS_BACKEND="twilio",
+                TWILIO_ACCOUNT_SID=fake_twilio.account_sid,
+                TWILIO_AUTH_TOKEN=fake_twilio.auth_token,
+                TWILIO_MESSAGING_SERVICE_SID=MESSAGING_SERVICE_SID,
+                SCREENING_TWILIO_API_BASE=fake_twilio.base_url,
+            )
+        )
+        context = app.app_context()
+        context.push()
+        contexts.append(context)
+        return app
+
+    yield make
+    for context in reversed(contexts):
+        db.session.remove()
+        context.pop()
+    _empty_tables()
+
+
+def send(session: Session, concurrency: int, stop: threading.Event | None = None) -> Dispatched:
+    config = state().config
+    return drain(
+        session,
+        config,
+        client_for(config),
+        INVITE_TIME,
+        worker="test",
+        concurrency=concurrency,
+        stop=stop,
+    )
+
+
+def arrivals(fake: FakeTwilio) -> list[float]:
+    return sorted(request.received_at for request in posts(fake))
+
+
+def busiest_second(times: list[float]) -> int:
+    """The most arrivals in any one-second window [t, t + 1), whatever t."""
+    return max(bisect.bisect_left(times, start + 1.0) - index for index, start in enumerate(times))
+
+
+def statuses(session: Session) -> Counter[str]:
+    session.commit()
+    return Counter(status for status, _, _ in stored(session))
+
+
+def test_concurrent_senders_keep_calls_in_flight_and_send_each_message_once(
+    make_app, fake_twilio: FakeTwilio, tmp_path: Path
+) -> None:
+    make_app()
+    session = db.session()
+    seed(session, tmp_path, 200)
+    fake_twilio.delay = 0.03  # a provider that takes its time, as the real one does
+
+    result = send(session, concurrency=8)
+
+    assert (result.sent, result.retried, result.failed, result.stopped) == (200, 0, 0, None)
+    received = posts(fake_twilio)
+    assert len(received) == 200 and len({r.form["To"] for r in received}) == 200
+    rows = stored(session)
+    assert {status for status, _, _ in rows} == {c.MESSAGE_SENT}
+    assert {sid for _, sid, _ in rows} == set(fake_twilio.messages)
+    # Several calls were in flight together, and never more than the run allows.
+    assert 1 < fake_twilio.peak_in_flight <= 8
+
+
+def test_the_cap_holds_in_every_second_however_many_senders(
+    make_app, fake_twilio: FakeTwilio, tmp_path: Path
+) -> None:
+    make_app(sms_rate_per_second=40)
+    session = db.session()
+    seed(session, tmp_path, 120)
+    fake_twilio.delay = 0.01  # eight senders could otherwise make hundreds of calls a second
+
+    result = send(session, concurrency=8)
+
+    assert result.sent == 120
+    times = arrivals(fake_twilio)
+    assert len(times) == 120
+    assert busiest_second(times) <= 40
+
+
+def test_two_worker_processes_share_one_cap(
+    database_url: str, seeding_session: Session, tmp_path: Path
+) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip(NEEDS_POSTGRESQL)
+    seed(seeding_session, tmp_path, 150)
+    folder = settings_folder(tmp_path, sms_rate_per_second=30)
+    with FakeTwilio(delay=0.01) as fake:
+        environ = worker_environ(fake, database_url, tmp_path)
+        environ["SCREENING_CONFIG_DIR"] = str(folder)
+        workers = [
+            Worker(environ, INVITE_TIME, tmp_path / f"worker-{n}", "--concurrency", "4")
+            for n in (1, 2)
+        ]
+        summaries = [worker.finish() for worker in workers]
+        times = arrivals(fake)
+        received = posts(fake)
+
+    assert len(times) == 150 and len({r.form["To"] for r in received}) == 150
+    by_worker = [sent_count(summary) for summary in summaries]
+    assert sum(by_worker) == 150 and min(by_worker) > 0, by_worker
+    # Each worker alone keeps within the cap by its threads; together they still do.
+    assert busiest_second(times) <= 30
+    assert statuses(seeding_session) == Counter({c.MESSAGE_SENT: 150})
+
+
+def test_a_rate_limited_answer_holds_every_sender_back(
+    make_app, fake_twilio: FakeTwilio, tmp_path: Path
+) -> None:
+    make_app(sms_rate_per_second=50)
+    session = db.session()
+    seed(session, tmp_path, 40)
+    fake_twilio.respond_next(status=429, code=20429, message="Too Many Requests")
+
+    result = send(session, concurrency=4)
+
+    assert (result.sent, result.retried) == (39, 1)
+    refused_at = min(arrivals(fake_twilio))
+    # Only calls whose slots were taken before the refusal came back may follow at once
+    # (one per other sender); then nobody sends for the pause.
+    soon_after = [t for t in arrivals(fake_twilio) if refused_at < t < refused_at + 0.9]
+    assert len(soon_after) <= 3, soon_after
+    retried = session.scalars(
+        select(OutboundMessage).where(OutboundMessage.status == c.MESSAGE_PENDING)
+    ).one()
+    assert retried.error_code == 20429 and retried.next_attempt_at > INVITE_TIME
+
+
+def test_a_stopped_run_finishes_what_is_in_flight_and_gives_back_the_rest(
+    make_app, fake_twilio: FakeTwilio, tmp_path: Path
+) -> None:
+    make_app()
+    session = db.session()
+    seed(session, tmp_path, 200)
+    fake_twilio.delay = 0.05
+    stop = threading.Event()
+    outcome: list[Dispatched] = []
+    sending = in_app_context(lambda: outcome.append(send(db.session(), 4, stop)))
+    run = threading.Thread(target=sending)
+    run.start()
+    wait_for(lambda: len(posts(fake_twilio)) >= 20)
+    stop.set()
+    run.join(timeout=30)
+
+    (result,) = outcome
+    counts = statuses(session)
+    # Every call that left was answered and recorded; nothing is left claimed.
+    assert counts[c.MESSAGE_SENT] == result.sent == len(posts(fake_twilio))
+    assert counts[c.MESSAGE_CLAIMED] == 0
+    assert counts[c.MESSAGE_PENDING] == 200 - result.sent > 0
+
+
+def in_app_context(work: Callable[[], object]) -> Callable[[], None]:
+    """`work` to run on another thread, inside this thread's app context."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+
+    def run() -> None:
+        with app.app_context():
+            work()
+            db.session.remove()
+
+    return run
+
+
+def test_a_configuration_refusal_stops_every_sender_and_gives_back_their_claims(
+    make_app, fake_twilio: FakeTwilio, tmp_path: Path
+) -> None:
+    make_app()
+    session = db.session()
+    seed(session, tmp_path, 100)
+    fake_twilio.delay = 0.02
+    fake_twilio.respond_next(status=401, code=20003, message="Authenticate")
+
+    result = send(session, concurrency=4)
+
+    assert result.stopped is not None and result.stopped.startswith("configuration")
+    counts = statuses(session)
+    assert counts[c.MESSAGE_CLAIMED] == 0
+    # Only the calls already in flight beside the refused one went.
+    assert result.sent == counts[c.MESSAGE_SENT] <= 3
+    assert counts[c.MESSAGE_PENDING] == 100 - result.sent
+
+
+def test_slots_are_spaced_by_the_database_clock_with_no_burst_after_idling(
+    make_app, database_url: str
+) -> None:
+    make_app()
+    pace = Pace(rate_per_second=20)
+    engine = db.engine
+    assert engine is not None
+    with engine.connect() as first, engine.connect() as second:
+        # Two connections, as two workers would take turns.
+        waits = [pace._take_slot(first if n % 2 else second) for n in range(6)]
+        gaps = [later - earlier for earlier, later in zip(waits, waits[1:], strict=False)]
+        spacing = 1 / (20 * HEADROOM)
+        assert all(abs(gap - spacing) < 0.01 for gap in gaps), (gaps, spacing)
+        time.sleep(waits[-1] + 0.3)  # idle for longer than the slots taken
+        # The idle time is no credit: the next slot is now, the one after a spacing later.
+        now_slot, next_slot = pace._take_slot(first), pace._take_slot(second)
+        assert abs(now_slot) < 0.01 and abs(next_slot - spacing) < 0.01
+
+
+def test_a_bad_concurrency_is_a_usage_error(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [SCREENING, "send-due", "--concurrency", "0"], capture_output=True, text=True, cwd=ROOT
+    )
+    assert result.returncode == 1 and "--concurrency" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_the_settings_refuse_a_cap_or_concurrency_out_of_range(tmp_path: Path) -> None:
+    from screening.config import ConfigError, load_config
+
+    folder = settings_folder(tmp_path, worker_concurrency=0, sms_rate_per_second="fast")
+    with pytest.raises(ConfigError) as refused:
+        load_config(environ={"SCREENING_CONFIG_DIR": str(folder), "SCREENING_ENV": "test"})
+    text = str(refused.value)
+    assert f"{folder / 'settings.yaml'}:1: worker_concurrency" in text
+    assert f"{folder / 'settings.yaml'}:2: sms_rate_per_second" in text
