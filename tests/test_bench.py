@@ -17,7 +17,14 @@ NO_POSTGRES = [] if POSTGRES else ["--no-postgres"]
 
 BENCHES = {
     "engine": (["--evaluations", "200"], ["ratio engine/hand-written:"]),
-    "dispatch": (["--messages", "40", *NO_POSTGRES], ["ratio outbox/bare"]),
+    # Part 2 (two paced workers, one killed) needs PostgreSQL.
+    "dispatch": (
+        ["--messages", "60", "--latency", "0.05", "--cap", "40", *NO_POSTGRES],
+        [
+            "ratio outbox/bare",
+            *(["ratio to cap:", "duplicates after the sweep"] if POSTGRES else []),
+        ],
+    ),
     "import_appointments": (["--rows", "300", *NO_POSTGRES], ["rows/s"]),
     "triage": (
         ["--tasks", "300", "--to-call", "20", "--requests", "5", "--database", DATABASE],

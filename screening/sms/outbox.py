@@ -28,7 +28,7 @@ from __future__ import annotations
 import contextvars
 import logging
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, Select, or_, select, update
@@ -118,19 +118,24 @@ def _drain_in_threads(
     """
     engine = _engine_for_senders(session.get_bind(), concurrency)
     size = max(1, CLAIM_BATCH // concurrency)
+    # Senders start sending together, once every one is set up (its connection opened, its
+    # client made, its clock set): set-up on one thread would delay another's paced call.
+    set_up = threading.Barrier(concurrency)
 
     def one_sender() -> Dispatched:
-        with (
-            Session(engine, expire_on_commit=False) as own,
-            sending_connection(engine) as connection,
-        ):
-            sender = Sender(own, connection, config, client, now, pace)
-            try:
+        try:
+            with (
+                Session(engine, expire_on_commit=False) as own,
+                sending_connection(engine) as connection,
+            ):
+                sender = Sender(own, connection, config, client, now, pace)
+                set_up.wait()
                 _send_claimed(sender, worker, size, stop)
-            except BaseException:
-                stop.set()  # the others finish what is in flight and give the rest back
-                raise
-            return sender.result
+                return sender.result
+        except BaseException:
+            stop.set()  # the others finish what is in flight and give the rest back
+            set_up.abort()
+            raise
 
     try:
         with ThreadPoolExecutor(concurrency, thread_name_prefix="outbox") as pool:
@@ -138,9 +143,21 @@ def _drain_in_threads(
             futures = [
                 pool.submit(contextvars.copy_context().run, one_sender) for _ in range(concurrency)
             ]
-        return [future.result() for future in futures]  # the first failure is raised here
+        return _outcomes(futures)
     finally:
         engine.dispose()
+
+
+def _outcomes(futures: list[Future[Dispatched]]) -> list[Dispatched]:
+    """Every sender's outcome, or the first failure that was not another's broken start."""
+    failures = [future.exception() for future in futures]
+    for failure in failures:
+        if failure is not None and not isinstance(failure, threading.BrokenBarrierError):
+            raise failure
+    for failure in failures:
+        if failure is not None:
+            raise failure
+    return [future.result() for future in futures]
 
 
 def _engine_for_senders(bind: Engine | object, concurrency: int) -> Engine:

@@ -6,9 +6,10 @@ fewer); above it Twilio queues the excess or refuses it with 429 (error 20429). 
 pace lives in the database they all share: one row holding the moment the next message may
 leave. It is a token bucket that holds a single token (the "virtual scheduling" form): a
 sender takes the next slot with one `UPDATE … RETURNING`, which moves the row on by one
-spacing and says how long to wait for the slot. The row lock puts takers in order, and
-the database's clock is the only clock used, so workers on machines whose clocks disagree
-still keep the spacing. No burst is allowed: an idle pace starts again from now.
+spacing and returns the slot's moment. The row lock puts takers in order, and slots are
+moments by the database's clock, which each sender sets its own against at the start of
+a run, so workers on machines whose clocks disagree still keep the spacing. No burst is
+allowed: an idle pace starts again from now.
 
 The provider counts arrivals, not slots. A message that leaves a few milliseconds late (a
 busy interpreter, the network) lands in the next second beside that second's full share,
@@ -20,7 +21,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Float, Table, bindparam, cast, func, literal, update
+from sqlalchemy import Connection, Float, Table, bindparam, cast, func, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql.elements import ColumnElement
@@ -36,7 +37,7 @@ PACE_NAME = "sms"
 # Spaced at HEADROOM of the cap, a second can take arrivals spread over 1/HEADROOM - 1 of a
 # second (53 ms) before it holds one too many, whatever the cap: a sender woken later than
 # this takes a new slot, leaving room for the call's own jitter after it.
-LATE_TOLERANCE_SECONDS = 0.02
+LATE_TOLERANCE_SECONDS = 0.015
 MAX_LATE_SLOTS = 3  # then it sends: a processor that busy must still make progress
 
 PACE: Table = SmsPace.__table__  # type: ignore[assignment]
@@ -54,19 +55,32 @@ class Pace:
     def spacing(self) -> float:
         return 1.0 / (self.rate_per_second * HEADROOM)
 
-    def wait_for_slot(self, connection: Connection) -> None:
-        """Take the next slot and sleep until it comes.
+    def clock_offset(self, connection: Connection) -> float:
+        """The database's clock minus this machine's, in seconds, from the quickest of a few
+        round trips (its error is at most half of that one's)."""
+        readings = []
+        for _ in range(3):
+            before = time.time()
+            database_now = connection.execute(select(_database_clock(connection))).scalar_one()
+            connection.commit()
+            after = time.time()
+            readings.append((after - before, float(database_now) - (before + after) / 2))
+        return min(readings)[1]
 
-        A sender that wakes too late (a busy processor, a slow statement before it) gives
-        its slot up and takes the next free one: sent late, it would arrive among the
-        messages of the slots after its own.
+    def wait_for_slot(self, connection: Connection, clock_offset: float) -> None:
+        """Take the next slot and sleep until it comes (`clock_offset` from `clock_offset`).
+
+        A sender that wakes too late (a busy processor, a reply read late) gives its slot up
+        and takes the next free one: sent late, it would arrive among the messages of the
+        slots after its own. Lateness is measured against the slot itself, by the two
+        clocks set against each other, so time spent reading the slot's reply counts too.
         """
         for _ in range(MAX_LATE_SLOTS):
-            wait = self._take_slot(connection)
-            due = time.monotonic() + wait
+            due = self._take_slot(connection) - clock_offset  # on this machine's clock
+            wait = due - time.time()
             if wait > 0:
                 time.sleep(wait)
-            if time.monotonic() - due <= LATE_TOLERANCE_SECONDS:
+            if time.time() - due <= LATE_TOLERANCE_SECONDS:
                 return
 
     def hold_back(
@@ -83,9 +97,10 @@ class Pace:
         connection.commit()
 
     def _take_slot(self, connection: Connection) -> float:
+        """The moment of the slot taken, by the database's clock."""
         for _ in range(2):
-            wait = connection.execute(self._slot_statement(connection), {"spacing": self.spacing})
-            row = wait.one_or_none()
+            taken = connection.execute(self._slot_statement(connection), {"spacing": self.spacing})
+            row = taken.one_or_none()
             connection.commit()
             if row is not None:
                 return float(row[0])
@@ -101,7 +116,7 @@ class Pace:
             update(PACE)
             .where(PACE.c.name == self.name)
             .values(next_slot=following)
-            .returning(PACE.c.next_slot - spacing - clock)
+            .returning(PACE.c.next_slot - spacing)
         )
 
     def _create(self, connection: Connection) -> None:

@@ -91,6 +91,7 @@ class Sender:
     def __post_init__(self) -> None:
         # Made on the thread that will send (a concurrent run makes one per thread).
         self.client.prepare()
+        self.clock_offset = 0.0 if self.pace is None else self.pace.clock_offset(self.connection)
 
     def send_one(self, message_id: int) -> bool:
         """Send one claimed message and record the outcome; False means stop the run."""
@@ -112,7 +113,7 @@ class Sender:
             return True
         outgoing = _outgoing(config, ready, now)
         if self.pace is not None:
-            self.pace.wait_for_slot(self.connection)
+            self.pace.wait_for_slot(self.connection, self.clock_offset)
         try:
             accepted = self.client.send(outgoing)
         except ConfigurationSmsError as exc:
