@@ -42,6 +42,7 @@ AUTH_TOKEN = secrets.token_hex(16)
 MESSAGING_SERVICE_SID = "MG" + secrets.token_hex(16)
 PUBLIC_BASE_URL = "http://127.0.0.1:5000"
 TARGET_RATIO = 0.8
+ONE_AT_A_TIME_MESSAGES = 300
 SCREENING = str(Path(sys.executable).with_name("screening"))
 NOW = datetime(2026, 12, 3, 9, 0, tzinfo=ZoneInfo("Europe/London"))  # the invitations' moment
 
@@ -310,6 +311,10 @@ def paced_run(workdir: Path, fake: FakeProcess, args: argparse.Namespace) -> Non
 
     count, cap = args.messages, args.cap
     concurrency = args.concurrency or max(2, math.ceil(1.5 * cap * (args.latency + 0.01)))
+    # The yardstick: one call at a time against the same latency (a small list will do).
+    single = min(count, ONE_AT_A_TIME_MESSAGES)
+    fake.ask("reset")
+    one_at_a_time = outbox_run(f"sqlite:///{workdir / 'one-at-a-time.db'}", workdir, fake, single)
     url = create_postgres("bench_dispatch_paced")
     if url is None:
         print("part 2 needs PostgreSQL: skipped")
@@ -361,6 +366,10 @@ def paced_run(workdir: Path, fake: FakeProcess, args: argparse.Namespace) -> Non
     print(
         f"msg/s: {overall:,.1f} (two workers {before:,.1f}, then one {after:,.1f} after the "
         f"SIGKILL); the sweep sent the killed worker's {len(held)} stranded claims"
+    )
+    print(
+        f"one call at a time, {single} messages on SQLite: {one_at_a_time:,.1f} msg/s "
+        f"(the paced workers sent {overall / one_at_a_time:,.1f} times as many)"
     )
     print(f"ratio to cap: {overall / cap:.3f} (target >= 0.9)")
     print(
