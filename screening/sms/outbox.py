@@ -32,6 +32,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, Select, or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from .. import constants as c
@@ -39,7 +40,7 @@ from ..config import Config
 from ..db import make_engine
 from ..models import OutboundMessage
 from . import SmsClient
-from .pacing import Pace, pace_for
+from .pacing import LocalHold, Pace, pace_for
 from .recording import sending_connection
 from .sending import Dispatched, Sender
 
@@ -70,6 +71,9 @@ def drain(
     pace = pace_for(config.settings.sms_rate_per_second)
     stop = stop or threading.Event()
     try:
+        if concurrency > 1 and _in_memory(session.get_bind()):
+            # Each connection to an in-memory SQLite is a database of its own.
+            concurrency = 1
         if concurrency <= 1:
             with sending_connection(session.get_bind()) as connection:
                 sender = Sender(session, connection, config, client, now, pace)
@@ -95,10 +99,28 @@ def _send_claimed(sender: Sender, worker: str, size: int, stop: threading.Event)
         if not batch:
             return
         for position, message_id in enumerate(batch):
-            if stop.is_set() or not sender.send_one(message_id):
+            try:
+                going_on = not stop.is_set() and sender.send_one(message_id)
+            except BaseException:
+                # This message may have reached the provider: it stays claimed for the
+                # sweeper. The rest of the batch never left, and goes back now.
+                _give_back(sender.session, batch[position + 1 :])
+                raise
+            if not going_on:
                 stop.set()  # a configuration refusal stops every thread of the run
                 release(sender.session, batch[position:])
                 return
+
+
+def _give_back(session: Session, message_ids: list[int]) -> None:
+    """Release after a failure, which is what the caller will see: if the database is
+    what failed, the claims wait for the sweeper instead."""
+    try:
+        session.rollback()
+        if message_ids:
+            release(session, message_ids)
+    except SQLAlchemyError as exc:
+        log.warning("could not give back %d claims (%s)", len(message_ids), type(exc).__name__)
 
 
 def _drain_in_threads(
@@ -121,6 +143,7 @@ def _drain_in_threads(
     # Senders start sending together, once every one is set up (its connection opened, its
     # client made, its clock set): set-up on one thread would delay another's paced call.
     set_up = threading.Barrier(concurrency)
+    hold = LocalHold()  # after a 429 without a cap, every sender of the run waits
 
     def one_sender() -> Dispatched:
         try:
@@ -128,7 +151,7 @@ def _drain_in_threads(
                 Session(engine, expire_on_commit=False) as own,
                 sending_connection(engine) as connection,
             ):
-                sender = Sender(own, connection, config, client, now, pace)
+                sender = Sender(own, connection, config, client, now, pace, hold)
                 set_up.wait()
                 _send_claimed(sender, worker, size, stop)
                 return sender.result
@@ -149,15 +172,24 @@ def _drain_in_threads(
 
 
 def _outcomes(futures: list[Future[Dispatched]]) -> list[Dispatched]:
-    """Every sender's outcome, or the first failure that was not another's broken start."""
-    failures = [future.exception() for future in futures]
-    for failure in failures:
-        if failure is not None and not isinstance(failure, threading.BrokenBarrierError):
-            raise failure
-    for failure in failures:
-        if failure is not None:
-            raise failure
-    return [future.result() for future in futures]
+    """Every sender's outcome; or, when any failed, the first failure that was not another
+    sender's broken start is raised and the others are logged (by kind: no message, which
+    could quote patient data)."""
+    failures = [f.exception() for f in futures if f.exception() is not None]
+    if not failures:
+        return [future.result() for future in futures]
+    causes = [f for f in failures if not isinstance(f, threading.BrokenBarrierError)]
+    first = (causes or failures)[0]
+    for other in failures:
+        if other is not first and not isinstance(other, threading.BrokenBarrierError):
+            log.error("another sender of the run failed too: %s", type(other).__name__)
+    assert first is not None
+    raise first
+
+
+def _in_memory(bind: Engine | object) -> bool:
+    assert isinstance(bind, Engine)
+    return bind.url.get_backend_name() == "sqlite" and bind.url.database in (None, "", ":memory:")
 
 
 def _engine_for_senders(bind: Engine | object, concurrency: int) -> Engine:

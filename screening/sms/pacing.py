@@ -18,6 +18,7 @@ so slots are spaced for a little under the cap (`HEADROOM`).
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 
@@ -38,7 +39,6 @@ PACE_NAME = "sms"
 # second (53 ms) before it holds one too many, whatever the cap: a sender woken later than
 # this takes a new slot, leaving room for the call's own jitter after it.
 LATE_TOLERANCE_SECONDS = 0.015
-MAX_LATE_SLOTS = 3  # then it sends: a processor that busy must still make progress
 
 PACE: Table = SmsPace.__table__  # type: ignore[assignment]
 
@@ -75,7 +75,7 @@ class Pace:
         slots after its own. Lateness is measured against the slot itself, by the two
         clocks set against each other, so time spent reading the slot's reply counts too.
         """
-        for _ in range(MAX_LATE_SLOTS):
+        while True:
             due = self._take_slot(connection) - clock_offset  # on this machine's clock
             wait = due - time.time()
             if wait > 0:
@@ -128,6 +128,24 @@ class Pace:
             insert(PACE).values(name=self.name, next_slot=0.0).on_conflict_do_nothing()
         )
         connection.commit()
+
+
+class LocalHold:
+    """A worker with no cap set has no shared pace to push back after a 429: its own
+    senders hold back together instead (threads of one process)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._until = 0.0  # time.monotonic()
+
+    def hold(self, seconds: float) -> None:
+        with self._lock:
+            self._until = max(self._until, time.monotonic() + seconds)
+
+    def wait(self) -> None:
+        delay = self._until - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
 
 
 def pace_for(rate_per_second: float | None) -> Pace | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -34,13 +35,15 @@ from . import (
     TransientSmsError,
     status_callback_url,
 )
-from .pacing import Pace
+from .pacing import RATE_LIMITED_PAUSE_SECONDS, LocalHold, Pace
 from .recording import Sent, record_sent
 from .wording import DEFAULT_FOLLOW_UP, DEFAULT_INVITE, DEFAULT_REMINDER, render, render_plain
 
 log = logging.getLogger(__name__)
 
 BACKOFF_BASE = timedelta(seconds=30)
+# A wait longer than this for its turn, and a message is read and checked again.
+RECHECK_AFTER_SECONDS = 0.5
 BACKOFF_CAP = timedelta(hours=1)
 
 
@@ -86,6 +89,7 @@ class Sender:
     client: SmsClient
     now: datetime
     pace: Pace | None = None
+    hold: LocalHold = field(default_factory=LocalHold)  # shared by a run's senders
     result: Dispatched = field(default_factory=Dispatched)
 
     def __post_init__(self) -> None:
@@ -96,24 +100,16 @@ class Sender:
     def send_one(self, message_id: int) -> bool:
         """Send one claimed message and record the outcome; False means stop the run."""
         session, config, now, result = self.session, self.config, self.now, self.result
-        ready = _read_ready(self.connection, message_id)
-        if ready is None or ready.status != c.MESSAGE_CLAIMED:
+        ready = self._sendable(message_id)
+        if ready is None:
             return True
-        reason = why_not_send(config, ready, now)
-        if reason == "quiet hours":
-            moment = _end_of_quiet_hours(now, config.settings.quiet_hours)
-            _retry_at(_message(session, ready), moment)
-            session.commit()
-            return True
-        if reason is not None:
-            _finish(_message(session, ready), c.MESSAGE_CANCELLED, now)
-            log.info("message %s cancelled before sending: %s", ready.id, reason)
-            session.commit()
-            result.cancelled += 1
-            return True
+        if self._wait_turn() > RECHECK_AFTER_SECONDS:
+            # Held back for a while (the provider's 429): a STOP or a cancellation may
+            # have come in meanwhile.
+            ready = self._sendable(message_id)
+            if ready is None:
+                return True
         outgoing = _outgoing(config, ready, now)
-        if self.pace is not None:
-            self.pace.wait_for_slot(self.connection, self.clock_offset)
         try:
             accepted = self.client.send(outgoing)
         except ConfigurationSmsError as exc:
@@ -127,8 +123,8 @@ class Sender:
             _failed_for_good(_message(session, ready), now, exc.code)
             result.failed += 1
         except TransientSmsError as exc:
-            if isinstance(exc, RateLimitedSmsError) and self.pace is not None:
-                self.pace.hold_back(self.connection)
+            if isinstance(exc, RateLimitedSmsError):
+                self._hold_everyone_back()
             message = _message(session, ready)
             message.attempts += 1
             message.error_code = exc.code
@@ -152,6 +148,45 @@ class Sender:
             return True
         session.commit()  # the rarer outcomes, likewise at once
         return True
+
+    def _sendable(self, message_id: int) -> Ready | None:
+        """The message, read afresh, if it is still to go now; otherwise None, with what
+        happens to it instead (deferred past quiet hours, cancelled) already recorded."""
+        session, config, now = self.session, self.config, self.now
+        ready = _read_ready(self.connection, message_id)
+        if ready is None or ready.status != c.MESSAGE_CLAIMED:
+            return None
+        reason = why_not_send(config, ready, now)
+        if reason == "quiet hours":
+            moment = _end_of_quiet_hours(now, config.settings.quiet_hours)
+            _retry_at(_message(session, ready), moment)
+            session.commit()
+            return None
+        if reason is not None:
+            _finish(_message(session, ready), c.MESSAGE_CANCELLED, now)
+            log.info("message %s cancelled before sending: %s", ready.id, reason)
+            session.commit()
+            self.result.cancelled += 1
+            return None
+        return ready
+
+    def _wait_turn(self) -> float:
+        """Wait until a message may go (the shared pace, or this worker's hold after a
+        429); the seconds waited."""
+        started = time.monotonic()
+        if self.pace is not None:
+            self.pace.wait_for_slot(self.connection, self.clock_offset)
+        else:
+            self.hold.wait()
+        return time.monotonic() - started
+
+    def _hold_everyone_back(self) -> None:
+        """Too many requests: with a cap, every worker of the database waits; without
+        one, every sender of this worker."""
+        if self.pace is not None:
+            self.pace.hold_back(self.connection)
+        else:
+            self.hold.hold(RATE_LIMITED_PAUSE_SECONDS)
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,8 @@ from screening import constants as c
 from screening import create_app, state
 from screening.extensions import db
 from screening.models import OutboundMessage
-from screening.sms import client_for
+from screening.opt_outs import record_opt_out
+from screening.sms import Accepted, OutgoingSms, SmsClient, client_for
 from screening.sms.outbox import Dispatched, drain
 from screening.sms.pacing import HEADROOM, Pace
 from tests.conftest import ROOT, _empty_tables, app_overrides
@@ -160,8 +161,9 @@ def test_two_worker_processes_share_one_cap(
 ) -> None:
     if not database_url.startswith("postgresql"):
         pytest.skip(NEEDS_POSTGRESQL)
-    seed(seeding_session, tmp_path, 150)
-    folder = settings_folder(tmp_path, sms_rate_per_second=30)
+    # Enough that the second process, however late it starts, finds work left.
+    seed(seeding_session, tmp_path, 300)
+    folder = settings_folder(tmp_path, sms_rate_per_second=50)
     with FakeTwilio(delay=0.01) as fake:
         environ = worker_environ(fake, database_url, tmp_path)
         environ["SCREENING_CONFIG_DIR"] = str(folder)
@@ -173,18 +175,19 @@ def test_two_worker_processes_share_one_cap(
         times = arrivals(fake)
         received = posts(fake)
 
-    assert len(times) == 150 and len({r.form["To"] for r in received}) == 150
+    assert len(times) == 300 and len({r.form["To"] for r in received}) == 300
     by_worker = [sent_count(summary) for summary in summaries]
-    assert sum(by_worker) == 150 and min(by_worker) > 0, by_worker
-    # Each worker alone keeps within the cap by its threads; together they still do.
-    assert busiest_second(times) <= 30
-    assert statuses(seeding_session) == Counter({c.MESSAGE_SENT: 150})
+    assert sum(by_worker) == 300 and min(by_worker) > 0, by_worker
+    # Either worker alone could send far faster; together they keep within the one cap.
+    assert busiest_second(times) <= 50
+    assert statuses(seeding_session) == Counter({c.MESSAGE_SENT: 300})
 
 
+@pytest.mark.parametrize("cap", [50, None], ids=["capped", "uncapped"])
 def test_a_rate_limited_answer_holds_every_sender_back(
-    make_app, fake_twilio: FakeTwilio, tmp_path: Path
+    make_app, fake_twilio: FakeTwilio, tmp_path: Path, cap: int | None
 ) -> None:
-    make_app(sms_rate_per_second=50)
+    make_app(**({"sms_rate_per_second": cap} if cap else {}))
     session = db.session()
     seed(session, tmp_path, 40)
     fake_twilio.respond_next(status=429, code=20429, message="Too Many Requests")
@@ -253,9 +256,70 @@ def test_a_configuration_refusal_stops_every_sender_and_gives_back_their_claims(
     assert result.stopped is not None and result.stopped.startswith("configuration")
     counts = statuses(session)
     assert counts[c.MESSAGE_CLAIMED] == 0
-    # Only the calls already in flight beside the refused one went.
-    assert result.sent == counts[c.MESSAGE_SENT] <= 3
+    # Only the calls already going beside the refused one went: each of the three other
+    # senders may finish one and, before the stop reaches it, begin one more.
+    assert result.sent == counts[c.MESSAGE_SENT] <= 2 * 3
     assert counts[c.MESSAGE_PENDING] == 100 - result.sent
+
+
+class BreaksOn:
+    """The real client, except that one number makes it fail as nothing expects."""
+
+    name = "twilio"
+
+    def __init__(self, client: SmsClient, number: str):
+        self.client, self.number = client, number
+
+    def prepare(self) -> None:
+        self.client.prepare()
+
+    def send(self, sms: OutgoingSms) -> Accepted:
+        if sms.to == self.number:
+            raise RuntimeError("an unexpected failure")
+        return self.client.send(sms)
+
+
+@pytest.mark.parametrize("concurrency", [1, 4])
+def test_a_failing_send_gives_back_the_rest_of_its_batch(
+    make_app, fake_twilio: FakeTwilio, tmp_path: Path, concurrency: int
+) -> None:
+    make_app()
+    session = db.session()
+    seed(session, tmp_path, 60)
+    third = sorted(mobile for _, _, mobile in stored(session))[2]
+    config = state().config
+    client = BreaksOn(client_for(config), third)
+
+    with pytest.raises(RuntimeError):
+        drain(session, config, client, INVITE_TIME, worker="t", concurrency=concurrency)
+
+    counts = statuses(session)
+    # Only the message whose send failed is left claimed (it may have reached the
+    # provider: the sweeper decides); everything else was sent or is pending again.
+    assert counts[c.MESSAGE_CLAIMED] == 1
+    assert counts[c.MESSAGE_SENT] == len(posts(fake_twilio))
+    assert counts[c.MESSAGE_SENT] + counts[c.MESSAGE_PENDING] == 59
+
+
+def test_a_stop_that_comes_while_senders_are_held_back_stops_the_message(
+    make_app, fake_twilio: FakeTwilio, tmp_path: Path
+) -> None:
+    make_app()
+    session = db.session()
+    seed(session, tmp_path, 2)
+    first, second = sorted(mobile for _, _, mobile in stored(session))
+    fake_twilio.respond_next(status=429, code=20429, message="Too Many Requests")
+    outcome: list[Dispatched] = []
+    run = threading.Thread(target=in_app_context(lambda: outcome.append(send(db.session(), 1))))
+    run.start()
+    wait_for(lambda: len(posts(fake_twilio)) == 1)  # refused: the sender holds back 1 s
+    record_opt_out(session, second, source=c.OPT_OUT_REPLY, now=INVITE_TIME)
+    session.commit()
+    run.join(timeout=30)
+
+    (result,) = outcome
+    assert [r.form["To"] for r in posts(fake_twilio)] == [first]
+    assert (result.retried, result.cancelled, result.sent) == (1, 1, 0)
 
 
 def test_slots_are_spaced_by_the_database_clock_with_no_burst_after_idling(
@@ -272,13 +336,14 @@ def test_slots_are_spaced_by_the_database_clock_with_no_burst_after_idling(
         slots = [pace._take_slot(first if n % 2 else second) for n in range(6)]
         gaps = [later - earlier for earlier, later in zip(slots, slots[1:], strict=False)]
         spacing = 1 / (20 * HEADROOM)
-        assert all(abs(gap - spacing) < 0.001 for gap in gaps), (gaps, spacing)
-        assert abs(slots[0] - offset - time.time()) < 0.05  # the first is now
-        time.sleep(slots[-1] - offset - time.time() + 0.3)  # idle past the slots taken
+        # Never closer than the spacing (further only if this machine stalled between two).
+        assert all(gap >= spacing - 0.001 for gap in gaps), (gaps, spacing)
+        assert abs(slots[0] - offset - time.time()) < 0.1  # the first is now
+        time.sleep(max(0, slots[-1] - offset - time.time()) + 0.3)  # idle past them all
         # The idle time is no credit: the next slot is now, the one after a spacing later.
         now_slot, next_slot = pace._take_slot(first), pace._take_slot(second)
-        assert abs(now_slot - offset - time.time()) < 0.02
-        assert abs(next_slot - now_slot - spacing) < 0.001
+        assert abs(now_slot - offset - time.time()) < 0.1
+        assert next_slot - now_slot >= spacing - 0.001
 
 
 def test_a_bad_concurrency_is_a_usage_error(tmp_path: Path) -> None:

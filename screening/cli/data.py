@@ -1,0 +1,79 @@
+"""Putting data in: the schema, appointment lists, staff accounts."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from ..clinics import sync_clinics
+from ..constants import ROLES
+from ..extensions import db
+from ..migrate import current_revision
+from .base import app_session, cli, fail, prepare_database, require_schema
+
+# --- init-db ---------------------------------------------------------------------------
+
+
+@cli.command("init-db")
+def init_db() -> None:
+    """Create or migrate the database to the latest schema."""
+    with app_session() as (app, session):
+        prepare_database(app, session)
+        assert db.engine is not None
+        url = db.engine.url.render_as_string(hide_password=True)
+        click.echo(f"database at revision {current_revision(db.engine)}: {url}")
+
+
+# --- import-appointments ---------------------------------------------------------------
+
+
+@cli.command("import-appointments")
+@click.argument("file", type=click.Path(path_type=Path))
+def import_appointments_command(file: Path) -> None:
+    """Import an appointment list CSV (exit 2 when some rows were rejected)."""
+    from ..appointments import ImportRefused, import_appointments
+
+    with app_session() as (app, session):
+        require_schema()
+        config = app.extensions["screening"].config
+        sync_clinics(session, config)
+        try:
+            counts = import_appointments(
+                session, config, file, report=lambda line: click.echo(line, err=True)
+            )
+        except ImportRefused as exc:
+            session.rollback()
+            fail(str(exc))
+        click.echo(counts.summary())
+    sys.exit(2 if counts.rejected else 0)
+
+
+# --- create-user -----------------------------------------------------------------------
+
+
+@cli.command("create-user")
+@click.argument("email")
+@click.option("--role", required=True, type=click.Choice(ROLES), help="The user's role.")
+def create_user_command(email: str, role: str) -> None:
+    """Create a staff user; the password is read from stdin."""
+    from ..staff import UserExists, WeakPassword, create_user
+
+    password = _read_password()
+    with app_session() as (_app, session):
+        try:
+            user = create_user(session, email, password, role)
+        except (UserExists, WeakPassword, ValueError) as exc:
+            session.rollback()
+            fail(f"refused: {exc}")
+        session.commit()
+        click.echo(f"created {user.role} user {user.email}")
+
+
+def _read_password() -> str:
+    stream = click.get_text_stream("stdin")
+    if stream.isatty():
+        return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    # Only the line ending is dropped: spaces inside a passphrase are kept.
+    return stream.read().rstrip("\r\n")
