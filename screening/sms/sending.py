@@ -80,7 +80,7 @@ class Sender:
     The common path (checks pass, the provider accepts) is a read, the send and a record,
     each one plain statement on `connection` (see `recording`). The rarer outcomes go
     through the models, in `session`. A concurrent outbox runs one sender per thread, each
-    with its own session and connection; `config`, `client` and `pace` are shared.
+    with its own session and connection; `config`, `client`, `pace` and `hold` are shared.
     """
 
     session: Session

@@ -93,6 +93,29 @@ def make_app(database_url: str, tmp_path: Path, fake_twilio: FakeTwilio) -> Iter
     _empty_tables()
 
 
+@pytest.fixture
+def pending(make_app, tmp_path: Path) -> Callable[..., Session]:
+    """`pending(200, sms_rate_per_second=40)`: the app made, 200 invitations ready to go."""
+
+    def make(count: int, **settings: object) -> Session:
+        make_app(**settings)
+        session = db.session()
+        seed(session, tmp_path, count)
+        return session
+
+    return make
+
+
+def in_background(concurrency: int, stop: threading.Event | None = None):  # type: ignore[no-untyped-def]
+    """A run on another thread (in this app context); its outcome lands in the list."""
+    outcome: list[Dispatched] = []
+    thread = threading.Thread(
+        target=in_app_context(lambda: outcome.append(send(db.session(), concurrency, stop)))
+    )
+    thread.start()
+    return thread, outcome
+
+
 def send(session: Session, concurrency: int, stop: threading.Event | None = None) -> Dispatched:
     config = state().config
     return drain(
@@ -121,11 +144,9 @@ def statuses(session: Session) -> Counter[str]:
 
 
 def test_concurrent_senders_keep_calls_in_flight_and_send_each_message_once(
-    make_app, fake_twilio: FakeTwilio, tmp_path: Path
+    pending, fake_twilio: FakeTwilio
 ) -> None:
-    make_app()
-    session = db.session()
-    seed(session, tmp_path, 200)
+    session = pending(200)
     fake_twilio.delay = 0.03  # a provider that takes its time, as the real one does
 
     result = send(session, concurrency=8)
@@ -141,11 +162,9 @@ def test_concurrent_senders_keep_calls_in_flight_and_send_each_message_once(
 
 
 def test_the_cap_holds_in_every_second_however_many_senders(
-    make_app, fake_twilio: FakeTwilio, tmp_path: Path
+    pending, fake_twilio: FakeTwilio
 ) -> None:
-    make_app(sms_rate_per_second=40)
-    session = db.session()
-    seed(session, tmp_path, 120)
+    session = pending(120, sms_rate_per_second=40)
     fake_twilio.delay = 0.01  # eight senders could otherwise make hundreds of calls a second
 
     result = send(session, concurrency=8)
@@ -185,11 +204,9 @@ def test_two_worker_processes_share_one_cap(
 
 @pytest.mark.parametrize("cap", [50, None], ids=["capped", "uncapped"])
 def test_a_rate_limited_answer_holds_every_sender_back(
-    make_app, fake_twilio: FakeTwilio, tmp_path: Path, cap: int | None
+    pending, fake_twilio: FakeTwilio, cap: int | None
 ) -> None:
-    make_app(**({"sms_rate_per_second": cap} if cap else {}))
-    session = db.session()
-    seed(session, tmp_path, 40)
+    session = pending(40, **({"sms_rate_per_second": cap} if cap else {}))
     fake_twilio.respond_next(status=429, code=20429, message="Too Many Requests")
 
     result = send(session, concurrency=4)
@@ -207,17 +224,12 @@ def test_a_rate_limited_answer_holds_every_sender_back(
 
 
 def test_a_stopped_run_finishes_what_is_in_flight_and_gives_back_the_rest(
-    make_app, fake_twilio: FakeTwilio, tmp_path: Path
+    pending, fake_twilio: FakeTwilio
 ) -> None:
-    make_app()
-    session = db.session()
-    seed(session, tmp_path, 200)
+    session = pending(200)
     fake_twilio.delay = 0.05
     stop = threading.Event()
-    outcome: list[Dispatched] = []
-    sending = in_app_context(lambda: outcome.append(send(db.session(), 4, stop)))
-    run = threading.Thread(target=sending)
-    run.start()
+    run, outcome = in_background(4, stop)
     wait_for(lambda: len(posts(fake_twilio)) >= 20)
     stop.set()
     run.join(timeout=30)
@@ -243,11 +255,9 @@ def in_app_context(work: Callable[[], object]) -> Callable[[], None]:
 
 
 def test_a_configuration_refusal_stops_every_sender_and_gives_back_their_claims(
-    make_app, fake_twilio: FakeTwilio, tmp_path: Path
+    pending, fake_twilio: FakeTwilio
 ) -> None:
-    make_app()
-    session = db.session()
-    seed(session, tmp_path, 100)
+    session = pending(100)
     fake_twilio.delay = 0.02
     fake_twilio.respond_next(status=401, code=20003, message="Authenticate")
 
@@ -281,11 +291,9 @@ class BreaksOn:
 
 @pytest.mark.parametrize("concurrency", [1, 4])
 def test_a_failing_send_gives_back_the_rest_of_its_batch(
-    make_app, fake_twilio: FakeTwilio, tmp_path: Path, concurrency: int
+    pending, fake_twilio: FakeTwilio, concurrency: int
 ) -> None:
-    make_app()
-    session = db.session()
-    seed(session, tmp_path, 60)
+    session = pending(60)
     third = sorted(mobile for _, _, mobile in stored(session))[2]
     config = state().config
     client = BreaksOn(client_for(config), third)
@@ -302,16 +310,12 @@ def test_a_failing_send_gives_back_the_rest_of_its_batch(
 
 
 def test_a_stop_that_comes_while_senders_are_held_back_stops_the_message(
-    make_app, fake_twilio: FakeTwilio, tmp_path: Path
+    pending, fake_twilio: FakeTwilio
 ) -> None:
-    make_app()
-    session = db.session()
-    seed(session, tmp_path, 2)
+    session = pending(2)
     first, second = sorted(mobile for _, _, mobile in stored(session))
     fake_twilio.respond_next(status=429, code=20429, message="Too Many Requests")
-    outcome: list[Dispatched] = []
-    run = threading.Thread(target=in_app_context(lambda: outcome.append(send(db.session(), 1))))
-    run.start()
+    run, outcome = in_background(1)
     wait_for(lambda: len(posts(fake_twilio)) == 1)  # refused: the sender holds back 1 s
     record_opt_out(session, second, source=c.OPT_OUT_REPLY, now=INVITE_TIME)
     session.commit()
@@ -346,7 +350,7 @@ def test_slots_are_spaced_by_the_database_clock_with_no_burst_after_idling(
         assert next_slot - now_slot >= spacing - 0.001
 
 
-def test_a_bad_concurrency_is_a_usage_error(tmp_path: Path) -> None:
+def test_a_bad_concurrency_is_a_usage_error() -> None:
     result = subprocess.run(
         [SCREENING, "send-due", "--concurrency", "0"], capture_output=True, text=True, cwd=ROOT
     )
