@@ -261,34 +261,32 @@ def paced_config(workdir: Path, cap: float) -> Path:
     return folder
 
 
-def claims_of(url: str, worker: str) -> set[str]:
-    """The mobiles of the messages `worker` still holds claimed (sent or not)."""
+def query(url: str, sql: str, **params: str) -> list[tuple]:
+    """The rows of one read of the database the workers share, on a connection of its own."""
     from sqlalchemy import create_engine, text
 
     engine = create_engine(url)
-    with engine.connect() as connection:
-        mobiles = connection.execute(
-            text(
-                "SELECT p.mobile FROM outbound_messages m JOIN episodes e ON e.id = m.episode_id "
-                "JOIN patients p ON p.id = e.patient_id "
-                "WHERE m.status = 'claimed' AND m.claimed_by = :worker"
-            ),
-            {"worker": worker},
-        ).scalars()
-        found = set(mobiles)
-    engine.dispose()
-    return found
+    try:
+        with engine.connect() as connection:
+            return [tuple(row) for row in connection.execute(text(sql), params)]
+    finally:
+        engine.dispose()
+
+
+def claims_of(url: str, worker: str) -> set[str]:
+    """The mobiles of the messages `worker` still holds claimed (sent or not)."""
+    rows = query(
+        url,
+        "SELECT p.mobile FROM outbound_messages m JOIN episodes e ON e.id = m.episode_id "
+        "JOIN patients p ON p.id = e.patient_id "
+        "WHERE m.status = 'claimed' AND m.claimed_by = :worker",
+        worker=worker,
+    )
+    return {mobile for (mobile,) in rows}
 
 
 def statuses(url: str) -> dict[str, int]:
-    from sqlalchemy import create_engine, text
-
-    engine = create_engine(url)
-    with engine.connect() as connection:
-        rows = connection.execute(
-            text("SELECT status, count(*) FROM outbound_messages GROUP BY status")
-        ).all()
-    engine.dispose()
+    rows = query(url, "SELECT status, count(*) FROM outbound_messages GROUP BY status")
     return {status: number for status, number in rows}
 
 

@@ -40,7 +40,7 @@ from ..config import Config
 from ..db import make_engine
 from ..models import OutboundMessage
 from . import SmsClient
-from .pacing import LocalHold, Pace, pace_for
+from .pacing import Pace, Unpaced, pace_for
 from .recording import sending_connection
 from .sending import Dispatched, Sender
 
@@ -130,7 +130,7 @@ def _drain_in_threads(
     now: datetime,
     worker: str,
     concurrency: int,
-    pace: Pace | None,
+    pace: Pace | Unpaced,
     stop: threading.Event,
 ) -> list[Dispatched]:
     """`concurrency` senders, each claiming its own share of a claim batch.
@@ -143,7 +143,6 @@ def _drain_in_threads(
     # Senders start sending together, once every one is set up (its connection opened, its
     # client made, its clock set): set-up on one thread would delay another's paced call.
     set_up = threading.Barrier(concurrency)
-    hold = LocalHold()  # after a 429 without a cap, every sender of the run waits
 
     def one_sender() -> Dispatched:
         try:
@@ -151,7 +150,7 @@ def _drain_in_threads(
                 Session(engine, expire_on_commit=False) as own,
                 sending_connection(engine) as connection,
             ):
-                sender = Sender(own, connection, config, client, now, pace, hold)
+                sender = Sender(own, connection, config, client, now, pace)
                 set_up.wait()
                 _send_claimed(sender, worker, size, stop)
                 return sender.result
@@ -175,15 +174,14 @@ def _outcomes(futures: list[Future[Dispatched]]) -> list[Dispatched]:
     """Every sender's outcome; or, when any failed, the first failure that was not another
     sender's broken start is raised and the others are logged (by kind: no message, which
     could quote patient data)."""
-    failures = [f.exception() for f in futures if f.exception() is not None]
+    failures = [failure for f in futures if (failure := f.exception()) is not None]
     if not failures:
         return [future.result() for future in futures]
     causes = [f for f in failures if not isinstance(f, threading.BrokenBarrierError)]
     first = (causes or failures)[0]
-    for other in failures:
-        if other is not first and not isinstance(other, threading.BrokenBarrierError):
+    for other in causes:
+        if other is not first:
             log.error("another sender of the run failed too: %s", type(other).__name__)
-    assert first is not None
     raise first
 
 

@@ -18,13 +18,26 @@ so slots are spaced for a little under the cap (`HEADROOM`).
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Float, Table, bindparam, cast, func, literal, select, update
+from sqlalchemy import (
+    Connection,
+    Float,
+    Select,
+    Table,
+    Update,
+    bindparam,
+    cast,
+    func,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.sql.dml import ReturningUpdate
 from sqlalchemy.sql.elements import ColumnElement
 
 from ..models import SmsPace
@@ -61,7 +74,7 @@ class Pace:
         readings = []
         for _ in range(3):
             before = time.time()
-            database_now = connection.execute(select(_database_clock(connection))).scalar_one()
+            database_now = connection.execute(_statements(connection).clock).scalar_one()
             connection.commit()
             after = time.time()
             readings.append((after - before, float(database_now) - (before + after) / 2))
@@ -87,37 +100,20 @@ class Pace:
         self, connection: Connection, seconds: float = RATE_LIMITED_PAUSE_SECONDS
     ) -> None:
         """The provider refused for rate: no worker sends again for `seconds`."""
-        clock = _database_clock(connection)
-        greatest = _greatest(connection)
-        connection.execute(
-            update(PACE)
-            .where(PACE.c.name == self.name)
-            .values(next_slot=greatest(PACE.c.next_slot, clock + literal(seconds, Float)))
-        )
+        values = {"pace_name": self.name, "seconds": seconds}
+        connection.execute(_statements(connection).hold, values)
         connection.commit()
 
     def _take_slot(self, connection: Connection) -> float:
         """The moment of the slot taken, by the database's clock."""
+        values = {"pace_name": self.name, "spacing": self.spacing}
         for _ in range(2):
-            taken = connection.execute(self._slot_statement(connection), {"spacing": self.spacing})
-            row = taken.one_or_none()
+            row = connection.execute(_statements(connection).slot, values).one_or_none()
             connection.commit()
             if row is not None:
                 return float(row[0])
             self._create(connection)
         raise RuntimeError("the SMS pace row could not be created")
-
-    def _slot_statement(self, connection: Connection):  # type: ignore[no-untyped-def]
-        clock = _database_clock(connection)
-        spacing = bindparam("spacing", type_=Float)
-        following = _greatest(connection)(PACE.c.next_slot, clock) + spacing
-        # RETURNING sees the new value: the slot taken is one spacing before it.
-        return (
-            update(PACE)
-            .where(PACE.c.name == self.name)
-            .values(next_slot=following)
-            .returning(PACE.c.next_slot - spacing)
-        )
 
     def _create(self, connection: Connection) -> None:
         """The row, the first time any worker of this database paces (an upsert: two
@@ -130,38 +126,70 @@ class Pace:
         connection.commit()
 
 
-class LocalHold:
-    """A worker with no cap set has no shared pace to push back after a 429: its own
-    senders hold back together instead (threads of one process)."""
+class Unpaced:
+    """No cap set: messages go as fast as the provider answers. After a 429 there is no
+    shared pace to push back, so the senders of this run (threads of one process) hold
+    back together instead. The same calls as `Pace`, so senders need not tell them apart."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._until = 0.0  # time.monotonic()
 
-    def hold(self, seconds: float) -> None:
-        with self._lock:
-            self._until = max(self._until, time.monotonic() + seconds)
+    def clock_offset(self, connection: Connection) -> float:
+        return 0.0  # no slots, so no clock to set against the database's
 
-    def wait(self) -> None:
+    def wait_for_slot(self, connection: Connection, clock_offset: float) -> None:
         delay = self._until - time.monotonic()
         if delay > 0:
             time.sleep(delay)
 
-
-def pace_for(rate_per_second: float | None) -> Pace | None:
-    """The pace for a configured cap; None (send as fast as the provider answers) without."""
-    return Pace(rate_per_second) if rate_per_second else None
-
-
-def _database_clock(connection: Connection) -> ColumnElement[float]:
-    """Seconds since the epoch by the database server's clock, to the microsecond (the
-    statement's own moment, not its transaction's)."""
-    if connection.dialect.name == "postgresql":
-        return cast(func.extract("epoch", func.clock_timestamp()), Float)
-    # SQLite: julianday('now') is milliseconds-exact, enough for slots 10 ms apart.
-    return (func.julianday("now") - 2440587.5) * 86400.0
+    def hold_back(
+        self, connection: Connection, seconds: float = RATE_LIMITED_PAUSE_SECONDS
+    ) -> None:
+        with self._lock:
+            self._until = max(self._until, time.monotonic() + seconds)
 
 
-def _greatest(connection: Connection):  # type: ignore[no-untyped-def]
-    # SQLite's two-argument max() is its GREATEST.
-    return func.greatest if connection.dialect.name == "postgresql" else func.max
+def pace_for(rate_per_second: float | None) -> Pace | Unpaced:
+    """The pace for a configured cap; without one, as fast as the provider answers. One
+    per run: its senders share it."""
+    return Pace(rate_per_second) if rate_per_second else Unpaced()
+
+
+@dataclass(frozen=True)
+class _Statements:
+    clock: Select[tuple[float]]
+    slot: ReturningUpdate[tuple[float]]
+    hold: Update
+
+
+@functools.cache
+def _for_dialect(dialect: str) -> _Statements:
+    """The pace's statements, built once: taking a slot is on every paced message's path."""
+    if dialect == "postgresql":
+        clock: ColumnElement[float] = cast(func.extract("epoch", func.clock_timestamp()), Float)
+        greatest = func.greatest
+    else:
+        # SQLite: julianday('now') is milliseconds-exact, enough for slots 10 ms apart; its
+        # two-argument max() is its GREATEST.
+        clock = (func.julianday("now") - 2440587.5) * 86400.0
+        greatest = func.max
+    spacing = bindparam("spacing", type_=Float)
+    # No parameter is named after a column: SQLAlchemy would take it as a value to set.
+    this_pace = update(PACE).where(PACE.c.name == bindparam("pace_name"))
+    return _Statements(
+        # Seconds since the epoch by the database server's clock (the statement's own
+        # moment, not its transaction's).
+        clock=select(clock),
+        # RETURNING sees the new value: the slot taken is one spacing before it.
+        slot=this_pace.values(next_slot=greatest(PACE.c.next_slot, clock) + spacing).returning(
+            PACE.c.next_slot - spacing
+        ),
+        hold=this_pace.values(
+            next_slot=greatest(PACE.c.next_slot, clock + bindparam("seconds", type_=Float))
+        ),
+    )
+
+
+def _statements(connection: Connection) -> _Statements:
+    return _for_dialect(connection.dialect.name)

@@ -35,7 +35,7 @@ from . import (
     TransientSmsError,
     status_callback_url,
 )
-from .pacing import RATE_LIMITED_PAUSE_SECONDS, LocalHold, Pace
+from .pacing import Pace, Unpaced
 from .recording import Sent, record_sent
 from .wording import DEFAULT_FOLLOW_UP, DEFAULT_INVITE, DEFAULT_REMINDER, render, render_plain
 
@@ -80,7 +80,7 @@ class Sender:
     The common path (checks pass, the provider accepts) is a read, the send and a record,
     each one plain statement on `connection` (see `recording`). The rarer outcomes go
     through the models, in `session`. A concurrent outbox runs one sender per thread, each
-    with its own session and connection; `config`, `client`, `pace` and `hold` are shared.
+    with its own session and connection; `config`, `client` and `pace` are shared.
     """
 
     session: Session
@@ -88,14 +88,13 @@ class Sender:
     config: Config
     client: SmsClient
     now: datetime
-    pace: Pace | None = None
-    hold: LocalHold = field(default_factory=LocalHold)  # shared by a run's senders
+    pace: Pace | Unpaced = field(default_factory=Unpaced)  # one per run, shared
     result: Dispatched = field(default_factory=Dispatched)
 
     def __post_init__(self) -> None:
         # Made on the thread that will send (a concurrent run makes one per thread).
         self.client.prepare()
-        self.clock_offset = 0.0 if self.pace is None else self.pace.clock_offset(self.connection)
+        self.clock_offset = self.pace.clock_offset(self.connection)
 
     def send_one(self, message_id: int) -> bool:
         """Send one claimed message and record the outcome; False means stop the run."""
@@ -124,7 +123,8 @@ class Sender:
             result.failed += 1
         except TransientSmsError as exc:
             if isinstance(exc, RateLimitedSmsError):
-                self._hold_everyone_back()
+                # With a cap, every worker of the database waits; without, this run's senders.
+                self.pace.hold_back(self.connection)
             message = _message(session, ready)
             message.attempts += 1
             message.error_code = exc.code
@@ -171,22 +171,11 @@ class Sender:
         return ready
 
     def _wait_turn(self) -> float:
-        """Wait until a message may go (the shared pace, or this worker's hold after a
-        429); the seconds waited."""
+        """Wait until a message may go (its slot, or the end of a hold after a 429); the
+        seconds waited."""
         started = time.monotonic()
-        if self.pace is not None:
-            self.pace.wait_for_slot(self.connection, self.clock_offset)
-        else:
-            self.hold.wait()
+        self.pace.wait_for_slot(self.connection, self.clock_offset)
         return time.monotonic() - started
-
-    def _hold_everyone_back(self) -> None:
-        """Too many requests: with a cap, every worker of the database waits; without
-        one, every sender of this worker."""
-        if self.pace is not None:
-            self.pace.hold_back(self.connection)
-        else:
-            self.hold.hold(RATE_LIMITED_PAUSE_SECONDS)
 
 
 @dataclass(frozen=True)
