@@ -4,6 +4,7 @@ no patient, answer, response, flag, task or message."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -67,13 +68,13 @@ def targets(app: Flask, session: Session) -> dict[str, Any]:
 
 
 def concrete(path: str, data: st.DataObject) -> str:
-    while "<" in path:
-        start, end = path.index("<"), path.index(">")
-        value = data.draw(st.one_of(st.sampled_from(["1", "2", "0", "99999"]), st.text(
+    # Each of the rule's own placeholders, once: a drawn value may hold "<" or ">" itself.
+    def value(_placeholder: re.Match[str]) -> str:
+        return data.draw(st.one_of(st.sampled_from(["1", "2", "0", "99999"]), st.text(
             alphabet=st.characters(blacklist_categories=["Cs"], blacklist_characters="/?#"),
             min_size=1, max_size=12)))  # fmt: skip
-        path = path[:start] + value + path[end + 1 :]
-    return path
+
+    return re.sub(r"<[^<>]+>", value, path)
 
 
 @settings(
