@@ -130,9 +130,12 @@ def _configure(app: Flask, config: Config) -> None:
     )
     # NHS.UK macros need chainable undefined; our own templates are covered by page tests.
     # trim_blocks/lstrip_blocks drop the blank lines the NHS.UK macros leave: patients pay
-    # for every byte on a phone.
+    # for every byte on a phone. Every template autoescapes, the NHS.UK macros' `.jinja`
+    # files included (Flask's default leaves those out, so a `text` given to a macro would
+    # be markup); they mark their `html` parameters `| safe` themselves.
     app.jinja_options = {
         **app.jinja_options,
+        "autoescape": True,
         "undefined": ChainableUndefined,
         "trim_blocks": True,
         "lstrip_blocks": True,

@@ -1,6 +1,7 @@
 """Arbitrary requests to every route: random paths, forms, headers, cookies, tokens and
-signatures (hypothesis). Nothing answers 500, and a request the app refuses (4xx) changes
-no patient, answer, response, flag, task or message."""
+signatures (hypothesis). Nothing answers 500, a request the app refuses (4xx) changes no
+patient, answer, response, flag, task or message, and markup sent in any parameter comes
+back as text."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from werkzeug.datastructures import ImmutableMultiDict
+from werkzeug.test import TestResponse
 
 from screening import constants as c
 from screening.models import (
@@ -28,7 +31,7 @@ from screening.models import (
     TaskNote,
     TriageTask,
 )
-from tests.factories import make_invited_episode, make_task
+from tests.factories import make_invited_episode, make_task, make_user
 from tests.pages import csrf_token, page
 from tests.views.test_triage import sign_in
 
@@ -42,9 +45,12 @@ FIELD_NAMES = [
     "date", "ends_meet", "wants_help", "dob-day", "dob-month", "dob-year", "MessageSid",
     "MessageStatus", "From", "Body", "role", "active",
 ]  # fmt: skip
+# Breaks out of an attribute and opens an element: escaped, it reads `&lt;b data-probe`.
+PROBE = '\'"><b data-probe="1">probe</b>'
+LIVE_PROBE = re.compile(r"<b\s+data-probe", re.IGNORECASE)
 NASTY = st.sampled_from(
     ["", "0", "-1", "99999999999999999999", "1e308", "NaN", "null", "<script>", "' OR 1=1--",
-     "\x00", "é" * 300, "%00", "../../etc/passwd", "yes", "no", "reached", "2026-02-30"]
+     "\x00", "é" * 300, "%00", "../../etc/passwd", "yes", "no", "reached", "2026-02-30", PROBE]
 )  # fmt: skip
 TEXT = st.one_of(NASTY, st.text(max_size=60))
 
@@ -106,5 +112,128 @@ def test_arbitrary_requests_never_fail_and_refusals_change_no_patient_data(
     before = fingerprint(session)
     reply = client.open(path, method=method, data=form, headers=headers)
     assert reply.status_code < 500, (method, path, form, reply.status_code)
+    assert live_markup(reply) is None, (method, path, form)
     if 400 <= reply.status_code < 500:
         assert fingerprint(session) == before, (method, path, form, reply.status_code)
+
+
+# --- markup sent in every parameter comes back as text ------------------------------------
+
+FORM_PAGE = {"signed out": "/login", "patient": "/s/start"}  # staff: the sign-out form
+
+
+class ReadParameters(ImmutableMultiDict):
+    """Query strings and forms that note each name a view reads, so the sweep finds every
+    parameter of every route from the routes themselves rather than from a list."""
+
+    read: set[str] = set()
+
+    def __getitem__(self, key: str) -> Any:
+        self.read.add(key)
+        return super().__getitem__(key)
+
+    def __contains__(self, key: object) -> bool:
+        self.read.add(str(key))
+        return super().__contains__(key)
+
+    def get(self, key: str, default: Any = None, type: Any = None) -> Any:
+        self.read.add(key)
+        return super().get(key, default, type)
+
+    def getlist(self, key: str, type: Any = None) -> list[Any]:
+        self.read.add(key)
+        return super().getlist(key, type)
+
+
+def live_markup(reply: TestResponse) -> str | None:
+    """The probe where it came back as markup, with a little of what surrounds it."""
+    body = reply.get_data(as_text=True) if reply.mimetype == "text/html" else ""
+    found = LIVE_PROBE.search(body)
+    return body[max(found.start() - 80, 0) : found.end() + 20] if found else None
+
+
+@pytest.fixture
+def sweep_clients(app: Flask, session: Session) -> dict[str, Any]:
+    """A client per role, signed out, and a patient part way through their link; real ids
+    for every placeholder of every route."""
+    app.request_class = type("ProbedRequest", (app.request_class,),
+                             {"parameter_storage_class": ReadParameters})  # fmt: skip
+    task = make_task(session)
+    referral = Referral(task_id=task.id, service_id="food-bank", status=c.REFERRAL_MADE)
+    session.add(referral)
+    episode, token = make_invited_episode(session, nhs_number="9990000026", mobile=None)
+    session.commit()
+    patient = app.test_client()
+    patient.get(f"/s/{token}")
+    clients = {
+        "signed out": app.test_client(),
+        "patient": patient,
+        **{role: sign_in(app, session, f"{role}@example.nhs.uk", role=role)
+           for role in (c.ROLE_ADMIN, c.ROLE_PRESCRIBER, c.ROLE_CLINICIAN)},
+    }  # fmt: skip
+    ids = {
+        "task_id": task.id, "referral_id": referral.id, "episode_id": episode.id,
+        "user_id": make_user(session, email="bystander@example.nhs.uk").id,
+        "public_id": episode.public_id,
+        "item_id": "ends_meet", "token": token,
+    }  # fmt: skip
+    return {"clients": clients, "ids": ids}
+
+
+def probed_routes(app: Flask, ids: dict[str, Any]) -> list[tuple[str, str]]:
+    found = []
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint in ("static", "auth.logout"):  # signing out would end the sweep
+            continue
+        path = re.sub(r"<(?:\w+:)?(\w+)>", lambda m: str(ids[m.group(1)]), rule.rule)
+        found += [(method, path) for method in sorted(rule.methods - {"HEAD", "OPTIONS"})]
+    return sorted(found)
+
+
+class Sweep:
+    """One client's requests with the probe, and where it came back live."""
+
+    def __init__(self, who: str, client: FlaskClient) -> None:
+        self.who, self.client = who, client
+        self.token = csrf_token(page(client.get(FORM_PAGE.get(who, "/"))))
+        self.asked, self.echoed = 0, []
+
+    def ask(self, method: str, path: str, probed: list[str]) -> set[str]:
+        """Sends the probe in `probed` and returns the names the route read."""
+        given = dict.fromkeys(probed, PROBE)
+        if method == "POST" and probed != ["csrf_token"]:
+            given["csrf_token"] = self.token
+        ReadParameters.read = set()
+        reply = self.client.open(
+            path, method=method, query_string=given if method == "GET" else None,
+            data=given if method == "POST" else None,
+        )  # fmt: skip
+        self.asked += 1
+        if where := live_markup(reply):
+            name = probed[0] if len(probed) == 1 else "*"
+            self.echoed.append((self.who, method, path, name, where))
+        return ReadParameters.read
+
+    def route(self, method: str, path: str) -> None:
+        names, tried = self.ask(method, path, FIELD_NAMES), set()
+        while untried := sorted(names - tried):
+            for name in untried:
+                names |= self.ask(method, path, [name])
+            tried |= set(untried)
+
+
+def test_markup_in_any_parameter_of_any_route_comes_back_as_text_for_every_role(
+    app: Flask, session: Session, sweep_clients: dict[str, Any]
+) -> None:
+    """Each route is asked once with the probe in every name the fuzz knows, which finds the
+    names it reads; then with the probe in each of those alone beside a real CSRF token, so
+    one refused field cannot hide another's echo. Names a view reads only once another
+    passes are found on the way and asked in turn."""
+    routes = probed_routes(app, sweep_clients["ids"])
+    sweeps = [Sweep(who, client) for who, client in sweep_clients["clients"].items()]
+    for sweep in sweeps:
+        for method, path in routes:
+            sweep.route(method, path)
+    assert sum(s.asked for s in sweeps) > 300  # the sweep reached the routes' own parameters
+    echoed = sorted({str(found[:4]) for s in sweeps for found in s.echoed})
+    assert not echoed, "markup came back live:\n" + "\n".join(echoed)

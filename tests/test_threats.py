@@ -159,3 +159,4 @@ def test_clickjacking_and_sniffing_every_page_carries_the_security_headers(
                 assert header in reply.headers, (path, header)
             csp = reply.headers["Content-Security-Policy"]
             assert "frame-ancestors 'none'" in csp and reply.headers["X-Frame-Options"] == "DENY"
+            assert "object-src 'none'" in csp, path

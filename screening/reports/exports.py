@@ -13,6 +13,9 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 SUPPRESSED = "[c]"
+# A spreadsheet reads a cell that starts with one of these as a formula (OWASP's CSV
+# injection list): a group or service name someone typed could run one in Excel.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def cell(value: Any) -> str:
@@ -21,6 +24,11 @@ def cell(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+def text_cell(value: str) -> str:
+    """Text as a spreadsheet shows it and never runs: a leading quote makes it plain text."""
+    return f"'{value}" if value.startswith(FORMULA_STARTS) else value
 
 
 def count_cell(entry: Mapping[str, Any], key: str = "count") -> str:
@@ -126,7 +134,7 @@ def csv_table(report: Mapping[str, Any], table: str) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(header)
     for row in rows(report):
-        writer.writerow([cell(value) if not isinstance(value, str) else value for value in row])
+        writer.writerow([text_cell(v) if isinstance(v, str) else cell(v) for v in row])
     return out.getvalue()
 
 

@@ -101,12 +101,15 @@ def funnel_csv() -> ResponseReturnValue:
     loaded = state()
     session = db.session()
     table = request.args.get("table", "stages")
+    # A download link with a bad filter answers the report's form with what to fix, as the
+    # report itself does: a person followed it, and a script still sees the 400.
     if table not in TABLES:
-        return _plain(f"table: '{table}' is not one of {', '.join(TABLES)}", 400)
+        problem = ("table", f"'{table}' is not a table of the report: {', '.join(TABLES)}")
+        return _page(loaded, Filters(), None, problem=problem, status=400)
     try:
         filters = parse_report_filters(session, loaded, request.args)
     except BadFilter as bad:
-        return _plain(f"{bad.field}: {bad}", 400)
+        return _page(loaded, Filters(), None, problem=(bad.field, str(bad)), status=400)
     suppress = _published(request.args.get("suppress"))
     report = build_report(session, loaded, filters, suppress=suppress)
     _audit(c.AUDIT_EXPORT_REPORT, filters, suppress=suppress, table=table)
@@ -121,10 +124,6 @@ def funnel_csv() -> ResponseReturnValue:
             "X-Disclosure-Control": report["disclosure"],
         },
     )
-
-
-def _plain(message: str, status: int) -> ResponseReturnValue:
-    return Response(message + "\n", status=status, mimetype="text/plain")
 
 
 def _audit(action: str, filters: Filters, **detail: object) -> None:

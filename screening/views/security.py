@@ -40,6 +40,7 @@ def content_security_policy(nonce: str, sign_out_origin: str | None = None) -> s
             "style-src 'self'",
             "img-src 'self' data:",
             f"font-src 'self' {FONT_HOST}",
+            "object-src 'none'",  # no plugin content, whatever a page is made to hold
             "frame-ancestors 'none'",
             f"form-action {form_targets}",
             "base-uri 'none'",

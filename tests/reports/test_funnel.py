@@ -322,3 +322,20 @@ def test_every_csv_table_says_what_the_json_says(session: Session, suppress: boo
         (d["domain"], "" if d["pct_of_flagged"] is None else str(d["pct_of_flagged"]))
         for d in report["domains"]
     ]
+
+
+def test_text_someone_typed_cannot_run_as_a_spreadsheet_formula(session: Session) -> None:
+    # Ethnicity outside the NHS codes is kept as the list gave it, and becomes a group.
+    typed = ['=HYPERLINK("http://x.invalid")', "+1", "-2", "@SUM(A1)"]
+    sync_clinics(session, state().config)
+    for text in typed:
+        for _ in range(8):  # above the disclosure rule's suppression
+            add_episode(session, ethnicity=text)
+    add_episode(session, ethnicity="-")  # alone: one character, still text
+    session.commit()
+    rows = list(csv.DictReader(io.StringIO(csv_table(report_of(session), "groups"))))
+    written = {r["group"] for r in rows if r["dimension"] == "ethnicity"}
+    assert {f"'{text}" for text in typed} | {"'-"} <= written
+    assert not any(group.startswith(("=", "+", "-", "@", "\t")) for group in written)
+    # Counts and percentages are numbers, never quoted.
+    assert all(r["count"].isdigit() or r["count"] == "[c]" for r in rows)

@@ -98,8 +98,10 @@ def test_each_table_downloads_as_csv_with_the_rule_it_applied(session: Session, 
     assert list(csv.reader(io.StringIO(published.get_data(as_text=True))))[1][1] == "[c]"
     for table in ("domains", "by_clinic", "groups", "weekly", "process", "modes"):
         assert clinician.get(f"/reports/funnel.csv?table={table}").status_code == 200
-    refused = clinician.get("/reports/funnel.csv?table=patients")
-    assert refused.status_code == 400 and "is not one of" in refused.get_data(as_text=True)
+    refused = page(clinician.get("/reports/funnel.csv?table=patients"), 400, "Error: ")
+    assert "'patients' is not a table of the report" in text_of(refused.select_one("main"))
+    bad_date = page(clinician.get("/reports/funnel.csv?from=2026-02-30"), 400, "Error: ")
+    assert bad_date.select_one(".nhsuk-error-summary a")["href"] == "#from"
 
 
 def test_views_and_downloads_are_audited_with_their_filters(session: Session, clinician) -> None:
