@@ -56,7 +56,7 @@ validate: $(STAMP)
 # The app's own words, for translators: edit a copy per language, never ship it unreviewed.
 messages: $(STAMP)
 	$(BIN)/pybabel extract -F babel.cfg -k _ -k gettext -k lazy_gettext --no-location \
-		--omit-header -o screening/translations/messages.pot .
+		--omit-header -o screening/core/translations/messages.pot .
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .ruff_cache .hypothesis tests/artifacts tests/oidc/node_modules

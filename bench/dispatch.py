@@ -152,13 +152,13 @@ def clinic_list(path: Path, count: int) -> Path:
 def seeded_app(url: str, workdir: Path, fake: FakeProcess, count: int):  # type: ignore[no-untyped-def]
     """A migrated database at `url` holding `count` pending invitations, and its app."""
     from screening import create_app
-    from screening.appointments import import_appointments
-    from screening.clinics import sync_clinics
-    from screening.clock import frozen_at
-    from screening.db import make_engine
-    from screening.extensions import db
-    from screening.invitations import create_due_messages
-    from screening.migrate import upgrade_to_head
+    from screening.appointments.clinics import sync_clinics
+    from screening.appointments.importer import import_appointments
+    from screening.core.clock import frozen_at
+    from screening.core.db import make_engine
+    from screening.core.extensions import db
+    from screening.invitations.schedule import create_due_messages
+    from screening.models.migrate import upgrade_to_head
 
     engine = make_engine(url)
     upgrade_to_head(engine)
@@ -196,8 +196,8 @@ def environment(url: str, workdir: Path, fake: FakeProcess, config_dir: Path) ->
 
 
 def outbox_run(url: str, workdir: Path, fake: FakeProcess, count: int) -> float:
-    from screening.clock import frozen_at
-    from screening.extensions import db
+    from screening.core.clock import frozen_at
+    from screening.core.extensions import db
     from screening.sms import client_for, outbox
 
     app = seeded_app(url, workdir, fake, count)

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from flask import Flask, request
 
-from screening import clock, create_app
-from screening.extensions import csrf, db
+from screening import create_app
+from screening.core import clock
+from screening.core.extensions import csrf, db
 from screening.models import AuditEvent
 
 

@@ -37,9 +37,9 @@ from common import ROOT, create_postgres, drop_postgres
 from sqlalchemy import insert, select, text
 from triage import csrf_token, environment, serve
 
-from screening import constants as c
 from screening import create_app
-from screening.extensions import db
+from screening.core import constants as c
+from screening.core.extensions import db
 from screening.models import (
     Answer,
     Appointment,
@@ -94,9 +94,9 @@ HAND_WRITTEN = (
 
 def seed(env: dict[str, str], episodes: int) -> None:
     """Rows shaped as the real code writes them, at the pilot's rates (SPEC §1)."""
-    from screening.clinics import sync_clinics
+    from screening.appointments.clinics import sync_clinics
     from screening.questionnaire.frozen import freeze
-    from screening.staff import create_user
+    from screening.staff.accounts import create_user
 
     rng = random.Random(11)
     app = create_app(env)

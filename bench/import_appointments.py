@@ -5,7 +5,7 @@ mobiles 07400xxxxxx, the configured clinics, about one row in five a repeat pati
 temporary folder, then measures, each in its own child process:
 
 (a) validation only: csv reading + `parse_uk_mobile` + `normalise_nhs_number`, no database;
-(b) `screening.appointments.import_appointments` into a fresh SQLite file;
+(b) `screening.appointments.importer.import_appointments` into a fresh SQLite file;
 (c) the same into a fresh PostgreSQL database (created and dropped here).
 
 Prints rows/s, the peak RSS of each child (its own VmHWM from /proc, so the figure is that
@@ -113,7 +113,7 @@ def write_list(path: Path, rows: int, seed: int = 20261203) -> dict[str, int]:
 
 
 def child_validate(path: Path) -> dict[str, float]:
-    from screening.identifiers import normalise_nhs_number, parse_uk_mobile
+    from screening.core.identifiers import normalise_nhs_number, parse_uk_mobile
 
     start = time.perf_counter()
     rows = valid = 0
@@ -132,9 +132,9 @@ def child_validate(path: Path) -> dict[str, float]:
 
 def child_import(path: Path, database_url: str, instance: Path) -> dict[str, object]:
     from screening import create_app
-    from screening.appointments import import_appointments
-    from screening.clinics import sync_clinics
-    from screening.extensions import db
+    from screening.appointments.clinics import sync_clinics
+    from screening.appointments.importer import import_appointments
+    from screening.core.extensions import db
 
     app = create_app(
         {
@@ -205,8 +205,8 @@ def run_child(args: list[str], workdir: Path) -> tuple[dict, float]:
 
 
 def migrate(url: str) -> None:
-    from screening.db import make_engine
-    from screening.migrate import upgrade_to_head
+    from screening.core.db import make_engine
+    from screening.models.migrate import upgrade_to_head
 
     engine = make_engine(url)
     upgrade_to_head(engine)

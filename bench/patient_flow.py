@@ -96,12 +96,13 @@ def seed(env: dict[str, str], count: int) -> list[dict[str, Any]]:
     Returns, in order, each episode's id, public id and link token."""
     from sqlalchemy import insert, update
 
-    from screening import clock, create_app
-    from screening import constants as c
-    from screening.extensions import db
-    from screening.invitations import new_episode_values
+    from screening import create_app
+    from screening.core import clock
+    from screening.core import constants as c
+    from screening.core.extensions import db
+    from screening.invitations.placement import new_episode_values
+    from screening.invitations.tokens import link_token, token_hash
     from screening.models import Appointment, Episode, Patient
-    from screening.tokens import link_token, token_hash
 
     app = create_app(env)
     config = app.extensions["screening"].config
@@ -183,7 +184,7 @@ def check_responses(database_url: str, seeded: list[dict[str, Any]], submitted: 
     """Every patient who submitted has exactly one response; nobody else has any."""
     from sqlalchemy import func, select
 
-    from screening.db import make_engine
+    from screening.core.db import make_engine
     from screening.models import AuditEvent, Response
 
     engine = make_engine(database_url)

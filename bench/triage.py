@@ -70,10 +70,10 @@ def seed(env: dict[str, str], tasks: int, to_call: int) -> dict[str, Any]:
     """Bulk rows shaped as the real code writes them; returns ids the requests need."""
     from sqlalchemy import insert, select, update
 
-    from screening import constants as c
     from screening import create_app
-    from screening.clinics import sync_clinics
-    from screening.extensions import db
+    from screening.appointments.clinics import sync_clinics
+    from screening.core import constants as c
+    from screening.core.extensions import db
     from screening.models import (
         Answer,
         Appointment,
@@ -87,7 +87,7 @@ def seed(env: dict[str, str], tasks: int, to_call: int) -> dict[str, Any]:
         TriageTask,
     )
     from screening.questionnaire.frozen import freeze
-    from screening.staff import create_user
+    from screening.staff.accounts import create_user
 
     rng = random.Random(7)
     app = create_app(env)
@@ -296,7 +296,7 @@ def count_statements(env: dict[str, str], ids: dict[str, Any]) -> dict[str, Any]
     from sqlalchemy import event
 
     from screening import create_app
-    from screening.extensions import db
+    from screening.core.extensions import db
     from screening.triage import calls, queue
 
     app = create_app(env)

@@ -28,7 +28,7 @@ LOG_LEVEL = os.environ.get("SCREENING_LOG_LEVEL", "INFO").upper()
 logconfig_dict = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"json": {"()": "screening.logs.JsonLines"}},
+    "formatters": {"json": {"()": "screening.core.logs.JsonLines"}},
     "handlers": {
         "stderr": {
             "class": "logging.StreamHandler",

@@ -25,10 +25,11 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, scoped_session
 
-from screening import create_app, logs
-from screening.db import Base, make_engine
-from screening.extensions import db
-from screening.migrate import upgrade_to_head
+from screening import create_app
+from screening.core import logs
+from screening.core.db import Base, make_engine
+from screening.core.extensions import db
+from screening.models.migrate import upgrade_to_head
 
 from .pages import OwnContextClient
 

@@ -6,14 +6,15 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from screening import clock, state
-from screening import constants as c
-from screening.clinics import sync_clinics
-from screening.invitations import place_in_episode
+from screening.appointments.clinics import sync_clinics
+from screening.config.loaded import state
+from screening.core import clock
+from screening.core import constants as c
+from screening.invitations.placement import place_in_episode
+from screening.invitations.tokens import link_token, token_hash
 from screening.models import Appointment, Episode, Patient, StaffUser, TriageTask
-from screening.responses import save_answer, submit
-from screening.staff import create_user
-from screening.tokens import link_token, token_hash
+from screening.patient.responses import save_answer, submit
+from screening.staff.accounts import create_user
 
 
 def make_user(

@@ -13,12 +13,12 @@ from flask import current_app
 from flask.testing import FlaskClient
 from twilio.request_validator import RequestValidator
 
-from screening import state
-from screening.appointments import import_appointments
-from screening.clinics import sync_clinics
-from screening.clock import frozen_at
-from screening.extensions import db
-from screening.invitations import create_due_messages
+from screening.appointments.clinics import sync_clinics
+from screening.appointments.importer import import_appointments
+from screening.config.loaded import state
+from screening.core.clock import frozen_at
+from screening.core.extensions import db
+from screening.invitations.schedule import create_due_messages
 from screening.sms import client_for
 from screening.sms.outbox import drain
 from tests.fake_twilio import FakeTwilio

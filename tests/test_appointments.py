@@ -12,11 +12,14 @@ from flask import Flask
 from sqlalchemy import delete, event, func, select, update
 from sqlalchemy.orm import Session
 
-from screening import appointment_batch, appointment_list, appointments, state
-from screening import constants as c
-from screening.appointments import Counts, ImportRefused, import_appointments
-from screening.clinics import sync_clinics
-from screening.clock import frozen_at
+from screening.appointments import batch as appointment_batch
+from screening.appointments import importer as appointments
+from screening.appointments import reading as appointment_list
+from screening.appointments.clinics import sync_clinics
+from screening.appointments.importer import Counts, ImportRefused, import_appointments
+from screening.config.loaded import state
+from screening.core import constants as c
+from screening.core.clock import frozen_at
 from screening.models import Appointment, Episode, OptOut, OutboundMessage, Patient
 
 from .appointment_lists import COLUMNS, appointment, test_nhs_number, write_list

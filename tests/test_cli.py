@@ -494,7 +494,7 @@ def test_export_fhir_writes_ndjson_and_refuses_an_unwritable_folder(
 
 @pytest.mark.db
 def test_two_workers_on_one_host_record_their_runs_without_colliding(session: Session) -> None:
-    from screening.heartbeat import last_run_at, record_run
+    from screening.sms.heartbeat import last_run_at, record_run
 
     record_run(session, host="ward-server")
     first = last_run_at(session)

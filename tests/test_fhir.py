@@ -16,9 +16,9 @@ from flask import Flask
 from hypothesis import given
 from sqlalchemy import select
 
-from screening import constants as c
-from screening import state
-from screening.extensions import db
+from screening.config.loaded import state
+from screening.core import constants as c
+from screening.core.extensions import db
 from screening.fhir.export import export_fhir
 from screening.fhir.questionnaire import ENABLE_WHEN_EXPRESSION, questionnaire_resource
 from screening.fhir.records import NHS_NUMBER_SYSTEM

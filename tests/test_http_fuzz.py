@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from werkzeug.datastructures import ImmutableMultiDict
 from werkzeug.test import TestResponse
 
-from screening import constants as c
+from screening.core import constants as c
 from screening.models import (
     Answer,
     ContactAttempt,

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from phonenumbers import PhoneNumber, PhoneNumberType
 
-from screening.identifiers import (
+from screening.core.identifiers import (
     _NOT_MOBILE,
     _PLAIN_MOBILE,
     Mobile,

@@ -14,10 +14,10 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from screening import state
-from screening.appointments import Counts, ImportRefused, import_appointments
-from screening.clinics import sync_clinics
-from screening.clock import frozen_at
+from screening.appointments.clinics import sync_clinics
+from screening.appointments.importer import Counts, ImportRefused, import_appointments
+from screening.config.loaded import state
+from screening.core.clock import frozen_at
 from screening.models import Appointment, Episode, Patient
 
 from .appointment_lists import COLUMNS, appointment

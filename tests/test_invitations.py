@@ -10,19 +10,15 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from screening import constants as c
-from screening import state
-from screening.appointments import import_appointments
-from screening.clinics import sync_clinics
-from screening.clock import LONDON, frozen_at
-from screening.invitations import (
-    create_due_messages,
-    due_at,
-    in_quiet_hours,
-    latest_appointment_due,
-)
+from screening.appointments.clinics import sync_clinics
+from screening.appointments.importer import import_appointments
+from screening.config.loaded import state
+from screening.core import constants as c
+from screening.core.clock import LONDON, frozen_at
+from screening.invitations.quiet_hours import in_quiet_hours
+from screening.invitations.schedule import create_due_messages, due_at, latest_appointment_due
+from screening.invitations.tokens import link_token, token_hash
 from screening.models import Episode, OutboundMessage
-from screening.tokens import link_token, token_hash
 
 from .appointment_lists import appointment, write_list
 

@@ -15,9 +15,10 @@ from pathlib import Path
 from flask import Flask
 from sqlalchemy import select
 
-from screening import clock, create_app, logs
-from screening.clock import LONDON
-from screening.extensions import db
+from screening import create_app
+from screening.core import clock, logs
+from screening.core.clock import LONDON
+from screening.core.extensions import db
 from screening.models import TriageTask
 from tests.appointment_lists import appointment, test_nhs_number, write_list
 from tests.conftest import app_overrides

@@ -15,11 +15,11 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from screening import constants as c
-from screening.db import Base, make_engine
-from screening.extensions import db
-from screening.migrate import current_revision, head_revision
+from screening.core import constants as c
+from screening.core.db import Base, make_engine
+from screening.core.extensions import db
 from screening.models import Episode, OutboundMessage, Patient, Response, TriageTask
+from screening.models.migrate import current_revision, head_revision
 
 
 def make_patient(session: Session, *, nhs_number: str = "9990000018") -> Patient:
@@ -165,7 +165,7 @@ def test_migration_0011_moves_searched_nhs_numbers_out_of_the_audit_trail(
 ) -> None:
     from alembic import command
 
-    from screening.migrate import alembic_config
+    from screening.models.migrate import alembic_config
 
     engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
     command.upgrade(alembic_config(engine), "0010")

@@ -19,10 +19,10 @@ from flask import Flask
 from sqlalchemy import select
 
 from screening import create_app
-from screening.db import make_engine
-from screening.extensions import db
-from screening.migrate import upgrade_to_head
+from screening.core.db import make_engine
+from screening.core.extensions import db
 from screening.models import Answer
+from screening.models.migrate import upgrade_to_head
 from tests.conftest import app_overrides
 from tests.factories import make_invited_episode
 from tests.oidc_provider import free_port

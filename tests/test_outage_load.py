@@ -21,10 +21,10 @@ import requests
 from sqlalchemy import func, select
 
 from screening import create_app
-from screening.db import make_engine
-from screening.extensions import db
-from screening.migrate import upgrade_to_head
+from screening.core.db import make_engine
+from screening.core.extensions import db
 from screening.models import Answer, Response
+from screening.models.migrate import upgrade_to_head
 from tests.conftest import ROOT, app_overrides
 from tests.factories import NO_NEEDS, make_invited_episode
 from tests.oidc_provider import free_port

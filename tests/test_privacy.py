@@ -11,12 +11,13 @@ from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from screening import clock, state
-from screening import constants as c
-from screening.clinics import sync_clinics
-from screening.clock import LONDON
-from screening.extensions import db
-from screening.invitations import place_in_episode
+from screening.appointments.clinics import sync_clinics
+from screening.config.loaded import state
+from screening.core import clock
+from screening.core import constants as c
+from screening.core.clock import LONDON
+from screening.core.extensions import db
+from screening.invitations.placement import place_in_episode
 from screening.models import (
     Answer,
     Appointment,
@@ -31,11 +32,11 @@ from screening.models import (
     TaskNote,
     TriageTask,
 )
+from screening.patient.responses import save_answer, submit
 from screening.privacy.purge import purge
 from screening.privacy.subject_access import UnknownPatient, subject_access
 from screening.reports import Filters, build_report
 from screening.reports.exports import csv_table
-from screening.responses import save_answer, submit
 from tests.conftest import settings_for_test_clinics
 from tests.factories import make_invited_episode, make_task, make_user
 from tests.fake_twilio import FakeTwilio

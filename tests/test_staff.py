@@ -9,10 +9,10 @@ from argon2 import PasswordHasher
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from screening import staff
-from screening.clock import frozen_at
+from screening.core.clock import frozen_at
 from screening.models import AuditEvent, StaffUser
-from screening.staff import (
+from screening.staff import accounts as staff
+from screening.staff.accounts import (
     LoginOutcome,
     UnknownRole,
     UserExists,

@@ -11,9 +11,9 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from screening import constants as c
 from screening import create_app
-from screening.db import Base
+from screening.core import constants as c
+from screening.core.db import Base
 from tests.conftest import _empty_tables, app_overrides
 from tests.factories import make_task, make_user
 from tests.pages import OwnContextClient, csrf_token, page

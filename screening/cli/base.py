@@ -15,11 +15,12 @@ from flask import Flask
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from .. import create_app, logs
-from ..clinics import sync_clinics
+from .. import create_app
+from ..appointments.clinics import sync_clinics
 from ..config import ConfigError
-from ..extensions import db
-from ..migrate import current_revision, head_revision, upgrade_to_head
+from ..core import logs
+from ..core.extensions import db
+from ..models.migrate import current_revision, head_revision, upgrade_to_head
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

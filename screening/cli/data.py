@@ -7,10 +7,12 @@ from pathlib import Path
 
 import click
 
-from ..clinics import sync_clinics
-from ..constants import ROLES
-from ..extensions import db
-from ..migrate import current_revision
+from ..appointments.clinics import sync_clinics
+from ..appointments.importer import ImportRefused, import_appointments
+from ..core.constants import ROLES
+from ..core.extensions import db
+from ..models.migrate import current_revision
+from ..staff.accounts import UserExists, WeakPassword, create_user
 from .base import app_session, cli, fail, prepare_database, require_schema
 
 # --- init-db ---------------------------------------------------------------------------
@@ -33,7 +35,6 @@ def init_db() -> None:
 @click.argument("file", type=click.Path(path_type=Path))
 def import_appointments_command(file: Path) -> None:
     """Import an appointment list CSV (exit 2 when some rows were rejected)."""
-    from ..appointments import ImportRefused, import_appointments
 
     with app_session() as (app, session):
         require_schema()
@@ -58,7 +59,6 @@ def import_appointments_command(file: Path) -> None:
 @click.option("--role", required=True, type=click.Choice(ROLES), help="The user's role.")
 def create_user_command(email: str, role: str) -> None:
     """Create a staff user; the password is read from stdin."""
-    from ..staff import UserExists, WeakPassword, create_user
 
     password = _read_password()
     with app_session() as (_app, session):

@@ -8,7 +8,10 @@ from pathlib import Path
 import click
 from flask import Flask
 
-from .. import clock
+from ..appointments.importer import import_appointments
+from ..core import clock
+from ..invitations.quiet_hours import in_quiet_hours
+from . import demo_day as seed
 from .base import app_session, cli, fail, prepare_database
 from .sending import send_due
 
@@ -21,9 +24,6 @@ DEMO_DATABASE = "demo.db"
 @click.option("--no-serve", is_flag=True, help="Seed the demo database and stop.")
 def demo(host: str, port: int, no_serve: bool) -> None:
     """Seed a demo database and serve the app locally (always the console SMS backend)."""
-    from .. import demo as seed
-    from ..appointments import import_appointments
-    from ..invitations import in_quiet_hours
 
     if os.environ.get("SCREENING_ENV") == "production":
         fail("refused: the demo never runs with SCREENING_ENV=production")

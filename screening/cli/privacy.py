@@ -7,7 +7,10 @@ from datetime import date
 
 import click
 
-from .. import clock
+from ..core import clock
+from ..core.identifiers import normalise_nhs_number
+from ..privacy.purge import purge as purge_episodes
+from ..privacy.subject_access import UnknownPatient, subject_access
 from .base import app_session, cli, fail, require_schema
 
 
@@ -18,7 +21,6 @@ from .base import app_session, cli, fail, require_schema
 @click.option("--dry-run", is_flag=True, help="Count what would be removed; change nothing.")
 def purge(before_text: str, dry_run: bool) -> None:
     """Remove patient-identifiable data of episodes before a date, keeping the counts."""
-    from ..privacy.purge import purge as purge_episodes
 
     before = _parse_date("--before", before_text)
     today = clock.now().astimezone(clock.LONDON).date()
@@ -40,8 +42,6 @@ def purge(before_text: str, dry_run: bool) -> None:
 @click.argument("nhs_number")
 def subject_access_command(nhs_number: str) -> None:
     """Everything held about one patient, as JSON on stdout (audited)."""
-    from ..identifiers import normalise_nhs_number
-    from ..privacy.subject_access import UnknownPatient, subject_access
 
     number = normalise_nhs_number(nhs_number)
     if number is None:

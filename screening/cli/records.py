@@ -7,8 +7,12 @@ from pathlib import Path
 
 import click
 
-from .. import clock
-from ..constants import TASK_STATUSES
+from ..core import clock
+from ..core.constants import TASK_STATUSES
+from ..fhir.export import export_fhir
+from ..reports import BadFilter, build_report, parse_report_filters
+from ..reports.exports import csv_table, text_table
+from ..triage.queue import list_tasks
 from .base import app_session, cli, fail, require_schema
 
 # --- tasks ----------------------------------------------------------------------------------
@@ -19,7 +23,6 @@ from .base import app_session, cli, fail, require_schema
 @click.option("--format", "output", type=click.Choice(["table", "json"]), default="table")
 def tasks(status: str | None, output: str) -> None:
     """List triage tasks, most pressing first (all statuses unless --status is given)."""
-    from ..triage.queue import list_tasks
 
     with app_session() as (app, session):
         require_schema()
@@ -63,8 +66,6 @@ def report_funnel(
     output: str,
 ) -> None:
     """The screening funnel: invited to referred, by domain, clinic and patient group."""
-    from ..reports import BadFilter, build_report, parse_report_filters
-    from ..reports.exports import csv_table, text_table
 
     values = {"clinic": clinic, "from": date_from, "to": date_to, "questionnaire": questionnaire}
     with app_session() as (app, session):
@@ -101,7 +102,6 @@ def export() -> None:
 )
 def export_fhir_command(out_dir: Path | None) -> None:
     """FHIR R4 Questionnaire, QuestionnaireResponse, Observation and Task resources."""
-    from ..fhir.export import export_fhir
 
     with app_session() as (app, session):
         require_schema()

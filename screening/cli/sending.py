@@ -13,10 +13,14 @@ import click
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from .. import clock, logs
-from ..clock import frozen_at
 from ..config import MAX_WORKER_CONCURRENCY
-from ..heartbeat import record_run
+from ..core import clock, logs
+from ..core.clock import frozen_at
+from ..invitations.schedule import create_due_messages
+from ..sms import client_for
+from ..sms.heartbeat import record_run
+from ..sms.outbox import drain
+from ..triage.alerts import send_due_alerts
 from .base import app_session, cli, fail, require_schema
 
 log = logging.getLogger("screening.worker")
@@ -48,11 +52,6 @@ def send_due(
     concurrency: int | None = None,
     stop: threading.Event | None = None,
 ) -> str:
-    from ..invitations import create_due_messages
-    from ..sms import client_for
-    from ..sms.outbox import drain
-    from ..triage.alerts import send_due_alerts
-
     config = app.extensions["screening"].config
     with frozen_at(now):
         created = create_due_messages(session, config, now)

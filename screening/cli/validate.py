@@ -12,10 +12,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from ..config import Config, ConfigError, clinic_problems, load_config
-from ..db import make_engine
+from ..core.db import make_engine
+from ..core.yamlsource import Problem
 from ..questionnaire import frozen
 from ..questionnaire.loader import example_problems, load_paths
-from ..yamlsource import Problem
 from .base import cli, fail, first_line
 
 

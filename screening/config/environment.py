@@ -10,8 +10,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ..constants import ROLES
-from ..yamlsource import Problem
+from ..core.constants import ROLES
+from ..core.yamlsource import Problem
 from .files import load_clinics, load_services, load_settings, sms_length_warnings
 from .model import ENVIRONMENTS, LOG_LEVELS, SMS_BACKENDS, Config, ConfigError, SingleSignOn
 

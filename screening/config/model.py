@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
-if TYPE_CHECKING:
-    from .files import RawService
+from .schema import RawService
 
 ENVIRONMENTS = ("development", "demo", "test", "production")
 SMS_BACKENDS = ("console", "twilio")

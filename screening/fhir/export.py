@@ -19,10 +19,10 @@ from typing import Any, TextIO
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .. import audit
-from .. import constants as c
+from ..core import constants as c
 from ..models import Answer, Episode, Flag, Patient, QuestionnaireVersion, Response, TriageTask
 from ..questionnaire.model import Questionnaire
+from ..staff import audit
 from .questionnaire import questionnaire_resource
 from .records import observation_resource, response_resource, task_resource
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from .. import constants as c
+from ..core import constants as c
 from ..models import Flag, Response, TriageTask
 from ..questionnaire.engine import evaluate
 from ..questionnaire.model import AnswerValue, Questionnaire

@@ -28,10 +28,10 @@ from sqlalchemy import and_, delete, exists, false, func, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
-from .. import audit, clock
-from .. import constants as c
-from ..appointment_rows import PATIENT_FIELDS
-from ..clock import LONDON
+from ..appointments.rows import PATIENT_FIELDS
+from ..core import clock
+from ..core import constants as c
+from ..core.clock import LONDON
 from ..models import (
     Answer,
     Appointment,
@@ -47,6 +47,7 @@ from ..models import (
     TriageTask,
 )
 from ..questionnaire.model import Questionnaire
+from ..staff import audit
 
 # Everything the list gave about the patient: the same fields an import writes.
 IDENTIFYING_PATIENT_FIELDS = ("nhs_number", *PATIENT_FIELDS)

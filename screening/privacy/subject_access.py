@@ -16,8 +16,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from .. import audit
-from .. import constants as c
+from ..core import constants as c
 from ..models import (
     Answer,
     Appointment,
@@ -36,6 +35,7 @@ from ..models import (
 )
 from ..questionnaire import frozen
 from ..questionnaire.model import Questionnaire
+from ..staff import audit
 
 STAGES = (
     "invited_at", "delivered_at", "opened_at", "started_at", "completed_at", "flagged_at",

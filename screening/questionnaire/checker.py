@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 from pydantic import Field, TypeAdapter, ValidationError
 
-from ..yamlsource import Source, SourceError, problems_from
+from ..core.yamlsource import Source, SourceError, problems_from
 from .condition_rules import ConditionRules
 from .item_rules import ItemRules
 from .model import AnswerOption, Item, Questionnaire, Texts

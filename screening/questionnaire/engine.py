@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from ..constants import PRIORITY_RANK, PRIORITY_ROUTINE, TASK_DECLINED, TASK_OPEN
+from ..core.constants import PRIORITY_RANK, PRIORITY_ROUTINE, TASK_DECLINED, TASK_OPEN
 from .model import (
     All,
     Answered,

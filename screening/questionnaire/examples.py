@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..yamlsource import Problem
+from ..core.yamlsource import Problem
 from . import engine
 from .model import Example, Questionnaire
 

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..yamlsource import Problem, SourceError, parse, read
+from ..core.yamlsource import Problem, SourceError, parse, read
 from .checker import check
 from .examples import ExampleResult, example_problems, run_examples
 from .model import Questionnaire

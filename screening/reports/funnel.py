@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from .. import constants as c
+from ..core import constants as c
 from ..questionnaire.model import Questionnaire
 from ..triage.service_levels import working_days_between
 from . import queries

@@ -31,8 +31,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, aliased
 
-from .. import clock
-from .. import constants as c
+from ..core import clock
+from ..core import constants as c
 from ..models import (
     FUNNEL_BREAKDOWNS,
     Answer,

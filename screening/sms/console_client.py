@@ -10,9 +10,9 @@ from __future__ import annotations
 import logging
 import secrets
 
-from screening.constants import MESSAGE_DELIVERED
+from screening.core.constants import MESSAGE_DELIVERED
 
-from . import Accepted, OutgoingSms
+from .client import Accepted, OutgoingSms
 
 logger = logging.getLogger("screening.sms.console")
 

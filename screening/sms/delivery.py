@@ -12,10 +12,10 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .. import constants as c
+from ..core import constants as c
+from ..invitations.opt_outs import record_opt_out
 from ..models import OutboundMessage
-from ..opt_outs import record_opt_out
-from . import OptedOutError
+from .client import OptedOutError
 from .twilio_client import ERROR_CLASSES, our_status
 
 log = logging.getLogger(__name__)

@@ -35,11 +35,11 @@ from sqlalchemy import Engine, Select, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from .. import constants as c
 from ..config import Config
-from ..db import make_engine
+from ..core import constants as c
+from ..core.db import make_engine
 from ..models import OutboundMessage
-from . import SmsClient
+from .client import SmsClient
 from .pacing import Pace, Unpaced, pace_for
 from .recording import sending_connection
 from .sending import Dispatched, Sender

@@ -14,8 +14,8 @@ from datetime import datetime
 
 from sqlalchemy import Boolean, Connection, Engine, bindparam, case, func, select, update
 
-from .. import constants as c
-from ..db import UTCDateTime
+from ..core import constants as c
+from ..core.db import UTCDateTime
 from ..models import Episode, OutboundMessage
 
 

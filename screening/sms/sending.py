@@ -18,14 +18,21 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, bindparam, func, select
 from sqlalchemy.orm import Session, joinedload
 
-from .. import constants as c
-from ..clock import LONDON
 from ..config import Config
-from ..invitations import in_quiet_hours, quiet_window
+from ..config.wording import (
+    DEFAULT_FOLLOW_UP,
+    DEFAULT_INVITE,
+    DEFAULT_REMINDER,
+    render,
+    render_plain,
+)
+from ..core import constants as c
+from ..core.clock import LONDON
+from ..invitations.opt_outs import record_opt_out
+from ..invitations.quiet_hours import in_quiet_hours, quiet_window
+from ..invitations.tokens import link_token, link_url
 from ..models import Appointment, Episode, OptOut, OutboundMessage, Patient
-from ..opt_outs import record_opt_out
-from ..tokens import link_token, link_url
-from . import (
+from .client import (
     ConfigurationSmsError,
     OptedOutError,
     OutgoingSms,
@@ -37,7 +44,6 @@ from . import (
 )
 from .pacing import Pace, Unpaced
 from .recording import Sent, record_sent
-from .wording import DEFAULT_FOLLOW_UP, DEFAULT_INVITE, DEFAULT_REMINDER, render, render_plain
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from twilio.rest import Client
 from urllib3.exceptions import NewConnectionError
 
 from screening.config import Config
-from screening.constants import (
+from screening.core.constants import (
     MESSAGE_CANCELLED,
     MESSAGE_DELIVERED,
     MESSAGE_FAILED,
@@ -29,7 +29,7 @@ from screening.constants import (
     MESSAGE_UNDELIVERED,
 )
 
-from . import (
+from .client import (
     Accepted,
     ConfigurationSmsError,
     OptedOutError,

@@ -19,8 +19,8 @@ from urllib.parse import unquote, urlsplit
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from .. import constants as c
 from ..config import Config
+from ..core import constants as c
 from ..models import AlertMail
 
 SUBJECT = "Urgent social prescribing task waiting"

@@ -15,8 +15,8 @@ from typing import Any
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
-from .. import clock
-from .. import constants as c
+from ..core import clock
+from ..core import constants as c
 from ..models import Appointment, ContactAttempt, Episode, Patient, StaffUser, TriageTask
 
 REASON_NO_RESPONSE = "no_response"

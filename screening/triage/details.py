@@ -14,8 +14,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .. import constants as c
 from ..config import Config
+from ..core import constants as c
 from ..models import (
     AuditEvent,
     ContactAttempt,
@@ -27,9 +27,9 @@ from ..models import (
     TriageTask,
 )
 from ..questionnaire import Questionnaire, frozen
+from ..questionnaire.answers import stored_answers
 from ..questionnaire.engine import visible_items
 from ..questionnaire.model import Item
-from ..responses import stored_answers
 from .service_levels import due_on
 
 METHOD_NAMES = {

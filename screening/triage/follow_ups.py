@@ -15,14 +15,14 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .. import constants as c
-from ..clock import LONDON
 from ..config import Config
-from ..invitations import SEND_FROM
+from ..core import constants as c
+from ..core.clock import LONDON
+from ..invitations.opt_outs import is_opted_out
+from ..invitations.schedule import SEND_FROM
+from ..invitations.tokens import link_token, token_hash
 from ..models import Answer, Episode, OutboundMessage, Response, TriageTask
-from ..opt_outs import is_opted_out
 from ..questionnaire import Questionnaire
-from ..tokens import link_token, token_hash
 from .tasks import Context, Refused, open_task, task_audit
 
 LATEST_DAYS_AHEAD = 400  # a year and a bit: a 12-month review fits, a typo in the year does not

@@ -16,8 +16,8 @@ from typing import Any
 from sqlalchemy import case, exists, func, select
 from sqlalchemy.orm import Session
 
-from .. import clock
-from .. import constants as c
+from ..core import clock
+from ..core import constants as c
 from ..models import (
     Appointment,
     ContactAttempt,

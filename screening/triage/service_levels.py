@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 
 import holidays
 
-from .. import clock
+from ..core import clock
 
 
 @functools.cache

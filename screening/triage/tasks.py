@@ -18,10 +18,10 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from .. import audit, clock
-from .. import constants as c
-from ..audit import Actor
-from ..config import RawService, Settings
+from ..config import Settings
+from ..config.schema import RawService
+from ..core import clock
+from ..core import constants as c
 from ..models import (
     AuditEvent,
     ContactAttempt,
@@ -33,6 +33,8 @@ from ..models import (
     TaskNote,
     TriageTask,
 )
+from ..staff import audit
+from ..staff.audit import Actor
 
 NOTE_MAX = 5000
 NAME_MAX = 200

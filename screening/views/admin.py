@@ -15,11 +15,12 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import select
 
-from .. import audit, staff
-from .. import constants as c
-from ..extensions import db, remote_addr
-from ..identifiers import normalise_nhs_number
+from ..core import constants as c
+from ..core.extensions import db, remote_addr
+from ..core.identifiers import normalise_nhs_number
 from ..models import StaffUser
+from ..staff import accounts as staff
+from ..staff import audit
 from .auth import require_role
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")

@@ -8,10 +8,12 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import select
 
-from .. import assisted, audit, clock
-from ..constants import AUDIT_ASSISTED_START, AUDIT_VIEW_PATIENT, ROLE_ADMIN, ROLE_PRESCRIBER
-from ..extensions import db, remote_addr
+from ..core import clock
+from ..core.constants import AUDIT_ASSISTED_START, AUDIT_VIEW_PATIENT, ROLE_ADMIN, ROLE_PRESCRIBER
+from ..core.extensions import db, remote_addr
 from ..models import Episode
+from ..patient import assisted
+from ..staff import audit
 from . import patient
 from .auth import require_role
 

@@ -1,7 +1,7 @@
 """Staff sign-in and sign-out, the idle timeout, and `require_role` for staff blueprints.
 
 Guessing is slowed twice (SPEC §9): per address here (Flask-Limiter on POST /login) and
-per account in `screening.staff` (a short lock after five wrong passwords).
+per account in `screening.staff.accounts` (a short lock after five wrong passwords).
 """
 
 from __future__ import annotations
@@ -20,10 +20,14 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import InputRequired, Length
 
-from .. import STAFF_IDLE_TIMEOUT, audit, clock, sso, staff, state
-from ..constants import AUDIT_LOGOUT, AUDIT_SESSION_TIMEOUT, ROLES
-from ..extensions import db, limiter, login_manager, remote_addr
+from ..config.loaded import state
+from ..core import clock
+from ..core.constants import AUDIT_LOGOUT, AUDIT_SESSION_TIMEOUT, ROLES
+from ..core.extensions import db, limiter, login_manager, remote_addr
 from ..models import StaffUser
+from ..staff import accounts as staff
+from ..staff import audit, sso
+from ..staff.accounts import STAFF_IDLE_TIMEOUT
 
 bp = Blueprint("auth", __name__)
 log = logging.getLogger(__name__)

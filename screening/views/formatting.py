@@ -6,7 +6,7 @@ from datetime import date, datetime
 
 from flask import Flask
 
-from .. import clock
+from ..core import clock
 
 
 def nhs_number(value: str | None) -> str:

@@ -14,8 +14,8 @@ from flask import Blueprint
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from ..extensions import db
-from ..heartbeat import last_run_at
+from ..core.extensions import db
+from ..sms.heartbeat import last_run_at
 
 bp = Blueprint("health", __name__)
 log = logging.getLogger(__name__)

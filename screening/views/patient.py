@@ -18,14 +18,17 @@ from flask_login import current_user
 from limits import parse
 from sqlalchemy import select
 
-from .. import clock, links, responses, state
 from ..config import Clinic
-from ..constants import OPT_OUT_WEB
-from ..extensions import db, limiter, remote_addr
-from ..i18n import language_name
+from ..config.loaded import state
+from ..core import clock
+from ..core.constants import OPT_OUT_WEB
+from ..core.extensions import db, limiter, remote_addr
+from ..core.i18n import language_name
+from ..invitations.opt_outs import is_opted_out, record_opt_out
 from ..models import Episode
-from ..opt_outs import is_opted_out, record_opt_out
+from ..patient import links, responses
 from ..questionnaire import Item, Questionnaire, evaluate
+from ..questionnaire.answers import stored_answers
 from ..questionnaire.forms import form_for, nhsuk_params, text_in
 from ..questionnaire.frozen import serving, stored
 from ..questionnaire.model import AnswerValue
@@ -59,7 +62,7 @@ class Visit:
         return self.clinic.hospital if self.clinic else state().config.hospital
 
     def answers(self) -> dict[str, AnswerValue]:
-        return responses.stored_answers(db.session(), self.episode)
+        return stored_answers(db.session(), self.episode)
 
 
 # --- the link ----------------------------------------------------------------------------

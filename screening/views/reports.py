@@ -13,13 +13,14 @@ from flask import Blueprint, Response, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
-from .. import State, audit, state
-from .. import constants as c
-from ..extensions import db, remote_addr
+from ..config.loaded import State, state
+from ..core import constants as c
+from ..core.extensions import db, remote_addr
 from ..reports import BadFilter, Filters, build_report, parse_report_filters
 from ..reports.exports import TABLES, csv_table
 from ..reports.groups import DIMENSIONS
 from ..reports.statistics import DISCLOSURE_RULE, INTERVAL_METHOD
+from ..staff import audit
 from .auth import require_role
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")

@@ -16,7 +16,7 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
-from ..extensions import db
+from ..core.extensions import db
 
 log = logging.getLogger(__name__)
 FONT_HOST = "https://assets.nhs.uk"  # Frutiger for the NHS.UK CSS; not ours to vendor

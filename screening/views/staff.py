@@ -7,10 +7,10 @@ from pathlib import Path
 from flask import Blueprint, render_template
 from flask_login import current_user
 
-from .. import state
 from ..config import Clinic
-from ..constants import ROLES
-from ..extensions import db
+from ..config.loaded import state
+from ..core.constants import ROLES
+from ..core.extensions import db
 from ..questionnaire.model import Questionnaire
 from ..triage.alerts import alert_status
 from .auth import require_role

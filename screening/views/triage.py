@@ -19,10 +19,12 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import select
 
-from .. import audit, clock, state
-from .. import constants as c
-from ..extensions import db, remote_addr
+from ..config.loaded import state
+from ..core import clock
+from ..core import constants as c
+from ..core.extensions import db, remote_addr
 from ..models import Episode, StaffUser, TriageTask
+from ..staff import audit
 from ..triage import calls, follow_ups, tasks
 from ..triage.details import (
     CLOSE_NAMES,

@@ -9,10 +9,12 @@ from __future__ import annotations
 from flask import Blueprint, Response, abort, request
 from twilio.request_validator import RequestValidator
 
-from .. import clock, state
-from ..constants import OPT_OUT_REPLY
-from ..extensions import csrf, db
-from ..opt_outs import START_WORDS, STOP_WORDS, keyword, lift_opt_out, record_opt_out
+from ..config.loaded import state
+from ..core import clock
+from ..core.constants import OPT_OUT_REPLY
+from ..core.extensions import csrf, db
+from ..invitations.opt_outs import START_WORDS, STOP_WORDS, keyword, lift_opt_out, record_opt_out
+from ..sms.delivery import record_status
 
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks/twilio")
 csrf.exempt(bp)  # Twilio cannot send our CSRF token; the signature stands in for it.
@@ -33,8 +35,6 @@ def require_twilio_signature() -> None:
 
 @bp.post("/status")
 def status() -> tuple[str, int]:
-    from ..sms.delivery import record_status
-
     sid = request.form.get("MessageSid", "")
     code = request.form.get("ErrorCode", "")
     record_status(

@@ -48,7 +48,7 @@ from sqlalchemy.pool import SingletonThreadPool, StaticPool
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from screening import create_app
-from screening.extensions import db
+from screening.core.extensions import db
 
 from ..conftest import app_overrides, settings_for_test_clinics
 from .axe import FONT_HOST, PHONE
@@ -159,7 +159,7 @@ def app(_live_server: LiveServer, app: Flask) -> Flask:
 def live_server(_live_server: LiveServer, app: Flask) -> Iterator[LiveServer]:
     """The live server, for a test that also has the `app` fixture's database and cleanup.
 
-    `screening.extensions.db` is one engine and one thread-scoped session for the process:
+    `screening.core.extensions.db` is one engine and one thread-scoped session for the process:
     each request thread gets its own session, removed when the request ends. The pool
     must hand a connection to one thread at a time (SQLite files get a QueuePool).
     """

@@ -19,8 +19,8 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from screening import clock
-from screening import constants as c
+from screening.core import clock
+from screening.core import constants as c
 from screening.models import Episode, Flag, OptOut, Response, TriageTask
 from tests.factories import make_invited_episode
 

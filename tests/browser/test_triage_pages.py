@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy.orm import Session
 
-from screening import clock
+from screening.core import clock
 from screening.models import TriageTask
 from tests.factories import make_invited_episode, make_task, make_user
 

@@ -14,10 +14,10 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from screening.core.yamlsource import SourceError
 from screening.questionnaire.engine import evaluate, triage_decision
 from screening.questionnaire.loader import load_file, load_text
 from screening.questionnaire.model import Item, Questionnaire
-from screening.yamlsource import SourceError
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = sorted((ROOT / "questionnaires").glob("*.yaml"))

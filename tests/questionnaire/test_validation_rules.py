@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from screening.core.yamlsource import Problem, SourceError
 from screening.questionnaire.loader import example_problems, load_file, load_paths, load_text
-from screening.yamlsource import Problem, SourceError
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "questionnaires"
 INVALID = FIXTURES / "invalid"

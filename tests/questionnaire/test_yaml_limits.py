@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from screening.core.yamlsource import SourceError
 from screening.questionnaire import load_text
-from screening.yamlsource import SourceError
 
 
 def test_an_alias_bomb_is_refused_quickly() -> None:

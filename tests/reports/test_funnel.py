@@ -11,9 +11,9 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy.orm import Session
 
-from screening import constants as c
-from screening import state
-from screening.clinics import sync_clinics
+from screening.appointments.clinics import sync_clinics
+from screening.config.loaded import state
+from screening.core import constants as c
 from screening.models import (
     ContactAttempt,
     Episode,

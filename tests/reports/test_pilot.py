@@ -16,9 +16,10 @@ from pathlib import Path
 from flask import Flask
 from sqlalchemy import select
 
-from screening import clock, state
-from screening.clock import LONDON
-from screening.extensions import db
+from screening.config.loaded import state
+from screening.core import clock
+from screening.core.clock import LONDON
+from screening.core.extensions import db
 from screening.models import TriageTask
 from screening.reports import Filters, build_report
 from screening.reports.exports import csv_table

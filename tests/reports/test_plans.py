@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from screening import state
+from screening.config.loaded import state
 from screening.reports import Filters, build_report
 
 from .test_funnel import build_cohort

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from screening import create_app
 from screening.config import Config, load_config
-from screening.extensions import db
+from screening.core.extensions import db
 from tests.conftest import _empty_tables, app_overrides
 from tests.fake_twilio import FakeTwilio
 

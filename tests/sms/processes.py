@@ -16,11 +16,11 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from screening import state
-from screening.appointments import import_appointments
-from screening.clinics import sync_clinics
-from screening.clock import LONDON, frozen_at
-from screening.invitations import create_due_messages
+from screening.appointments.clinics import sync_clinics
+from screening.appointments.importer import import_appointments
+from screening.config.loaded import state
+from screening.core.clock import LONDON, frozen_at
+from screening.invitations.schedule import create_due_messages
 from screening.models import Episode, OutboundMessage, Patient
 from tests.appointment_lists import appointment, test_nhs_number, write_list
 from tests.conftest import ROOT

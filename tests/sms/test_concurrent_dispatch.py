@@ -21,11 +21,12 @@ from flask import Flask, current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from screening import constants as c
-from screening import create_app, state
-from screening.extensions import db
+from screening import create_app
+from screening.config.loaded import state
+from screening.core import constants as c
+from screening.core.extensions import db
+from screening.invitations.opt_outs import record_opt_out
 from screening.models import OutboundMessage
-from screening.opt_outs import record_opt_out
 from screening.sms import Accepted, OutgoingSms, SmsClient, client_for
 from screening.sms.outbox import Dispatched, drain
 from screening.sms.pacing import HEADROOM, Pace

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from screening.config import load_config
-from screening.constants import MESSAGE_DELIVERED
+from screening.core.constants import MESSAGE_DELIVERED
 from screening.sms import OutgoingSms, client_for
 from screening.sms.console_client import ConsoleSmsClient
 

@@ -15,13 +15,14 @@ from flask import Flask
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from screening import constants as c
-from screening import create_app, state
-from screening.appointments import import_appointments
-from screening.clinics import sync_clinics
-from screening.clock import LONDON, frozen_at
-from screening.extensions import db
-from screening.invitations import create_due_messages
+from screening import create_app
+from screening.appointments.clinics import sync_clinics
+from screening.appointments.importer import import_appointments
+from screening.config.loaded import state
+from screening.core import constants as c
+from screening.core.clock import LONDON, frozen_at
+from screening.core.extensions import db
+from screening.invitations.schedule import create_due_messages
 from screening.models import Episode, OptOut, OutboundMessage
 from screening.sms import client_for
 from screening.sms.outbox import CLAIM_BATCH, STALE_CLAIM, drain, ready_to_claim

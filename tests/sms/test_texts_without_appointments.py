@@ -13,9 +13,10 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from screening import create_app, state
-from screening.clock import LONDON, frozen_at
-from screening.extensions import db
+from screening import create_app
+from screening.config.loaded import state
+from screening.core.clock import LONDON, frozen_at
+from screening.core.extensions import db
 from screening.models import OutboundMessage
 from screening.sms import client_for
 from screening.sms.outbox import drain

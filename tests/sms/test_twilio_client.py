@@ -12,7 +12,7 @@ import urllib.request
 import pytest
 from twilio.rest.api.v2010.account.message import MessageInstance
 
-from screening.constants import FINAL_MESSAGE_STATUSES, MESSAGE_SENT, MESSAGE_STATUSES
+from screening.core.constants import FINAL_MESSAGE_STATUSES, MESSAGE_SENT, MESSAGE_STATUSES
 from screening.sms import (
     ConfigurationSmsError,
     OptedOutError,

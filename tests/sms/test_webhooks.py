@@ -13,11 +13,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from twilio.request_validator import RequestValidator
 
-from screening import constants as c
-from screening import create_app, state
-from screening.clock import LONDON, frozen_at
-from screening.extensions import db
-from screening.invitations import create_due_messages
+from screening import create_app
+from screening.config.loaded import state
+from screening.core import constants as c
+from screening.core.clock import LONDON, frozen_at
+from screening.core.extensions import db
+from screening.invitations.schedule import create_due_messages
 from screening.models import Episode, OptOut, OutboundMessage
 from screening.sms import client_for
 from screening.sms.outbox import drain

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from screening.sms.wording import DEFAULT_INVITE, DEFAULT_REMINDER, Segments, render, segments
+from screening.config.wording import DEFAULT_INVITE, DEFAULT_REMINDER, Segments, render, segments
 
 
 @pytest.mark.parametrize(

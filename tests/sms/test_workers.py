@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session
 
-from screening import constants as c
+from screening.core import constants as c
 from screening.sms.outbox import CLAIM_BATCH, STALE_CLAIM
 from tests.fake_twilio import FakeTwilio
 

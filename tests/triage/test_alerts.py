@@ -18,7 +18,8 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from screening import clock, state
+from screening.config.loaded import state
+from screening.core import clock
 from screening.models import AlertMail
 from screening.triage.alerts import send_due_alerts
 from tests.conftest import ROOT

@@ -9,9 +9,10 @@ from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from screening import clock, state
+from screening.config.loaded import state
+from screening.core import clock
 from screening.models import Episode, OutboundMessage, TriageTask
-from screening.responses import save_answer, submit
+from screening.patient.responses import save_answer, submit
 from screening.triage import follow_ups, tasks
 from screening.triage.tasks import Refused
 from tests.factories import make_task, make_user

@@ -9,9 +9,10 @@ from pathlib import Path
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from screening import clock, state
+from screening.config.loaded import state
+from screening.core import clock
+from screening.patient.responses import save_answer, submit
 from screening.questionnaire.model import AnswerValue
-from screening.responses import save_answer, submit
 from screening.triage.queue import list_tasks
 from tests.factories import make_invited_episode
 from tests.test_cli import isolated, run

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from screening.clock import LONDON
+from screening.core.clock import LONDON
 from screening.triage.service_levels import add_working_days, due_on, is_working_day
 
 SLA = {"urgent": 1, "high": 3, "routine": 5}

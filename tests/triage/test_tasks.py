@@ -11,9 +11,10 @@ from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from screening import clock, state
-from screening import constants as c
-from screening.extensions import db
+from screening.config.loaded import state
+from screening.core import clock
+from screening.core import constants as c
+from screening.core.extensions import db
 from screening.models import AuditEvent, ContactAttempt, Referral, TaskNote, TriageTask
 from screening.triage import tasks
 from screening.triage.tasks import Conflict, Context, Refused
@@ -356,7 +357,7 @@ def test_unable_to_contact_needs_enough_attempts_on_two_days(
 def test_a_deceased_row_closes_the_patients_active_tasks(
     app: Flask, session: Session, prescriber
 ) -> None:
-    from screening.invitations import stop_everything_for
+    from screening.appointments.deaths import stop_everything_for
 
     task = make_task(session)
     tasks.claim(session, task.id, ctx(prescriber))

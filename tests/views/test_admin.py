@@ -8,7 +8,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from screening import constants as c
+from screening.core import constants as c
 from screening.models import AuditEvent, StaffUser
 from tests.factories import make_task
 from tests.pages import csrf_token, page, text_of

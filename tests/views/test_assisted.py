@@ -10,7 +10,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from screening import constants as c
+from screening.core import constants as c
 from screening.models import Answer, AuditEvent, Episode, Response
 from tests.factories import make_invited_episode, make_user
 from tests.pages import csrf_token, page, text_of

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
-from screening.clock import frozen_at
+from screening.core.clock import frozen_at
 from screening.models import AuditEvent, StaffUser
 from screening.views.auth import local_path, require_role
 from tests.factories import make_user

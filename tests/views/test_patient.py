@@ -13,8 +13,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from screening import clock
-from screening import constants as c
+from screening.core import clock
+from screening.core import constants as c
 from screening.models import Answer, Episode, Flag, OptOut, Response, TriageTask
 from tests.conftest import settings_for_test_clinics
 from tests.factories import make_invited_episode

@@ -12,7 +12,7 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from screening import constants as c
+from screening.core import constants as c
 from screening.models import AuditEvent
 from tests.factories import make_task
 from tests.pages import page, text_of

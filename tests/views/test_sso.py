@@ -13,8 +13,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from screening import constants as c
 from screening import create_app
+from screening.core import constants as c
 from screening.models import AuditEvent, StaffUser
 from screening.views.auth import LAST_SEEN_KEY, SSO_ID_TOKEN_KEY
 from tests.conftest import _empty_tables, app_overrides

@@ -14,9 +14,9 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from screening import constants as c
-from screening import state
-from screening.appointments import import_appointments
+from screening.appointments.importer import import_appointments
+from screening.config.loaded import state
+from screening.core import constants as c
 from screening.models import TriageTask
 from tests.appointment_lists import appointment, write_list
 from tests.conftest import FIXTURES, settings_for_test_clinics

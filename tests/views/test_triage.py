@@ -11,8 +11,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from screening import clock
-from screening import constants as c
+from screening.core import clock
+from screening.core import constants as c
 from screening.models import AuditEvent, ContactAttempt, Episode, Referral, TriageTask
 from tests.factories import make_invited_episode, make_task, make_user
 from tests.pages import csrf_token, page, text_of
@@ -387,7 +387,7 @@ def test_prescribers_and_admins_reach_every_triage_page(
 def test_a_deceased_patients_episode_leaves_the_to_call_list(
     app: Flask, session: Session, prescriber: FlaskClient
 ) -> None:
-    from screening.invitations import stop_everything_for
+    from screening.appointments.deaths import stop_everything_for
 
     episode, _ = make_invited_episode(session, appointment_at=clock.now() + timedelta(days=1))
     stop_everything_for(session, episode.patient)

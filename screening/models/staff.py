@@ -1,0 +1,39 @@
+"""Staff accounts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Integer,
+    String,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..core import constants as c
+from ..core.db import Base, UTCDateTime
+from .base import Timestamped, one_of
+
+
+class StaffUser(Timestamped, Base):
+    __tablename__ = "staff_users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Per-account throttling (SPEC §9): consecutive failures and a short lock.
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Part of every session's identity: bumped when the account is disabled or its password
+    # reset, which ends every session signed in before.
+    session_generation: Mapped[int] = mapped_column(Integer, default=1)
+    # "{issuer}|{sub}": who this account is at the trust's identity provider, once it has
+    # signed in through it (single sign-on). The email may change there; this does not.
+    sso_subject: Mapped[str | None] = mapped_column(String(400), unique=True)
+
+    __table_args__ = (CheckConstraint(one_of("role", c.ROLES), name="role_known"),)
