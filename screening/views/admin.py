@@ -45,7 +45,7 @@ def _users_page(*, error: tuple[str, str] | None = None, status: int = 200) -> R
     accounts = db.session.scalars(select(StaffUser).order_by(StaffUser.email)).all()
     return (
         render_template(
-            "admin/users.html",
+            "staff/users.html",
             accounts=accounts,
             error=error,
             posted=request.form if error else {},
@@ -184,7 +184,7 @@ def audit_trail() -> ResponseReturnValue:
     db.session.commit()
     return (
         render_template(
-            "admin/audit.html",
+            "staff/audit.html",
             rows=rows,
             total=total,
             filters=filters,

@@ -39,7 +39,11 @@ def search() -> ResponseReturnValue:
         )
     db.session.commit()
     return render_template(
-        "assisted/search.html", query=query, found=found, searched=bool(query), modes=MODE_NAMES
+        "patient/assisted_search.html",
+        query=query,
+        found=found,
+        searched=bool(query),
+        modes=MODE_NAMES,
     )
 
 

@@ -130,7 +130,7 @@ def _login_page(form: LoginForm, field_errors: dict[str, str], sso_error: str | 
     if sso_error:
         errors.append({"text": sso_error, "href": "#sso"})
     return render_template(
-        "auth/login.html",
+        "staff/login.html",
         form=form,
         field_errors=field_errors,
         sso_error=sso_error,

@@ -14,8 +14,8 @@ from screening.core import clock
 from screening.patient.responses import save_answer, submit
 from screening.questionnaire.model import AnswerValue
 from screening.triage.queue import list_tasks
+from tests.cli.test_cli import isolated, run
 from tests.factories import make_invited_episode
-from tests.test_cli import isolated, run
 
 SLA = {"urgent": 1, "high": 3, "routine": 5}
 NO_NEEDS: dict[str, AnswerValue] = {

@@ -62,7 +62,9 @@ def upgrade() -> None:
             sa.Column("status", sa.String(length=12), nullable=False, server_default="made")
         )
         batch.add_column(
-            sa.Column("status_changed_at", screening.core.db.UTCDateTime(timezone=True), nullable=True)
+            sa.Column(
+                "status_changed_at", screening.core.db.UTCDateTime(timezone=True), nullable=True
+            )
         )
         batch.create_check_constraint(
             "status_known", "status IN ('made', 'accepted', 'declined', 'completed')"

@@ -10,7 +10,7 @@ from screening.questionnaire.engine import evaluate, triage_decision
 from screening.questionnaire.loader import example_problems, load_file, load_paths, run_examples
 from screening.questionnaire.model import AnyFlag, Item, Questionnaire
 
-QUESTIONNAIRES = Path(__file__).resolve().parent.parent / "questionnaires"
+QUESTIONNAIRES = Path(__file__).resolve().parents[2] / "questionnaires"
 SHIPPED = sorted(QUESTIONNAIRES.glob("*.yaml"))
 
 

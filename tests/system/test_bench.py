@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from .conftest import POSTGRES, ROOT
+from tests.conftest import POSTGRES, ROOT
 
 DATABASE = "both" if POSTGRES else "sqlite"
 NO_POSTGRES = [] if POSTGRES else ["--no-postgres"]

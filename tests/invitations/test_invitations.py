@@ -19,8 +19,7 @@ from screening.invitations.quiet_hours import in_quiet_hours
 from screening.invitations.schedule import create_due_messages, due_at, latest_appointment_due
 from screening.invitations.tokens import link_token, token_hash
 from screening.models import Episode, OutboundMessage
-
-from .appointment_lists import appointment, write_list
+from tests.appointment_lists import appointment, write_list
 
 
 def london(*args: int) -> datetime:

@@ -19,8 +19,7 @@ from screening.appointments.importer import Counts, ImportRefused, import_appoin
 from screening.config.loaded import state
 from screening.core.clock import frozen_at
 from screening.models import Appointment, Episode, Patient
-
-from .appointment_lists import COLUMNS, appointment
+from tests.appointment_lists import COLUMNS, appointment
 
 HEADER = ",".join(COLUMNS)
 GOOD_ROW = ",".join(appointment(1).values())

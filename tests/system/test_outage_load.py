@@ -28,7 +28,7 @@ from screening.models.migrate import upgrade_to_head
 from tests.conftest import ROOT, app_overrides
 from tests.factories import NO_NEEDS, make_invited_episode
 from tests.oidc_provider import free_port
-from tests.test_outage import BIN, Cluster
+from tests.system.test_outage import BIN, Cluster
 
 PATIENTS = 200
 ANSWERS = {**NO_NEEDS, "ends_meet": "yes", "wants_help": "yes"}  # money worries, wants help

@@ -14,8 +14,7 @@ from sqlalchemy.orm import Session
 from tests.conftest import settings_for_test_clinics
 from tests.factories import make_invited_episode
 from tests.pages import text_of
-
-from .test_patient import PatientBrowser, kind
+from tests.patient.test_pages import PatientBrowser, kind
 
 
 @pytest.fixture

@@ -22,10 +22,9 @@ from screening import create_app
 from screening.models import StaffUser
 from screening.questionnaire import load_file
 from screening.questionnaire.frozen import freeze
-
-from .appointment_lists import appointment, write_list
-from .conftest import ROOT
-from .factories import make_task
+from tests.appointment_lists import appointment, write_list
+from tests.conftest import ROOT
+from tests.factories import make_task
 
 SCREENING = str(Path(sys.executable).with_name("screening"))
 

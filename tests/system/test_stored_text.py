@@ -23,7 +23,7 @@ from tests.conftest import FIXTURES, settings_for_test_clinics
 from tests.factories import make_invited_episode
 from tests.journeys import act
 from tests.pages import page, text_of
-from tests.views.test_patient import PatientBrowser
+from tests.patient.test_pages import PatientBrowser
 from tests.views.test_triage import post, sign_in
 
 

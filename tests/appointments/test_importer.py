@@ -21,8 +21,7 @@ from screening.config.loaded import state
 from screening.core import constants as c
 from screening.core.clock import frozen_at
 from screening.models import Appointment, Episode, OptOut, OutboundMessage, Patient
-
-from .appointment_lists import COLUMNS, appointment, test_nhs_number, write_list
+from tests.appointment_lists import COLUMNS, appointment, test_nhs_number, write_list
 
 
 @pytest.fixture

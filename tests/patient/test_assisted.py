@@ -14,9 +14,8 @@ from screening.core import constants as c
 from screening.models import Answer, AuditEvent, Episode, Response
 from tests.factories import make_invited_episode, make_user
 from tests.pages import csrf_token, page, text_of
-
-from .test_patient import BARTS_NO_NEEDS, PatientBrowser, kind
-from .test_patient import settings as settings
+from tests.patient.test_pages import BARTS_NO_NEEDS, PatientBrowser, kind
+from tests.patient.test_pages import settings as settings
 
 PASSWORD = "correct horse battery"
 

@@ -22,9 +22,10 @@ from bs4 import BeautifulSoup
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from .conftest import POSTGRES, ROOT
-from .fake_twilio import FakeTwilio
-from .oidc_provider import (
+from tests.config.test_config import PRODUCTION
+from tests.conftest import POSTGRES, ROOT
+from tests.fake_twilio import FakeTwilio
+from tests.oidc_provider import (
     CLIENT_ID,
     CLIENT_SECRET,
     ProviderBrowser,
@@ -32,8 +33,7 @@ from .oidc_provider import (
     running_provider,
     self_signed_certificate,
 )
-from .sms.conftest import fake_twilio, fake_twilio_server, no_real_twilio, twilio_environ  # noqa: F401
-from .test_config import PRODUCTION
+from tests.sms.conftest import fake_twilio, fake_twilio_server, no_real_twilio, twilio_environ  # noqa: F401
 
 GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
 

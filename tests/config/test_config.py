@@ -9,7 +9,7 @@ import pytest
 
 from screening.config import ConfigError, load_config
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 PRODUCTION = {
