@@ -4,7 +4,7 @@ Each row is checked on its own: a bad row is rejected (`line N: reason`) and the
 import; a row with a missing or unusable mobile imports with a warning and its patient is
 phoned instead. Rows come out in batches for `appointments` to write. A large file is read
 and checked in a process of its own, beside the writing, which then no longer waits for
-it (300,000 rows into SQLite: 9,400 rows/s, against 7,600 reading in the same process).
+it (README, Benchmarks: design measurements).
 """
 
 from __future__ import annotations
@@ -148,8 +148,8 @@ class _FirstLines:
     """The line each appointment_id was first seen on, for `repeats line N`.
 
     Kept in SQLite's private temporary database (the empty file name: a file of its own,
-    deleted when closed, behind a few megabytes of cache), not in memory: a million ids in
-    a dict took about 100 MB, and grew with the file.
+    deleted when closed, behind a few megabytes of cache), not in memory, where a dict of
+    the ids grows with the file.
     """
 
     def __init__(self) -> None:

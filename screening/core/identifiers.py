@@ -60,7 +60,7 @@ _PLAIN_MOBILE = re.compile(r"(?:0|\+44)(7[0-9]{9})")
 
 
 # A clinic list names many patients more than once. `Mobile` is immutable, so one instance
-# can be shared; the bound keeps the cache to about 4 MB however long the file.
+# can be shared; the bound keeps the cache small however long the file.
 @lru_cache(maxsize=16_384)
 def parse_uk_mobile(raw: str) -> Mobile:
     text = raw.strip()

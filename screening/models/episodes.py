@@ -34,8 +34,8 @@ def _public_id() -> str:
 
     The random part keeps it unguessable, so the link token made from it carries the 128
     bits SPEC §8 asks for; the leading time makes new ids sort last, so their unique index
-    grows at one edge. Wholly random ids landed on pages all over the index, each a page
-    to write: importing 300,000 appointments took a fifth longer.
+    grows at one edge. Wholly random ids land on pages all over the index, each a page to
+    write, and slow the import (README, Benchmarks: design measurements).
     """
     return f"{int(time.time()):08x}{secrets.token_urlsafe(16)}"
 

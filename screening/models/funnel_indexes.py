@@ -64,8 +64,8 @@ def sqlite_day_key(column: str) -> str:
 # The report's clinic and questionnaire filters, at the end of each of its indexes: a report
 # of one clinic reads the same index, only fewer of its entries count. Not the appointment's
 # time: the import writes episodes in the list's order, and a time inside each key would
-# scatter every new entry across the index (SQLite imported 1,934 rows/s with it, against
-# 4,575 without, the same day); within equal keys the entries run in the order written.
+# scatter every new entry across the index and slow the import (README, Benchmarks: design
+# measurements); within equal keys the entries run in the order written.
 FUNNEL_FILTERS = ("clinic_code", "questionnaire_id")
 
 

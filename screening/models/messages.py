@@ -71,8 +71,8 @@ class OutboundMessage(Timestamped, Base):
         CheckConstraint(one_of("kind", c.MESSAGE_KINDS), name="kind_known"),
         CheckConstraint(one_of("status", c.MESSAGE_STATUSES), name="status_known"),
         # A claim walks the pending rows in id order and stops at its batch size. Indexed by
-        # (status, next_attempt_at), every pending row was read and sorted for each claim:
-        # 56 ms a claim on SQLite with 200,000 messages waiting.
+        # (status, next_attempt_at), every pending row would be read and sorted for each
+        # claim (README, Benchmarks: design measurements).
         Index("ix_outbound_messages_ready", "status", "id"),
     )
 

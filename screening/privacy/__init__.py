@@ -1,1 +1,5 @@
-"""Data protection: the retention purge and the subject-access report (SPEC §5)."""
+"""Data protection (SPEC §5).
+
+- purge: the retention purge, keeping every count the funnel needs
+- subject_access: everything held about one patient
+"""

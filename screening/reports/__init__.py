@@ -1,8 +1,13 @@
 """Reports for cardiology teams and commissioners: the screening funnel (SPEC §7).
 
-`queries` holds the SQL, `funnel` folds it into the report, `statistics` the arithmetic,
-`groups` the patient groups, `exports` the CSV; `build_report` is what the command line
-and the page call, with what the service loaded at start-up.
+- queries: the SQL passes, each reading one covering index
+- funnel: the passes folded into the report, one JSON-shaped dict
+- statistics: rounding, Wilson intervals, funnel limits, disclosure control
+- groups: the patient groups and their order
+- filters: the report's filters, parsed and checked
+- exports: the CSV tables and the command line's table
+
+`build_report` is what the command line and the page call, with what the service loaded.
 """
 
 from __future__ import annotations

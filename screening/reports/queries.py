@@ -90,14 +90,13 @@ def _through(index: str, query: Any, filters: Filters) -> Any:
     period, straight from the table.
 
     Named, because SQLite's planner prefers any index it can search by the filters' clinic
-    or questionnaire, then reads each of half a million episodes from the table and sorts
-    them (ten times as long, bench/funnel.py); scanning the covering index, with the
-    filters at its end, is what a pass over the whole service or a clinic needs. A period
-    is a range of appointment times, which the covering indexes leave out (see
-    models.FUNNEL_FILTERS): one scan of the table in its own order, then sorting the
-    period's episodes, took half the time of reading each through an index (8.3 s for
-    the whole dated report at a million episodes) or an index of the times (12.9 s).
-    PostgreSQL plans from its statistics.
+    or questionnaire, then reads each episode from the table and sorts them; scanning the
+    covering index, with the filters at its end, is what a pass over the whole service or
+    a clinic needs. A period is a range of appointment times, which the covering indexes
+    leave out (see models.FUNNEL_FILTERS): one scan of the table in its own order, then
+    sorting the period's episodes, is faster than reading each through an index, or
+    through an index of the times (README, Benchmarks: design measurements). PostgreSQL
+    plans from its statistics.
     """
     if filters.date_from is not None or filters.date_to is not None:
         return query.with_hint(Episode, "NOT INDEXED", "sqlite")
@@ -118,10 +117,10 @@ def _fold_by_key(rows: Iterable[Any], width: int) -> dict[tuple, tuple[int, ...]
 def _day_key(session: Session, column: Any) -> ColumnElement[Any]:
     """A key that names the London calendar day of a UTC time (`london_day` reads it).
 
-    PostgreSQL converts exactly, to a date (a text form took twice as long at a million
-    rows). SQLite has no time zones: the key is the UTC date, marked `+` in the 23:00 UTC
-    hour, the only hour whose London date can differ (in summer time), so `london_day`
-    recovers the London date exactly from a few hundred keys.
+    PostgreSQL converts exactly, to a date (a text form is slower to group). SQLite has no
+    time zones: the key is the UTC date, marked `+` in the 23:00 UTC hour, the only hour
+    whose London date can differ (in summer time), so `london_day` recovers the London
+    date exactly from a few hundred keys.
     """
     if session.get_bind().dialect.name == "postgresql":
         return cast(func.timezone("Europe/London", column), Date)

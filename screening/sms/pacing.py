@@ -49,8 +49,8 @@ HEADROOM = 0.95
 RATE_LIMITED_PAUSE_SECONDS = 1.0
 PACE_NAME = "sms"
 # Spaced at HEADROOM of the cap, a second can take arrivals spread over 1/HEADROOM - 1 of a
-# second (53 ms) before it holds one too many, whatever the cap: a sender woken later than
-# this takes a new slot, leaving room for the call's own jitter after it.
+# second before it holds one too many, whatever the cap: a sender woken later than this
+# takes a new slot, leaving room for the call's own jitter after it.
 LATE_TOLERANCE_SECONDS = 0.015
 
 PACE: Table = SmsPace.__table__  # type: ignore[assignment]

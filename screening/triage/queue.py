@@ -405,7 +405,7 @@ class _Group:
 def _facet_counts(session: Session, filters: QueueFilters, user_id: int) -> dict[str, Any]:
     """Every filter link's count, and the total, from two grouped scans of the tasks' own
     index: one over the statuses on screen, one over the others (for the status links).
-    Seven grouped queries, one per filter, took four times as long over 20,000 tasks."""
+    One grouped query per filter would read the tasks seven times."""
     shown = {filters.status} if filters.status in c.TASK_STATUSES else set(c.ACTIVE_TASK_STATUSES)
     groups = _groups(session, filters, user_id, TriageTask.status.in_(sorted(shown)))
     others = set(c.TASK_STATUSES) - shown
