@@ -7,14 +7,7 @@ import time
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import (
-    CheckConstraint,
-    Computed,
-    ForeignKey,
-    Index,
-    Integer,
-    String,
-)
+from sqlalchemy import CheckConstraint, Computed, ForeignKey, Index, Integer, String
 from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 

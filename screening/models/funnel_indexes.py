@@ -5,9 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import (
-    Index,
-)
+from sqlalchemy import Index
 from sqlalchemy import text as sql_text
 
 from ..core import constants as c

@@ -13,18 +13,7 @@
 from __future__ import annotations
 
 from ..config import Config
-from .client import (
-    Accepted,
-    ConfigurationSmsError,
-    OptedOutError,
-    OutgoingSms,
-    PermanentSmsError,
-    RateLimitedSmsError,
-    SmsClient,
-    SmsError,
-    TransientSmsError,
-    status_callback_url,
-)
+from .client import ConfigurationSmsError, SmsClient
 from .console_client import ConsoleSmsClient
 from .twilio_client import TwilioSmsClient
 
@@ -38,16 +27,4 @@ def client_for(config: Config) -> SmsClient:
     raise ConfigurationSmsError(f"unknown SMS backend {config.sms_backend!r}")
 
 
-__all__ = [
-    "Accepted",
-    "ConfigurationSmsError",
-    "OptedOutError",
-    "OutgoingSms",
-    "PermanentSmsError",
-    "RateLimitedSmsError",
-    "SmsClient",
-    "SmsError",
-    "TransientSmsError",
-    "client_for",
-    "status_callback_url",
-]
+__all__ = ["client_for"]

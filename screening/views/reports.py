@@ -7,9 +7,9 @@ or downloaded which figures is still recorded, as a trust's information governan
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, NoReturn
 
-from flask import Blueprint, Response, render_template, request, url_for
+from flask import Blueprint, Response, abort, make_response, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
@@ -49,17 +49,28 @@ def _published(value: str | None) -> bool:
 
 @bp.get("/funnel")
 def funnel() -> ResponseReturnValue:
+    filters, report, _ = _report(c.AUDIT_VIEW_REPORT)
+    return _page(state(), filters, report)
+
+
+def _report(action: str, **detail: object) -> tuple[Filters, dict[str, Any], bool]:
+    """The report the query string asks for, audited; a bad filter ends the request with
+    the report's form saying what to fix."""
     loaded = state()
     session = db.session()
     try:
         filters = parse_report_filters(session, loaded, request.args)
     except BadFilter as bad:
-        return _page(loaded, Filters(), None, problem=(bad.field, str(bad)), status=400)
+        _refuse((bad.field, str(bad)))
     suppress = _published(request.args.get("suppress"))
     report = build_report(session, loaded, filters, suppress=suppress)
-    _audit(c.AUDIT_VIEW_REPORT, filters, suppress=suppress)
+    _audit(action, filters, suppress=suppress, **detail)
     session.commit()
-    return _page(loaded, filters, report)
+    return filters, report, suppress
+
+
+def _refuse(problem: tuple[str, str]) -> NoReturn:
+    abort(make_response(_page(state(), Filters(), None, problem=problem, status=400)))
 
 
 def _page(
@@ -99,22 +110,12 @@ def _page(
 
 @bp.get("/funnel.csv")
 def funnel_csv() -> ResponseReturnValue:
-    loaded = state()
-    session = db.session()
     table = request.args.get("table", "stages")
     # A download link with a bad filter answers the report's form with what to fix, as the
     # report itself does: a person followed it, and a script still sees the 400.
     if table not in TABLES:
-        problem = ("table", f"'{table}' is not a table of the report: {', '.join(TABLES)}")
-        return _page(loaded, Filters(), None, problem=problem, status=400)
-    try:
-        filters = parse_report_filters(session, loaded, request.args)
-    except BadFilter as bad:
-        return _page(loaded, Filters(), None, problem=(bad.field, str(bad)), status=400)
-    suppress = _published(request.args.get("suppress"))
-    report = build_report(session, loaded, filters, suppress=suppress)
-    _audit(c.AUDIT_EXPORT_REPORT, filters, suppress=suppress, table=table)
-    session.commit()
+        _refuse(("table", f"'{table}' is not a table of the report: {', '.join(TABLES)}"))
+    _, report, suppress = _report(c.AUDIT_EXPORT_REPORT, table=table)
     name = f"funnel-{table}{'-for-publication' if suppress else ''}.csv"
     return Response(
         csv_table(report, table),

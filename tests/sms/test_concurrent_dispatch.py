@@ -27,7 +27,8 @@ from screening.core import constants as c
 from screening.core.extensions import db
 from screening.invitations.opt_outs import record_opt_out
 from screening.models import OutboundMessage
-from screening.sms import Accepted, OutgoingSms, SmsClient, client_for
+from screening.sms import client_for
+from screening.sms.client import Accepted, OutgoingSms, SmsClient
 from screening.sms.outbox import Dispatched, drain
 from screening.sms.pacing import HEADROOM, Pace
 from tests.conftest import ROOT, _empty_tables, app_overrides

@@ -10,7 +10,8 @@ import pytest
 
 from screening.config import load_config
 from screening.core.constants import MESSAGE_DELIVERED
-from screening.sms import OutgoingSms, client_for
+from screening.sms import client_for
+from screening.sms.client import OutgoingSms
 from screening.sms.console_client import ConsoleSmsClient
 
 from .conftest import ROOT

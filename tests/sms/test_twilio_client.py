@@ -13,14 +13,14 @@ import pytest
 from twilio.rest.api.v2010.account.message import MessageInstance
 
 from screening.core.constants import FINAL_MESSAGE_STATUSES, MESSAGE_SENT, MESSAGE_STATUSES
-from screening.sms import (
+from screening.sms import client_for
+from screening.sms.client import (
     ConfigurationSmsError,
     OptedOutError,
     OutgoingSms,
     PermanentSmsError,
     SmsError,
     TransientSmsError,
-    client_for,
     status_callback_url,
 )
 from screening.sms.twilio_client import (
