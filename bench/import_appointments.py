@@ -168,7 +168,7 @@ def child_import(path: Path, database_url: str, instance: Path) -> dict[str, obj
         "reports": reports,
         "baseline_rss_mb": baseline,
         "peak_rss_mb": _rss_mb("VmHWM"),
-        # The process that reads a large list beside the writing (`appointment_list`):
+        # The process that reads a large list beside the writing (`screening.appointments.reading`):
         # the largest child this one has waited for, in MB (Linux gives kB).
         "reader_peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
     }

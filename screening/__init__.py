@@ -4,7 +4,7 @@
 `gunicorn 'screening:create_app()'`); `screening.cli` is the `screening` command.
 
 The packages follow one patient along the pathway, each importing only those before it:
-core, models, questionnaire, config, staff, invitations, sms, patient, triage,
+core, models, questionnaire, config, staff, invitations, sms, triage, patient,
 appointments, reports, privacy, fhir, then views and cli (README, Architecture).
 """
 

@@ -1,4 +1,4 @@
-"""Import a clinic's appointment list (SPEC §4): writing the rows `appointment_list` reads.
+"""Import a clinic's appointment list (SPEC §4): writing the rows `reading` reads.
 
 The file is streamed in batches, each committed whole, so memory does not grow with its
 length. Re-importing is idempotent by `appointment_id`.
@@ -30,7 +30,7 @@ BATCH_SIZE = 1000
 
 # --- writing -------------------------------------------------------------------------------
 #
-# A batch is read in a handful of queries into plain records (`appointment_batch.Batch`),
+# A batch is read in a handful of queries into plain records (`batch.Batch`),
 # its rows are applied to the records in file order by the same rules the models follow
 # (`place_booked` takes either), and what changed is written with a few multi-row
 # statements (`bulk.Bulk`). A row whose rules need more of the database (a cancelled

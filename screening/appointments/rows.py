@@ -1,6 +1,6 @@
 """What one row of an appointment list changes: the patient's details and the appointment's.
 
-Shared by the import's two ways of writing (`appointment_batch` for most rows, the models
+Shared by the import's two ways of writing (`batch` for most rows, the models
 for the rows whose rules need more of the database), so both follow the same rules.
 """
 

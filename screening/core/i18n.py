@@ -1,7 +1,7 @@
 """The app's own words in the patient's language (Babel catalogues), `<html lang>` and `dir`.
 
 Questionnaire texts come from the YAML; buttons, errors and the start and confirmation
-pages come from gettext catalogues in `screening/translations/` (and any folders named in
+pages come from gettext catalogues in `screening/core/translations/` (and any folders named in
 `SCREENING_TRANSLATIONS_DIR`). Only English ships: a translation of clinical questions is
 shipped only once it has been reviewed (SPEC: never ship unreviewed translations).
 """

@@ -54,7 +54,7 @@ _NOT_MOBILE = {
 
 # The forms nearly every clinic list writes: 07xxx xxxxxx or +44 7xxx xxxxxx, spaced any way.
 # For these `phonenumbers.parse` returns just the country code and the ten digits after the
-# 0 or +44 (tests/test_identifiers.py checks that property over generated numbers), so the
+# 0 or +44 (tests/core/test_identifiers.py checks that property over generated numbers), so the
 # number is built directly, at a fraction of parse's cost. Every other form goes to parse.
 _PLAIN_MOBILE = re.compile(r"(?:0|\+44)(7[0-9]{9})")
 

@@ -38,8 +38,9 @@ AGE_BANDS = (
 
 
 def place_in_episode(session: Session, config: Config, appointment: Appointment) -> None:
-    """Bring episodes up to date with one imported appointment row (a death is the
-    import's to apply first: `appointments.deaths`)."""
+    """Bring episodes up to date with one imported appointment row. A `deceased` row is
+    not placed: the import applies a death itself (`appointments.deaths`), since it
+    closes tasks too, a step above this one."""
     if appointment.status == c.APPOINTMENT_CANCELLED:
         _release(session, appointment)
         return

@@ -1,4 +1,4 @@
-"""The pathway as data, a module per noun (see DESIGN: one patient through the system).
+"""The pathway as data, a module per noun (README, Architecture: one patient through it).
 
 Patient-identifiable fields (name, NHS number, date of birth, mobile, postcode) live on
 `Patient` and nowhere else: episodes, responses, flags and tasks carry keys, timestamps

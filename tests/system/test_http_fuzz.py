@@ -6,6 +6,7 @@ back as text."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,6 +32,7 @@ from screening.models import (
     TaskNote,
     TriageTask,
 )
+from tests.conftest import settings_for_test_clinics
 from tests.factories import make_invited_episode, make_task, make_user
 from tests.pages import csrf_token, page
 from tests.views.test_triage import sign_in
@@ -153,9 +155,27 @@ def live_markup(reply: TestResponse) -> str | None:
 
 
 @pytest.fixture
+def settings(tmp_path: Path) -> dict[str, str]:
+    """The test clinics: a date-of-birth check, and an item of every type to echo back."""
+    return settings_for_test_clinics(tmp_path)
+
+
+def patient_at(app: Flask, session: Session, clinic: str, nhs_number: str, *, start: bool):
+    """A patient's browser that has opened its link (and pressed Start, when asked)."""
+    _, token = make_invited_episode(session, clinic=clinic, nhs_number=nhs_number)
+    browser = app.test_client()
+    browser.get(f"/s/{token}")
+    if start:
+        token_of_page = csrf_token(page(browser.get("/s/start")))
+        browser.post("/s/start", data={"csrf_token": token_of_page})
+    return browser, token
+
+
+@pytest.fixture
 def sweep_clients(app: Flask, session: Session) -> dict[str, Any]:
-    """A client per role, signed out, and a patient part way through their link; real ids
-    for every placeholder of every route."""
+    """A client per role, signed out, and patients part way through their links (one asked
+    for their date of birth, one at a questionnaire of every item type); real ids for every
+    placeholder of every route."""
     app.request_class = type("ProbedRequest", (app.request_class,),
                              {"parameter_storage_class": ReadParameters})  # fmt: skip
     task = make_task(session)
@@ -168,25 +188,35 @@ def sweep_clients(app: Flask, session: Session) -> dict[str, Any]:
     clients = {
         "signed out": app.test_client(),
         "patient": patient,
+        "patient asked their date of birth":
+            patient_at(app, session, "DOB-CHECK", "9990000034", start=False)[0],
+        "patient at every item type":
+            patient_at(app, session, "ALL-TYPES", "9990000042", start=True)[0],
         **{role: sign_in(app, session, f"{role}@example.nhs.uk", role=role)
            for role in (c.ROLE_ADMIN, c.ROLE_PRESCRIBER, c.ROLE_CLINICIAN)},
     }  # fmt: skip
     ids = {
         "task_id": task.id, "referral_id": referral.id, "episode_id": episode.id,
         "user_id": make_user(session, email="bystander@example.nhs.uk").id,
-        "public_id": episode.public_id,
-        "item_id": "ends_meet", "token": token,
+        "public_id": episode.public_id, "token": token,
+        "item_id": ["ends_meet", "worries", "mood", "people_at_home", "anything_else"],
     }  # fmt: skip
-    return {"clients": clients, "ids": ids}
+    return {"clients": clients, "ids": ids, "task": task.id}
 
 
 def probed_routes(app: Flask, ids: dict[str, Any]) -> list[tuple[str, str]]:
+    """Every route with real ids in its placeholders; a placeholder given several values
+    (the question pages' items) is asked with each."""
     found = []
     for rule in app.url_map.iter_rules():
         if rule.endpoint in ("static", "auth.logout"):  # signing out would end the sweep
             continue
-        path = re.sub(r"<(?:\w+:)?(\w+)>", lambda m: str(ids[m.group(1)]), rule.rule)
-        found += [(method, path) for method in sorted(rule.methods - {"HEAD", "OPTIONS"})]
+        paths = [rule.rule]
+        for name in rule.arguments:
+            values = ids[name] if isinstance(ids[name], list) else [ids[name]]
+            pattern = re.compile(rf"<(?:\w+:)?{name}>")
+            paths = [pattern.sub(str(value), path) for path in paths for value in values]
+        found += [(m, path) for m in sorted(rule.methods - {"HEAD", "OPTIONS"}) for path in paths]
     return sorted(found)
 
 
@@ -196,7 +226,8 @@ class Sweep:
     def __init__(self, who: str, client: FlaskClient) -> None:
         self.who, self.client = who, client
         self.token = csrf_token(page(client.get(FORM_PAGE.get(who, "/"))))
-        self.asked, self.echoed = 0, []
+        self.echoed: list[tuple[str, ...]] = []
+        self.probed: set[tuple[str, str, str]] = set()
 
     def ask(self, method: str, path: str, probed: list[str]) -> set[str]:
         """Sends the probe in `probed` and returns the names the route read."""
@@ -208,7 +239,8 @@ class Sweep:
             path, method=method, query_string=given if method == "GET" else None,
             data=given if method == "POST" else None,
         )  # fmt: skip
-        self.asked += 1
+        if len(probed) == 1:
+            self.probed.add((method, path, probed[0]))
         if where := live_markup(reply):
             name = probed[0] if len(probed) == 1 else "*"
             self.echoed.append((self.who, method, path, name, where))
@@ -227,13 +259,28 @@ def test_markup_in_any_parameter_of_any_route_comes_back_as_text_for_every_role(
 ) -> None:
     """Each route is asked once with the probe in every name the fuzz knows, which finds the
     names it reads; then with the probe in each of those alone beside a real CSRF token, so
-    one refused field cannot hide another's echo. Names a view reads only once another
-    passes are found on the way and asked in turn."""
+    one refused field cannot hide another's echo, and names read on the way are asked in
+    turn. (A name read only once another holds a valid value is the stored-text test's.)"""
     routes = probed_routes(app, sweep_clients["ids"])
-    sweeps = [Sweep(who, client) for who, client in sweep_clients["clients"].items()]
-    for sweep in sweeps:
+    sweeps = {who: Sweep(who, client) for who, client in sweep_clients["clients"].items()}
+    for sweep in sweeps.values():
         for method, path in routes:
             sweep.route(method, path)
-    assert sum(s.asked for s in sweeps) > 300  # the sweep reached the routes' own parameters
-    echoed = sorted({str(found[:4]) for s in sweeps for found in s.echoed})
+    task = sweep_clients["task"]
+    # The sweep reached the parameters pages are known to show back, for each audience.
+    echoing = {
+        "admin": [("GET", "/reports/funnel", "from"), ("GET", "/assisted", "q"),
+                  ("POST", f"/triage/{task}/contacts", "note"),
+                  ("POST", f"/triage/{task}/referrals", "other_name"),
+                  ("GET", "/admin/audit", "user")],
+        "prescriber": [("POST", f"/triage/{task}/notes", "text")],
+        "clinician": [("GET", "/reports/funnel", "clinic")],
+        "signed out": [("POST", "/login", "email")],
+        "patient asked their date of birth": [("POST", "/s/verify", "dob-year")],
+        "patient at every item type": [("POST", "/s/q/anything_else", "anything_else"),
+                                       ("POST", "/s/q/people_at_home", "people_at_home")],
+    }  # fmt: skip
+    for who, asked in echoing.items():
+        assert set(asked) <= sweeps[who].probed, (who, set(asked) - sweeps[who].probed)
+    echoed = sorted({str(found[:4]) for s in sweeps.values() for found in s.echoed})
     assert not echoed, "markup came back live:\n" + "\n".join(echoed)

@@ -5,6 +5,7 @@ the app factory."""
 from __future__ import annotations
 
 import ast
+import re
 from collections import defaultdict
 from functools import cache
 from pathlib import Path
@@ -97,7 +98,21 @@ def graph() -> dict[str, set[str]]:
 def test_the_top_of_the_package_is_the_pathway() -> None:
     top = sorted(p.name for p in PACKAGE.iterdir() if not p.name.startswith(("_", ".")))
     assert [name for name in top if name.endswith(".py")] == ["app.py"]
-    assert {name for name in top if not name.endswith(".py")} >= set(LAYERS)
+    assert {name for name in top if not name.endswith(".py")} == set(LAYERS)
+
+
+def test_readme_and_the_package_docstring_give_the_same_order() -> None:
+    def order(text: str) -> list[str]:
+        words = re.findall(r"[a-z]+", " ".join(text.split()))
+        return [word for word in words if word in LAYERS]
+
+    readme = (PACKAGE.parent / "README.md").read_text()
+    said = readme[readme.index("**Layers.**") :].split("The order is", 1)[0]
+    docstring = (
+        (PACKAGE / "__init__.py").read_text().split("each importing only those before it:")[1]
+    )
+    assert order(said) == LAYERS
+    assert order(docstring.split('"""')[0]) == LAYERS
 
 
 def test_every_import_points_down_the_layers() -> None:

@@ -1,6 +1,7 @@
 """Text someone typed and the product stored shows as text on every page that shows it: a
 patient's name from the appointment list, a patient's free-text answer, notes of every
-kind, and a service's name from `config/services.yaml`, each holding markup."""
+kind, a service's name from `config/services.yaml` or typed for another service, and a
+staff account's email (staff have no display name yet), each holding markup."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session
 from screening.appointments.importer import import_appointments
 from screening.config.loaded import state
 from screening.core import constants as c
+from screening.core.clock import LONDON
 from screening.models import TriageTask
 from tests.appointment_lists import appointment, write_list
 from tests.conftest import FIXTURES, settings_for_test_clinics
@@ -33,6 +35,7 @@ def probe(where: str) -> str:
 
 LIVE = re.compile(r"<b\s+data-probe")
 NHS_NUMBER = "9990000018"
+EMAIL = f"{probe('email')}@example.nhs.uk"
 
 
 @pytest.fixture
@@ -75,16 +78,23 @@ def test_markup_typed_by_patients_staff_and_list_makers_shows_as_text_everywhere
     session.commit()
     task = session.scalars(select(TriageTask)).one()
 
-    prescriber = sign_in(app, session, "sp@example.nhs.uk")
+    # A staff account whose email holds markup (single sign-on asks only for an "@").
+    prescriber = sign_in(app, session, EMAIL)
     here = f"/triage/{task.id}"
+    act(prescriber, task.id, "claim")
     act(prescriber, task.id, "contacts", method="phone", outcome="reached", note=probe("contact"))
     act(prescriber, task.id, "sessions", minutes="30", note=probe("session"))
     act(prescriber, task.id, "referrals", service="food-bank", note=probe("referral"))
+    act(prescriber, task.id, "referrals", service="other", other_name=probe("other"))
     act(prescriber, task.id, "notes", text=probe("note"))
     names = ("given", "family")
     notes = ("contact", "session", "referral", "note")
-    shows_as_text(prescriber, here, *names, *notes, "answer", "service")
-    shows_as_text(prescriber, "/triage", *names)
+    shows_as_text(prescriber, here, *names, *notes, "answer", "service", "other", "email")
+    shows_as_text(prescriber, "/triage", *names, "email")
+    day = task.episode.appointment_at.astimezone(LONDON).date().isoformat()
+    shows_as_text(prescriber, f"/triage/clinic-day?date={day}", *names)
+    shows_as_text(prescriber, f"/assisted?q={NHS_NUMBER}", *names)
+    shows_as_text(prescriber, "/reports/funnel", "other")
 
     # A patient still to answer, on the list to phone, with a call noted from it.
     waiting, _ = make_invited_episode(session, nhs_number="9990000026", mobile=None)
@@ -98,4 +108,5 @@ def test_markup_typed_by_patients_staff_and_list_makers_shows_as_text_everywhere
     shows_as_text(prescriber, calls, "caller")
 
     admin = sign_in(app, session, "admin@example.nhs.uk", role=c.ROLE_ADMIN)
-    shows_as_text(admin, "/admin/audit", *names)
+    shows_as_text(admin, "/admin/audit", *names, "email")
+    shows_as_text(admin, "/admin/users", "email")
