@@ -121,7 +121,12 @@ def test_arbitrary_requests_never_fail_and_refusals_change_no_patient_data(
 
 # --- markup sent in every parameter comes back as text ------------------------------------
 
-FORM_PAGE = {"signed out": "/login", "patient": "/s/start"}  # staff: the sign-out form
+FORM_PAGE = {  # where each client finds a form, for its CSRF token; staff: the sign-out form
+    "signed out": "/login",
+    "patient": "/s/start",
+    "patient asked their date of birth": "/s/verify",
+    "patient at every item type": "/s/q/welcome",
+}
 
 
 class ReadParameters(ImmutableMultiDict):
@@ -217,7 +222,8 @@ def probed_routes(app: Flask, ids: dict[str, Any]) -> list[tuple[str, str]]:
             pattern = re.compile(rf"<(?:\w+:)?{name}>")
             paths = [pattern.sub(str(value), path) for path in paths for value in values]
         found += [(m, path) for m in sorted(rule.methods - {"HEAD", "OPTIONS"}) for path in paths]
-    return sorted(found)
+    # The link last: opening it moves a patient's browser to that link's episode.
+    return sorted(found, key=lambda route: (ids["token"] in route[1], route))
 
 
 class Sweep:

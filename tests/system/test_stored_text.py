@@ -77,6 +77,7 @@ def test_markup_typed_by_patients_staff_and_list_makers_shows_as_text_everywhere
     import_appointments(session, state().config, write_list(tmp_path / "l.csv", rows), print)
     session.commit()
     task = session.scalars(select(TriageTask)).one()
+    day = task.episode.appointment_at.astimezone(LONDON).date().isoformat()
 
     # A staff account whose email holds markup (single sign-on asks only for an "@").
     prescriber = sign_in(app, session, EMAIL)
@@ -91,7 +92,6 @@ def test_markup_typed_by_patients_staff_and_list_makers_shows_as_text_everywhere
     notes = ("contact", "session", "referral", "note")
     shows_as_text(prescriber, here, *names, *notes, "answer", "service", "other", "email")
     shows_as_text(prescriber, "/triage", *names, "email")
-    day = task.episode.appointment_at.astimezone(LONDON).date().isoformat()
     shows_as_text(prescriber, f"/triage/clinic-day?date={day}", *names)
     shows_as_text(prescriber, f"/assisted?q={NHS_NUMBER}", *names)
     shows_as_text(prescriber, "/reports/funnel", "other")
