@@ -14,7 +14,7 @@ from jinja2 import ChainableUndefined, ChoiceLoader, FileSystemLoader, PackageLo
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .config import Config, ConfigError, load_config
-from .config.loaded import State
+from .config.loaded import State, install
 from .core import i18n, logs
 from .core.extensions import compress, csrf, db, limiter, login_manager
 from .questionnaire.loader import load_paths
@@ -74,10 +74,9 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     questionnaires = load_paths([config.questionnaire_dir])
     for problem in questionnaires.problems:
         log.error("questionnaire problem: %s", problem)
-    app.extensions["screening"] = State(config, questionnaires)
-    _init_extensions(app)
+    install(app, State(config, questionnaires))
+    _init_extensions(app, config)
     _register_blueprints(app)
-
     security.init_app(app)
     formatting.init_app(app)
     return app
@@ -142,15 +141,14 @@ def _configure(app: Flask, config: Config) -> None:
     )
 
 
-def _init_extensions(app: Flask) -> None:
+def _init_extensions(app: Flask, config: Config) -> None:
     db.init_app(app)
     compress.init_app(app)
-    i18n.init_app(app, list(app.extensions["screening"].config.translation_dirs))
+    i18n.init_app(app, list(config.translation_dirs))
     csrf.init_app(app)
     limiter.init_app(app)
     login_manager.init_app(app)
-
-    sso.init_app(app, app.extensions["screening"].config.sso)
+    sso.init_app(app, config.sso)
 
 
 def _register_blueprints(app: Flask) -> None:

@@ -57,7 +57,7 @@ def import_appointments(
 # scattered keys (patients.nhs_number, appointments.external_id), so at that rate the log
 # filled every batch or two, and each checkpoint rewrote pages the next batches changed
 # again. A longer log writes such a page once for several batches (README, Benchmarks:
-# design measurements); 10,000 pages of 4 KiB are the log's size on disk at most.
+# design measurements); 10,000 pages of 4 KiB make a log of about 40 MB on disk.
 IMPORT_CHECKPOINT_PAGES = 10_000
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from .. import create_app
 from ..appointments.clinics import sync_clinics
 from ..config import ConfigError
+from ..config.loaded import loaded_by
 from ..core import logs
 from ..core.extensions import db
 from ..models.migrate import current_revision, head_revision, upgrade_to_head
@@ -82,7 +83,7 @@ def prepare_database(app: Flask, session: Session) -> None:
     if db.engine.url.get_backend_name() == "sqlite" and db.engine.url.database:
         Path(db.engine.url.database).parent.mkdir(parents=True, exist_ok=True)
     upgrade_to_head(db.engine)
-    sync_clinics(session, app.extensions["screening"].config)
+    sync_clinics(session, loaded_by(app).config)
     session.commit()
 
 

@@ -9,6 +9,7 @@ import click
 
 from ..appointments.clinics import sync_clinics
 from ..appointments.importer import ImportRefused, import_appointments
+from ..config.loaded import loaded_by
 from ..core.constants import ROLES
 from ..core.extensions import db
 from ..models.migrate import current_revision
@@ -35,10 +36,9 @@ def init_db() -> None:
 @click.argument("file", type=click.Path(path_type=Path))
 def import_appointments_command(file: Path) -> None:
     """Import an appointment list CSV (exit 2 when some rows were rejected)."""
-
     with app_session() as (app, session):
         require_schema()
-        config = app.extensions["screening"].config
+        config = loaded_by(app).config
         sync_clinics(session, config)
         try:
             counts = import_appointments(
@@ -59,7 +59,6 @@ def import_appointments_command(file: Path) -> None:
 @click.option("--role", required=True, type=click.Choice(ROLES), help="The user's role.")
 def create_user_command(email: str, role: str) -> None:
     """Create a staff user; the password is read from stdin."""
-
     password = _read_password()
     with app_session() as (_app, session):
         try:

@@ -9,6 +9,7 @@ import click
 from flask import Flask
 
 from ..appointments.importer import import_appointments
+from ..config.loaded import loaded_by
 from ..core import clock
 from ..invitations.quiet_hours import in_quiet_hours
 from . import demo_day as seed
@@ -24,7 +25,6 @@ DEMO_DATABASE = "demo.db"
 @click.option("--no-serve", is_flag=True, help="Seed the demo database and stop.")
 def demo(host: str, port: int, no_serve: bool) -> None:
     """Seed a demo database and serve the app locally (always the console SMS backend)."""
-
     if os.environ.get("SCREENING_ENV") == "production":
         fail("refused: the demo never runs with SCREENING_ENV=production")
     instance = Path(os.environ.get("SCREENING_INSTANCE_DIR", "instance")).resolve()
@@ -39,7 +39,7 @@ def demo(host: str, port: int, no_serve: bool) -> None:
         prepare_database(app, session)
         passwords = seed.seed_users(session)
         session.commit()
-        config = app.extensions["screening"].config
+        config = loaded_by(app).config
         now = clock.now()
         clinic_list = seed.write_clinic_list(
             instance / "demo-appointments.csv",
@@ -52,7 +52,7 @@ def demo(host: str, port: int, no_serve: bool) -> None:
         moment = seed.send_time(now, in_quiet_hours(now, config.settings.quiet_hours))
         click.echo("Invitations due, sent through the console backend:")
         click.echo(send_due(app, session, moment))
-        loaded = app.extensions["screening"]
+        loaded = loaded_by(app)
         day = seed.simulate_day(
             session, config, loaded.questionnaires.questionnaires, max(moment, now)
         )
@@ -72,7 +72,7 @@ def demo(host: str, port: int, no_serve: bool) -> None:
 
 
 def _print_demo_summary(app: Flask, passwords: dict[str, str]) -> None:
-    state = app.extensions["screening"]
+    state = loaded_by(app)
     click.echo("Questionnaires loaded:")
     for questionnaire in state.questionnaires.questionnaires.values():
         click.echo(f"  {questionnaire.id} (version {questionnaire.version})")

@@ -7,6 +7,7 @@ from datetime import date
 
 import click
 
+from ..config.loaded import loaded_by
 from ..core import clock
 from ..core.identifiers import normalise_nhs_number
 from ..privacy.purge import purge as purge_episodes
@@ -21,7 +22,6 @@ from .base import app_session, cli, fail, require_schema
 @click.option("--dry-run", is_flag=True, help="Count what would be removed; change nothing.")
 def purge(before_text: str, dry_run: bool) -> None:
     """Remove patient-identifiable data of episodes before a date, keeping the counts."""
-
     before = _parse_date("--before", before_text)
     today = clock.now().astimezone(clock.LONDON).date()
     if before > today:
@@ -29,7 +29,7 @@ def purge(before_text: str, dry_run: bool) -> None:
         fail(f"--before: {before.isoformat()} is after today; give a date in the past")
     with app_session() as (app, session):
         require_schema()
-        questionnaires = app.extensions["screening"].questionnaires.questionnaires.values()
+        questionnaires = loaded_by(app).questionnaires.questionnaires.values()
         counts = purge_episodes(session, questionnaires, before, dry_run=dry_run)
         if dry_run:
             session.rollback()
@@ -42,16 +42,13 @@ def purge(before_text: str, dry_run: bool) -> None:
 @click.argument("nhs_number")
 def subject_access_command(nhs_number: str) -> None:
     """Everything held about one patient, as JSON on stdout (audited)."""
-
     number = normalise_nhs_number(nhs_number)
     if number is None:
         fail(f"NHS_NUMBER: '{nhs_number}' is not a valid NHS number (10 digits, checksum)")
     with app_session() as (app, session):
         require_schema()
         try:
-            record = subject_access(
-                session, app.extensions["screening"].questionnaires.questionnaires, number
-            )
+            record = subject_access(session, loaded_by(app).questionnaires.questionnaires, number)
         except UnknownPatient:
             fail(f"no patient with NHS number {nhs_number} is held (or their details were purged)")
         session.commit()  # the audit event, before anything is shown

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from ..config.loaded import loaded_by
 from ..core import clock
 from ..core.constants import TASK_STATUSES
 from ..fhir.export import export_fhir
@@ -23,10 +24,9 @@ from .base import app_session, cli, fail, require_schema
 @click.option("--format", "output", type=click.Choice(["table", "json"]), default="table")
 def tasks(status: str | None, output: str) -> None:
     """List triage tasks, most pressing first (all statuses unless --status is given)."""
-
     with app_session() as (app, session):
         require_schema()
-        sla = app.extensions["screening"].config.settings.triage_sla_working_days
+        sla = loaded_by(app).config.settings.triage_sla_working_days
         rows = list_tasks(session, status=status, sla_working_days=sla)
     if output == "json":
         click.echo(json.dumps([row.as_json() for row in rows], indent=2))
@@ -66,11 +66,10 @@ def report_funnel(
     output: str,
 ) -> None:
     """The screening funnel: invited to referred, by domain, clinic and patient group."""
-
     values = {"clinic": clinic, "from": date_from, "to": date_to, "questionnaire": questionnaire}
     with app_session() as (app, session):
         require_schema()
-        loaded = app.extensions["screening"]
+        loaded = loaded_by(app)
         try:
             filters = parse_report_filters(session, loaded, values)
         except BadFilter as bad:
@@ -102,10 +101,9 @@ def export() -> None:
 )
 def export_fhir_command(out_dir: Path | None) -> None:
     """FHIR R4 Questionnaire, QuestionnaireResponse, Observation and Task resources."""
-
     with app_session() as (app, session):
         require_schema()
-        loaded = app.extensions["screening"]
+        loaded = loaded_by(app)
         folder = out_dir or loaded.config.instance_dir / "fhir"
         try:
             counts = export_fhir(

@@ -14,6 +14,7 @@ from flask import Flask
 from sqlalchemy.orm import Session
 
 from ..config import MAX_WORKER_CONCURRENCY
+from ..config.loaded import loaded_by
 from ..core import clock, logs
 from ..core.clock import frozen_at
 from ..invitations.schedule import create_due_messages
@@ -52,7 +53,7 @@ def send_due(
     concurrency: int | None = None,
     stop: threading.Event | None = None,
 ) -> str:
-    config = app.extensions["screening"].config
+    config = loaded_by(app).config
     with frozen_at(now):
         created = create_due_messages(session, config, now)
         dispatched = drain(
@@ -84,7 +85,7 @@ def worker(concurrency: int | None) -> None:
         signal.signal(signum, lambda *_: stopping.set())
     with app_session() as (app, session):
         require_schema()
-        interval = app.extensions["screening"].config.settings.worker_interval_seconds
+        interval = loaded_by(app).config.settings.worker_interval_seconds
         while not stopping.is_set():
             logs.begin()  # each run's lines share an id
             # A long-running process: its summaries are log lines (JSON), not output.

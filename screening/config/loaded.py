@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import current_app
+from flask import Flask, current_app
 
 from ..questionnaire.loader import Collection
 from .model import Config
@@ -22,5 +22,18 @@ class State:
     questionnaires: Collection
 
 
+KEY = "screening"  # the app's extensions entry that holds it
+
+
+def install(app: Flask, loaded: State) -> None:
+    app.extensions[KEY] = loaded
+
+
+def loaded_by(app: Flask) -> State:
+    """What `app` loaded: for commands, which hold the app rather than a request."""
+    return app.extensions[KEY]
+
+
 def state() -> State:
-    return current_app.extensions["screening"]
+    """What the current app loaded: for views and what they call."""
+    return loaded_by(current_app)

@@ -6,11 +6,12 @@ claim the same row; on SQLite a single write statement holds the database's writ
 so one claimer at a time is safe. A message is sent only from `claimed`, and everything
 that could make it wrong is checked again just before sending (`sending.Sender`).
 
-A provider call takes a good part of a second, so one sender manages only a few messages
-a second (README, Benchmarks). With `concurrency` N a run keeps up to N calls in flight: N threads, each a sender with its own
-session and connection claiming its own small batches, the same persist-then-send guard
-in each. A configured `sms_rate_per_second` holds across every thread of every worker of
-the database (`pacing`).
+A provider call takes a sizeable fraction of a second, so one sender manages only a few
+messages a second (README, Benchmarks). With `concurrency` N a run keeps up to N calls in
+flight: N threads, each a sender with its own session and connection claiming its own
+small batches, the same persist-then-send guard in each. A configured
+`sms_rate_per_second` holds across every thread of every worker of the database
+(`pacing`).
 
 The one window in which a message can go twice: Twilio accepted it, and the worker died
 before committing `sent`. The row stays `claimed`; after `STALE_CLAIM` the sweeper puts it

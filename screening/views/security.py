@@ -16,6 +16,7 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
+from ..config.loaded import state
 from ..core.extensions import db
 
 log = logging.getLogger(__name__)
@@ -78,7 +79,7 @@ def _add_security_headers(response: Response) -> Response:
 
 
 def _provider_origin() -> str | None:
-    sso = current_app.extensions["screening"].config.sso
+    sso = state().config.sso
     if sso is None:
         return None
     parts = urlsplit(sso.issuer)
