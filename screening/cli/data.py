@@ -12,8 +12,9 @@ from ..appointments.importer import ImportRefused, import_appointments
 from ..config.loaded import loaded_by
 from ..core.constants import ROLES
 from ..core.extensions import db
+from ..core.refusals import Refused
 from ..models.migrate import current_revision
-from ..staff.accounts import UserExists, WeakPassword, create_user
+from ..staff.accounts import create_user
 from .base import app_session, cli, fail, prepare_database, require_schema
 
 # --- init-db ---------------------------------------------------------------------------
@@ -63,7 +64,7 @@ def create_user_command(email: str, role: str) -> None:
     with app_session() as (_app, session):
         try:
             user = create_user(session, email, password, role)
-        except (UserExists, WeakPassword, ValueError) as exc:
+        except Refused as exc:
             session.rollback()
             fail(f"refused: {exc}")
         session.commit()

@@ -73,7 +73,7 @@ def report_funnel(
         try:
             filters = parse_report_filters(session, loaded, values)
         except BadFilter as bad:
-            fail(f"--{bad.field}: {bad}")
+            fail("; ".join(f"--{problem.field}: {problem.message}" for problem in bad.problems))
         result = build_report(session, loaded, filters, suppress=suppress)
     if output == "json":
         click.echo(json.dumps(result, indent=2))

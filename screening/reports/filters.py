@@ -7,6 +7,8 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import date
 
+from ..core.refusals import Problems, Refused
+
 
 @dataclass(frozen=True)
 class Filters:
@@ -28,12 +30,8 @@ class Filters:
         return {name: value for name, value in params.items() if value}
 
 
-class BadFilter(ValueError):
-    """A filter the report cannot use; `field` names it and the message says how to fix it."""
-
-    def __init__(self, field: str, message: str):
-        super().__init__(message)
-        self.field = field
+class BadFilter(Refused):
+    """Filters the report cannot use; each problem names its filter and how to fix it."""
 
 
 def parse_filters(
@@ -44,19 +42,21 @@ def parse_filters(
 ) -> Filters:
     """Refuse what the report does not know rather than show an empty report that looks
     like a real one: a mistyped clinic code must not read as "nobody was invited"."""
+    problems = Problems()
     clinic = _text(values, "clinic")
     if clinic is not None and clinic not in clinics:
         known = ", ".join(sorted(clinics)) or "none are configured"
-        raise BadFilter("clinic", f"'{clinic}' is not a clinic code (known: {known})")
+        problems.add("clinic", f"'{clinic}' is not a clinic code (known: {known})")
     questionnaire = _text(values, "questionnaire")
     if questionnaire is not None and questionnaire not in questionnaires:
         known = ", ".join(sorted(questionnaires)) or "none are loaded"
-        raise BadFilter(
+        problems.add(
             "questionnaire", f"'{questionnaire}' is not a questionnaire id (known: {known})"
         )
-    date_from, date_to = _date(values, "from"), _date(values, "to")
+    date_from, date_to = _date(values, "from", problems), _date(values, "to", problems)
     if date_from and date_to and date_from > date_to:
-        raise BadFilter("to", "the end date must be the same as or after the start date")
+        problems.add("to", "The end date must be the same as or after the start date")
+    problems.refuse(BadFilter)
     return Filters(clinic=clinic, date_from=date_from, date_to=date_to, questionnaire=questionnaire)
 
 
@@ -64,11 +64,12 @@ def _text(values: Mapping[str, str | None], name: str) -> str | None:
     return (values.get(name) or "").strip() or None
 
 
-def _date(values: Mapping[str, str | None], name: str) -> date | None:
+def _date(values: Mapping[str, str | None], name: str, problems: Problems) -> date | None:
     text = _text(values, name)
     if text is None:
         return None
     try:
         return date.fromisoformat(text) if len(text) == 10 else date.fromisoformat("x")
     except ValueError:
-        raise BadFilter(name, f"'{text}' is not a date: use YYYY-MM-DD, like 2026-12-03") from None
+        problems.add(name, f"'{text}' is not a date: use YYYY-MM-DD, like 2026-12-03")
+        return None

@@ -33,6 +33,7 @@ from ..core.constants import (
     AUDIT_USER_ROLE_CHANGED,
     ROLES,
 )
+from ..core.refusals import Problems, Refused
 from ..models import StaffUser
 from . import audit
 from .audit import Actor
@@ -50,18 +51,6 @@ NO_PASSWORD = "!sso-only"
 
 # argon2id with the library's defaults (RFC 9106 "low memory" profile).
 _hasher = PasswordHasher()
-
-
-class UserExists(ValueError):
-    """An account with this email already exists."""
-
-
-class WeakPassword(ValueError):
-    """The password is too short to be allowed."""
-
-
-class UnknownRole(ValueError):
-    """The role is not one of `constants.ROLES`."""
 
 
 class LoginOutcome(enum.StrEnum):
@@ -127,16 +116,21 @@ def find_user(session: Session, email: str) -> StaffUser | None:
 def create_user(
     session: Session, email: str, password: str, role: str, *, by: Actor | None = None
 ) -> StaffUser:
-    """Add a staff user (the caller commits); refuse repeats, unknown roles, short passwords."""
+    """Add a staff user (the caller commits); refuse repeats, unknown roles, short passwords,
+    every one at once."""
     email = normalise_email(email)
-    if "@" not in email.strip("@"):
-        raise ValueError(f"'{email}' is not an email address")
+    problems = Problems()
+    if not email:
+        problems.add("email", "Enter the person's email address")
+    elif "@" not in email.strip("@"):
+        problems.add("email", f"'{email}' is not an email address")
+    elif find_user(session, email) is not None:
+        problems.add("email", f"A user with the email {email} already exists")
     if role not in ROLES:
-        raise UnknownRole(f"role '{role}' is not one of {', '.join(ROLES)}")
+        problems.add("role", f"Select a role: {', '.join(ROLES)}")
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise WeakPassword(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
-    if find_user(session, email) is not None:
-        raise UserExists(f"a user with the email {email} already exists")
+        problems.add("password", f"A password needs at least {MIN_PASSWORD_LENGTH} characters")
+    problems.refuse()
     user = StaffUser(email=email, password_hash=hash_password(password), role=role)
     session.add(user)
     session.flush()  # the audit event names the new user's id
@@ -253,17 +247,13 @@ def _record_unknown_email(session: Session, email: str, remote_addr: str | None)
 # --- administration (the admin pages) -------------------------------------------------------
 
 
-class AdminRefused(ValueError):
-    """An account change that is not allowed; the message says why."""
-
-
 def change_role(
     session: Session, user: StaffUser, role: str, *, by: Actor, remote_addr: str | None
 ) -> None:
     if role not in ROLES:
-        raise UnknownRole(f"Select a role: {', '.join(ROLES)}")
+        raise Refused("Select a role", field="role")
     if user.id == by.id:
-        raise AdminRefused("You cannot change your own role: ask another admin")
+        raise Refused("You cannot change your own role: ask another admin")
     if user.role == role:
         return
     before, user.role = user.role, role
@@ -275,7 +265,7 @@ def set_active(
 ) -> None:
     """Disable or re-enable an account; disabling ends every session it has."""
     if user.id == by.id and not active:
-        raise AdminRefused("You cannot disable your own account: ask another admin")
+        raise Refused("You cannot disable your own account: ask another admin")
     if user.active == active:
         return
     user.active = active
@@ -289,7 +279,9 @@ def reset_password(
 ) -> None:
     """A new password set by an admin; every session of the account ends."""
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise WeakPassword(f"The password needs at least {MIN_PASSWORD_LENGTH} characters")
+        raise Refused(
+            f"The password needs at least {MIN_PASSWORD_LENGTH} characters", field="password"
+        )
     user.password_hash = hash_password(password)
     user.failed_logins, user.locked_until = 0, None
     user.session_generation += 1

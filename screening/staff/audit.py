@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import getpass
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Protocol
@@ -17,6 +18,8 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from ..core import clock, constants
+from ..core.identifiers import normalise_nhs_number
+from ..core.refusals import Problems
 from ..models import AuditEvent, Patient, StaffUser
 
 
@@ -92,6 +95,40 @@ class AuditFilters:
             **changes,
         }
         return {key: str(value) for key, value in values.items() if value}
+
+
+def parse_filters(values: Mapping[str, str]) -> AuditFilters:
+    """The trail's filters from the page's query string; every problem is refused at once."""
+    problems = Problems()
+    patient = values.get("patient", "").strip()
+    nhs_number = normalise_nhs_number(patient) if patient else None
+    if patient and nhs_number is None:
+        problems.add("patient", "Enter a valid 10-digit NHS number")
+    action = values.get("action", "").strip() or None
+    if action is not None and action not in ACTIONS:
+        problems.add("action", "Select an action from the list")
+    since, until = _day(values, "from", problems), _day(values, "to", problems)
+    if since and until and since > until:
+        problems.add("to", "The end date must be the same as or after the start date")
+    problems.refuse()
+    page = values.get("page", "1").strip()
+    return AuditFilters(
+        user=values.get("user", "").strip() or None,
+        nhs_number=nhs_number,
+        action=action,
+        since=since,
+        until=until,
+        page=int(page) if page.isdigit() and 0 < int(page) < 100_000 else 1,
+    )
+
+
+def _day(values: Mapping[str, str], name: str, problems: Problems) -> date | None:
+    text = values.get(name, "").strip()
+    try:
+        return date.fromisoformat(text) if text else None
+    except ValueError:
+        problems.add(name, "Enter the date as year, month and day, like 2026-12-14")
+        return None
 
 
 @dataclass(frozen=True)

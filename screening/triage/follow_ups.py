@@ -18,12 +18,13 @@ from sqlalchemy.orm import Session
 from ..config import Config
 from ..core import constants as c
 from ..core.clock import LONDON
+from ..core.refusals import Problems, Refused
 from ..invitations.opt_outs import is_opted_out
 from ..invitations.schedule import SEND_FROM
 from ..invitations.tokens import link_token, token_hash
 from ..models import Answer, Episode, OutboundMessage, Response, TriageTask
 from ..questionnaire import Questionnaire
-from .tasks import Context, Refused, open_task, task_audit
+from .tasks import Context, open_task, task_audit
 
 LATEST_DAYS_AHEAD = 400  # a year and a bit: a 12-month review fits, a typo in the year does not
 
@@ -40,9 +41,12 @@ def schedule(
 ) -> Episode:
     task = open_task(session, task_id)
     questionnaire = questionnaires.get(questionnaire_id.strip())
+    problems = Problems()
     if questionnaire is None:
-        raise Refused("Select a questionnaire to send", field="questionnaire")
-    when = _day(day, ctx.now)
+        problems.add("questionnaire", "Select a questionnaire to send")
+    when = _day(day, ctx.now, problems)
+    problems.refuse()
+    assert questionnaire is not None and when is not None  # refused above otherwise
     patient = task.episode.patient
     if patient.mobile is None:
         raise Refused(
@@ -85,18 +89,17 @@ def schedule(
     return episode
 
 
-def _day(text: str, now: datetime) -> date:
+def _day(text: str, now: datetime, problems: Problems) -> date | None:
     try:
         when = date.fromisoformat(text.strip())
     except ValueError:
-        raise Refused(
-            "Enter the date to send it as year, month and day, like 2027-03-01", field="date"
-        ) from None
+        problems.add("date", "Enter the date to send it as year, month and day, like 2027-03-01")
+        return None
     today = now.astimezone(LONDON).date()
     if when < today:
-        raise Refused("The date must be today or later", field="date")
-    if when > today + timedelta(days=LATEST_DAYS_AHEAD):
-        raise Refused("The date must be within the next year", field="date")
+        problems.add("date", "The date must be today or later")
+    elif when > today + timedelta(days=LATEST_DAYS_AHEAD):
+        problems.add("date", "The date must be within the next year")
     return when
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from ..core import clock
 from ..core import constants as c
+from ..core.refusals import Problems, Refused
 from ..models import (
     Appointment,
     ContactAttempt,
@@ -185,40 +186,45 @@ class QueueFilters:
         return {key: value for key, value in params.items() if value}
 
 
-class BadFilter(ValueError):
-    """A query parameter the queue does not understand; the message says which and why."""
+class BadFilter(Refused):
+    """Query parameters the queue does not understand; each problem says which and why."""
 
 
 def parse_filters(args: Mapping[str, str], *, clinics: set[str]) -> QueueFilters:
     """Query parameters to filters. Unknown values are refused, not silently ignored: a
     mistyped bookmark must not show a list that looks complete and is not."""
+    problems = Problems()
 
     def choice(name: str, allowed: set[str]) -> str | None:
         value = args.get(name, "").strip()
-        if not value:
+        if value and value not in allowed:
+            problems.add(name, f"'{value}' is not a {name} the queue knows")
             return None
-        if value not in allowed:
-            raise BadFilter(f"'{value}' is not a {name} the queue knows")
-        return value
+        return value or None
 
     status = choice("status", {STATUS_ACTIVE, *c.TASK_STATUSES}) or STATUS_ACTIVE
+    priority = choice("priority", set(c.PRIORITIES))
+    clinic = choice("clinic", clinics)
+    assigned = choice("assigned", {ASSIGNED_ME, ASSIGNED_NOBODY})
     appointment = args.get("appointment", "").strip()
     try:
         appointment_on = date.fromisoformat(appointment) if appointment else None
     except ValueError:
-        raise BadFilter(f"'{appointment}' is not a date like 2026-12-03") from None
+        problems.add("appointment", f"'{appointment}' is not a date like 2026-12-03")
+        appointment_on = None
     page_text = args.get("page", "1").strip() or "1"
     if not page_text.isdigit() or int(page_text) < 1:
-        raise BadFilter(f"'{page_text}' is not a page number")
+        problems.add("page", f"'{page_text}' is not a page number")
     domain = args.get("domain", "").strip() or None
     if domain is not None and not domain.replace("_", "").replace("-", "").isalnum():
-        raise BadFilter(f"'{domain}' is not a domain the queue knows")
+        problems.add("domain", f"'{domain}' is not a domain the queue knows")
+    problems.refuse(BadFilter)
     return QueueFilters(
         status=status,
-        priority=choice("priority", set(c.PRIORITIES)),
-        clinic=choice("clinic", clinics),
+        priority=priority,
+        clinic=clinic,
         domain=domain,
-        assigned=choice("assigned", {ASSIGNED_ME, ASSIGNED_NOBODY}),
+        assigned=assigned,
         appointment_on=appointment_on,
         page=min(int(page_text), 10_000),
     )

@@ -1,9 +1,10 @@
 """Every action on a triage task (SPEC §8, §10), each one transaction with its audit event.
 
-An action either commits whole or raises `Refused` (with the field it is about and the
-HTTP status a page should answer) having changed nothing. Changes of status or holder are
-conditional UPDATEs on the task's `version`: two prescribers acting on one task at once,
-on SQLite or PostgreSQL, cannot both win, and the loser is told who changed it and when.
+An action either commits whole or raises `Refused` (`core.refusals`: every field at
+fault, and the HTTP status a page should answer) having changed nothing. Changes of
+status or holder are conditional UPDATEs on the task's `version`: two prescribers acting
+on one task at once, on SQLite or PostgreSQL, cannot both win, and the loser is told who
+changed it and when.
 Appends (a call, a session, a referral, a note) cannot overwrite anyone's work, so they
 need no version; they are refused only on a closed task, which must be reopened first.
 """
@@ -22,6 +23,7 @@ from ..config import Settings
 from ..config.schema import RawService
 from ..core import clock
 from ..core import constants as c
+from ..core.refusals import Conflict, NotFound, Problems, Refused
 from ..models import (
     AuditEvent,
     ContactAttempt,
@@ -45,27 +47,6 @@ STATUS_CHANGES = (
     c.AUDIT_TASK_CLOSED,
     c.AUDIT_TASK_REOPENED,
 )
-
-
-class Refused(Exception):
-    """The action was not applied. `field` names the form field at fault, if one is."""
-
-    status = 400
-
-    def __init__(self, message: str, *, field: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
-
-
-class NotFound(Refused):
-    status = 404
-
-
-class Conflict(Refused):
-    """Someone else holds or changed the task: 409, naming them."""
-
-    status = 409
 
 
 @dataclass(frozen=True)
@@ -359,10 +340,13 @@ def record_contact(
     """A contact attempt about an episode (and its task, if it has one); the caller commits.
 
     Shared by the task page and the to-call list, so a patient has one call history."""
+    problems = Problems()
     if method not in c.CONTACT_METHODS:
-        raise Refused("Select how you contacted the patient", field="method")
+        problems.add("method", "Select how you contacted the patient")
     if outcome not in c.CONTACT_OUTCOMES:
-        raise Refused("Select what happened", field="outcome")
+        problems.add("outcome", "Select what happened")
+    _check_note(note, problems)
+    problems.refuse()
     attempt = ContactAttempt(
         task_id=task.id if task else None,
         episode_id=episode.id,
@@ -398,11 +382,14 @@ def record_session(
 ) -> SupportSession:
     task = open_task(session, task_id)
     text = str(minutes).strip()
+    problems = Problems()
     if not text.isdigit() or not 1 <= int(text) <= SESSION_MINUTES_MAX:
-        raise Refused(
+        problems.add(
+            "minutes",
             f"Enter how long the session was, in minutes, from 1 to {SESSION_MINUTES_MAX}",
-            field="minutes",
         )
+    _check_note(note, problems)
+    problems.refuse()
     held = SupportSession(
         task_id=task.id, held_at=ctx.now, by_user_id=ctx.by.id, minutes=int(text), note=_note(note)
     )
@@ -428,24 +415,23 @@ def refer(
     """An onward referral, starting `made`. `domains` are those the task's questionnaire
     declares; `services` the directory of `config/services.yaml`."""
     task = open_task(session, task_id)
-    service = service.strip()
+    service, domain = service.strip(), domain.strip()
     directory = {entry.id: entry for entry in services}
+    problems = Problems()
+    name, to_pcn = " ".join(other_name.split()), False
     if service == c.SERVICE_OTHER:
-        name = " ".join(other_name.split())
         if not name:
-            raise Refused("Enter the name of the service you referred to", field="other_name")
-        if len(name) > NAME_MAX:
-            raise Refused(
-                f"The service's name must be {NAME_MAX} characters or fewer", field="other_name"
-            )
-        to_pcn = False
+            problems.add("other_name", "Enter the name of the service you referred to")
+        elif len(name) > NAME_MAX:
+            problems.add("other_name", f"The service's name must be {NAME_MAX} characters or fewer")
     elif service in directory:
         name, to_pcn = directory[service].name, directory[service].kind == c.SERVICE_KIND_PCN
     else:
-        raise Refused("Select the service you referred the patient to", field="service")
-    domain = domain.strip()
+        problems.add("service", "Select the service you referred the patient to")
     if domain and domain not in domains:
-        raise Refused("Select a need from the list, or none", field="domain")
+        problems.add("domain", "Select a need from the list, or none")
+    _check_note(note, problems)
+    problems.refuse()
     referral = Referral(
         task_id=task.id,
         service_id=service,
@@ -474,11 +460,11 @@ def update_referral(
     if referral is None or referral.task_id != task.id:
         raise NotFound(f"Task {task_id} has no referral {referral_id}")
     if status not in c.REFERRAL_STATUSES:
-        raise Refused("Select the referral's new status", field=f"status-{referral_id}")
+        raise Refused("Select the referral's new status", field="status")
     if status not in c.REFERRAL_NEXT[referral.status]:
         allowed = sorted(c.REFERRAL_NEXT[referral.status])
         hint = f"it can become {' or '.join(allowed)}" if allowed else "it cannot change now"
-        raise Refused(f"This referral is {referral.status}: {hint}", field=f"status-{referral_id}")
+        raise Refused(f"This referral is {referral.status}: {hint}", field="status")
     before = referral.status
     referral.status, referral.status_changed_at = status, ctx.now
     task_audit(
@@ -517,10 +503,15 @@ def open_task(session: Session, task_id: int) -> TriageTask:
 
 
 def _note(text: str) -> str | None:
-    text = (text or "").strip()
-    if len(text) > NOTE_MAX:
-        raise Refused(f"The note must be {NOTE_MAX} characters or fewer", field="note")
-    return text or None
+    problems = Problems()
+    _check_note(text, problems)
+    problems.refuse()
+    return (text or "").strip() or None
+
+
+def _check_note(text: str, problems: Problems) -> None:
+    if len((text or "").strip()) > NOTE_MAX:
+        problems.add("note", f"The note must be {NOTE_MAX} characters or fewer")
 
 
 # --- audit -----------------------------------------------------------------------------------

@@ -3,10 +3,11 @@ by phone, then use the patient's own question pages. Every search result is audi
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask import Blueprint, abort, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import select
+from wtforms import StringField
 
 from ..core import clock
 from ..core.constants import AUDIT_ASSISTED_START, AUDIT_VIEW_PATIENT, ROLE_ADMIN, ROLE_PRESCRIBER
@@ -16,6 +17,7 @@ from ..patient import assisted
 from ..staff import audit
 from . import patient
 from .auth import require_role
+from .forms import FilterForm, StaffForm
 
 bp = Blueprint("assisted", __name__, url_prefix="/assisted")
 bp.before_request(require_role(ROLE_ADMIN, ROLE_PRESCRIBER))
@@ -23,9 +25,18 @@ bp.before_request(require_role(ROLE_ADMIN, ROLE_PRESCRIBER))
 MODE_NAMES = {"assisted_in_person": "In clinic", "assisted_phone": "By phone"}
 
 
+class PatientSearchForm(FilterForm):
+    q = StringField("NHS number or name")
+
+
+class StartForm(StaffForm):
+    mode = StringField("How are you talking to the patient?")
+
+
 @bp.get("")
 def search() -> ResponseReturnValue:
-    query = request.args.get("q", "").strip()
+    form = PatientSearchForm()
+    query = form.value("q").strip()
     found = assisted.find_patients(db.session(), query) if query else []
     for result in found:
         audit.record(
@@ -40,6 +51,7 @@ def search() -> ResponseReturnValue:
     db.session.commit()
     return render_template(
         "patient/assisted_search.html",
+        form=form,
         query=query,
         found=found,
         searched=bool(query),
@@ -50,7 +62,8 @@ def search() -> ResponseReturnValue:
 @bp.post("/start/<public_id>")
 def start(public_id: str) -> ResponseReturnValue:
     episode = db.session.scalar(select(Episode).where(Episode.public_id == public_id))
-    mode = request.form.get("mode", "")
+    mode = StartForm().value("mode")
+    # Its buttons send a fixed mode: anything else is not a request this page made.
     if episode is None or mode not in assisted.ASSISTED_MODES:
         abort(404)
     assisted.start_assisted(

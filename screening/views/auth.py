@@ -16,7 +16,6 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, s
 from flask.blueprints import BlueprintSetupState
 from flask.typing import ResponseReturnValue
 from flask_login import UserMixin, current_user, login_user, logout_user
-from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import InputRequired, Length
 
@@ -28,6 +27,7 @@ from ..models import StaffUser
 from ..staff import accounts as staff
 from ..staff import audit, sso
 from ..staff.accounts import STAFF_IDLE_TIMEOUT
+from .forms import StaffForm
 
 bp = Blueprint("auth", __name__)
 log = logging.getLogger(__name__)
@@ -94,7 +94,7 @@ def load_staff(session_id: str) -> SignedInStaff | None:
     return SignedInStaff(user)
 
 
-class LoginForm(FlaskForm):
+class LoginForm(StaffForm):
     email = StringField(
         "Email address", validators=[InputRequired("Enter your email address"), Length(max=320)]
     )
@@ -111,7 +111,6 @@ def login() -> ResponseReturnValue:
     if current_user.is_authenticated:
         return redirect(url_for("staff.home"))
     form = LoginForm()
-    field_errors: dict[str, str] = {}
     if form.validate_on_submit():
         result = staff.authenticate(db.session, form.email.data, form.password.data, remote_addr())
         db.session.commit()
@@ -119,20 +118,17 @@ def login() -> ResponseReturnValue:
             _start_session(result.user)
             return redirect(local_path(request.args.get("next")) or url_for("staff.home"))
         # One message whatever went wrong: the page never says whether the email exists.
-        field_errors = {"email": LOGIN_FAILED_MESSAGE}
-    else:
-        field_errors = {name: messages[0] for name, messages in form.errors.items()}
-    return _login_page(form, field_errors)
+        form.add_error("email", LOGIN_FAILED_MESSAGE)
+    return _login_page(form)
 
 
-def _login_page(form: LoginForm, field_errors: dict[str, str], sso_error: str | None = None):
-    errors = [{"text": text, "href": f"#{name}"} for name, text in field_errors.items()]
+def _login_page(form: LoginForm, sso_error: str | None = None) -> str:
+    errors = form.error_list
     if sso_error:
         errors.append({"text": sso_error, "href": "#sso"})
     return render_template(
         "staff/login.html",
         form=form,
-        field_errors=field_errors,
         sso_error=sso_error,
         sso=state().config.sso,
         error_list=errors,
@@ -184,7 +180,7 @@ def sso_callback() -> ResponseReturnValue:
     db.session.commit()
     if outcome.user is None:
         message = SSO_REFUSED_MESSAGES[outcome.reason or "no_role"].format(name=settings.name)
-        return _login_page(LoginForm(), {}, message), 403
+        return _login_page(LoginForm.blank(), message), 403
     next_path = session.get(SSO_NEXT_KEY)
     _start_session(outcome.user)
     id_token = token.get("id_token") or ""
@@ -194,7 +190,7 @@ def sso_callback() -> ResponseReturnValue:
 
 def _sso_failed(exc: Exception, name: str) -> ResponseReturnValue:
     log.warning("single sign-on did not complete (%s)", type(exc).__name__)
-    return _login_page(LoginForm(), {}, SSO_FAILED_MESSAGE.format(name=name)), 400
+    return _login_page(LoginForm.blank(), SSO_FAILED_MESSAGE.format(name=name)), 400
 
 
 def _callback_url() -> str:

@@ -9,19 +9,22 @@ from __future__ import annotations
 from datetime import date
 from typing import Any, NoReturn
 
-from flask import Blueprint, Response, abort, make_response, render_template, request, url_for
+from flask import Blueprint, Response, abort, make_response, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
+from wtforms import Field, StringField
+from wtforms.validators import ValidationError
 
 from ..config.loaded import State, state
 from ..core import constants as c
 from ..core.extensions import db, remote_addr
-from ..reports import BadFilter, Filters, build_report, parse_report_filters
+from ..reports import Filters, build_report, parse_report_filters
 from ..reports.exports import TABLES, csv_table
 from ..reports.groups import DIMENSIONS
 from ..reports.statistics import DISCLOSURE_RULE, INTERVAL_METHOD
 from ..staff import audit
 from .auth import require_role
+from .forms import FilterForm
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 bp.before_request(require_role(c.ROLE_ADMIN, c.ROLE_PRESCRIBER, c.ROLE_CLINICIAN))
@@ -43,43 +46,59 @@ MODE_NAMES = {
 }
 
 
+class ReportFilterForm(FilterForm):
+    unlinked = frozenset({"suppress", "table"})
+    clinic = StringField("Clinic")
+    questionnaire = StringField("Questionnaire")
+    from_ = StringField("Appointments from (date)", name="from")
+    to = StringField("Appointments to (date)")
+    suppress = StringField("For publication")
+    table = StringField("Table")  # the CSV download's
+
+    def validate_table(self, field: Field) -> None:
+        if field.data and field.data not in TABLES:
+            raise ValidationError(
+                f"'{field.data}' is not a table of the report: {', '.join(TABLES)}"
+            )
+
+
 def _published(value: str | None) -> bool:
     return (value or "").lower() in ("1", "yes", "true", "on")
 
 
 @bp.get("/funnel")
 def funnel() -> ResponseReturnValue:
-    filters, report, _ = _report(c.AUDIT_VIEW_REPORT)
-    return _page(state(), filters, report)
+    form = ReportFilterForm()
+    filters, report, _ = _report(form, c.AUDIT_VIEW_REPORT)
+    return _page(state(), form, filters, report)
 
 
-def _report(action: str, **detail: object) -> tuple[Filters, dict[str, Any], bool]:
+def _report(
+    form: ReportFilterForm, action: str, **detail: object
+) -> tuple[Filters, dict[str, Any], bool]:
     """The report the query string asks for, audited; a bad filter ends the request with
     the report's form saying what to fix."""
     loaded = state()
     session = db.session()
-    try:
-        filters = parse_report_filters(session, loaded, request.args)
-    except BadFilter as bad:
-        _refuse((bad.field, str(bad)))
-    suppress = _published(request.args.get("suppress"))
+    filters = form.read(lambda args: parse_report_filters(session, loaded, args))
+    if filters is None:
+        _refuse(form)
+    suppress = _published(form.value("suppress"))
     report = build_report(session, loaded, filters, suppress=suppress)
     _audit(action, filters, suppress=suppress, **detail)
     session.commit()
     return filters, report, suppress
 
 
-def _refuse(problem: tuple[str, str]) -> NoReturn:
-    abort(make_response(_page(state(), Filters(), None, problem=problem, status=400)))
+def _refuse(form: ReportFilterForm) -> NoReturn:
+    abort(make_response(_page(state(), form, Filters(), None)))
 
 
 def _page(
     loaded: State,
+    form: ReportFilterForm,
     filters: Filters,
     report: dict[str, Any] | None,
-    *,
-    problem: tuple[str, str] | None = None,
-    status: int = 200,
 ) -> ResponseReturnValue:
     clinics = sorted(loaded.config.clinics.values(), key=lambda clinic: clinic.code)
     return (
@@ -87,8 +106,7 @@ def _page(
             "reports/funnel.html",
             report=report,
             filters=filters,
-            args=request.args,
-            problem=problem,
+            form=form,
             clinics=clinics,
             questionnaires=sorted(loaded.questionnaires.questionnaires),
             period=period(filters),
@@ -104,18 +122,17 @@ def _page(
                 **({"suppress": "yes"} if publish else {}),
             ),
         ),
-        status,
+        form.status,
     )
 
 
 @bp.get("/funnel.csv")
 def funnel_csv() -> ResponseReturnValue:
-    table = request.args.get("table", "stages")
+    form = ReportFilterForm()
+    table = form.value("table") or "stages"
     # A download link with a bad filter answers the report's form with what to fix, as the
     # report itself does: a person followed it, and a script still sees the 400.
-    if table not in TABLES:
-        _refuse(("table", f"'{table}' is not a table of the report: {', '.join(TABLES)}"))
-    _, report, suppress = _report(c.AUDIT_EXPORT_REPORT, table=table)
+    _, report, suppress = _report(form, c.AUDIT_EXPORT_REPORT, table=table)
     name = f"funnel-{table}{'-for-publication' if suppress else ''}.csv"
     return Response(
         csv_table(report, table),

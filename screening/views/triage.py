@@ -1,23 +1,24 @@
 """The social prescriber's pages (SPEC §8): the queue, the task and its actions.
 
 Thin: each view parses the request, calls one function of `screening.triage`, and renders
-or redirects. An action that succeeds answers 303 to the task page (POST-redirect-GET, so a
-refresh never repeats it); one that is refused re-renders the task page with an error
-summary and the status the refusal carries (400 bad input, 409 a colleague's change).
+or redirects. Each form is a class below (`views.forms`). An action that succeeds answers 303 to the
+task page (POST-redirect-GET, so a refresh never repeats it); one that is refused
+re-renders the task page with every problem in its error summary and the status the
+refusal carries (400 bad input, 409 a colleague's change).
 Every page that shows a patient records who saw whom in the audit trail.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import date, timedelta
-from typing import Any
+from datetime import timedelta
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.orm import Session
+from wtforms import HiddenField, StringField, TextAreaField
 
 from ..config.loaded import state
 from ..core import clock
@@ -33,10 +34,11 @@ from ..triage.details import (
     REFERRAL_STATUS_NAMES,
     task_view,
 )
-from ..triage.queue import BadFilter, parse_filters, queue_page
+from ..triage.queue import parse_filters, queue_page
 from ..triage.service_levels import today
-from ..triage.tasks import Context, Refused, unable_to_contact_allowed
+from ..triage.tasks import Context, unable_to_contact_allowed
 from .auth import require_role
+from .forms import DayField, FilterForm, StaffForm, page_number
 
 bp = Blueprint("triage", __name__, url_prefix="/triage")
 bp.before_request(require_role(c.ROLE_ADMIN, c.ROLE_PRESCRIBER))
@@ -55,16 +57,119 @@ STATUS_NAMES = {
 }
 
 
+# --- the forms -------------------------------------------------------------------------------
+
+
+class QueueFilterForm(FilterForm):
+    # A bad filter shows a page of its own, with no inputs for the summary to link to.
+    unlinked = frozenset(
+        {"status", "priority", "clinic", "domain", "assigned", "appointment", "page"}
+    )
+    status = StringField("Status")
+    priority = StringField("Priority")
+    clinic = StringField("Clinic")
+    domain = StringField("Need")
+    assigned = StringField("Assigned")
+    appointment = StringField("Appointment date")
+    page = StringField("Page")
+
+
+class ToCallForm(FilterForm):
+    page = StringField("Page")
+
+
+class ClinicDayForm(FilterForm):
+    date = DayField(
+        "Show another day", message="Enter the day as year, month and day, like 2026-12-14"
+    )
+
+
+class ClaimForm(StaffForm):
+    key = "claim"
+    take_over = HiddenField()
+
+
+class AssignForm(StaffForm):
+    key = "assign"
+    user_id = StringField("Social prescriber")
+    version = HiddenField()
+
+
+class ContactForm(StaffForm):
+    key = "contacts"
+    method = StringField("How")
+    outcome = StringField("What happened")
+    note = TextAreaField("Note (optional)")
+
+
+class CallForm(ContactForm):
+    key = "call"
+
+
+class SessionForm(StaffForm):
+    key = "sessions"
+    minutes = StringField("Length in minutes")
+    note = TextAreaField("Note (optional)")
+
+
+class ReferralForm(StaffForm):
+    key = "referrals"
+    service = StringField("Service")
+    other_name = StringField("Name of the service")
+    domain = StringField("Need it is for (optional)")
+    note = TextAreaField("Note (optional)")
+
+
+class ReferralStatusForm(StaffForm):
+    # One per referral on the page: `key` is `referral-{id}`.
+    status = StringField("New status of this referral")
+
+
+class NoteForm(StaffForm):
+    key = "notes"
+    text = TextAreaField("Note")
+
+
+class CloseForm(StaffForm):
+    key = "close"
+    outcome = StringField("How did it end?")
+    version = HiddenField()
+
+
+class FollowUpForm(StaffForm):
+    key = "follow-up"
+    questionnaire = StringField("Questionnaire")
+    date = StringField("Date to send it")
+
+
+class ReopenForm(StaffForm):
+    key = "reopen"
+    version = HiddenField()
+
+
+TASK_FORMS: tuple[type[StaffForm], ...] = (
+    ClaimForm,
+    AssignForm,
+    ContactForm,
+    SessionForm,
+    ReferralForm,
+    NoteForm,
+    CloseForm,
+    FollowUpForm,
+    ReopenForm,
+)
+
+
 # --- the queue ---------------------------------------------------------------------------
 
 
 @bp.get("")
 def queue() -> ResponseReturnValue:
     loaded = state()
-    try:
-        filters = parse_filters(request.args, clinics=set(loaded.config.clinics))
-    except BadFilter as bad:
-        return render_template("triage/bad_filter.html", message=str(bad)), 400
+    form = QueueFilterForm()
+    filters = form.read(lambda args: parse_filters(args, clinics=set(loaded.config.clinics)))
+    if filters is None:
+        return render_template("triage/bad_filter.html", form=form), form.status
     page = queue_page(
         db.session(),
         filters,
@@ -108,8 +213,7 @@ def _audit_views(patient_ids: list[int], *, view: str) -> None:
 @bp.get("/to-call")
 def to_call() -> ResponseReturnValue:
     settings = state().config.settings
-    page_text = request.args.get("page", "1")
-    page = int(page_text) if page_text.isdigit() and 0 < int(page_text) < 10_000 else 1
+    page = page_number(ToCallForm().page)
     found = calls.to_call(
         db.session(),
         now=clock.now(),
@@ -130,12 +234,10 @@ def to_call() -> ResponseReturnValue:
 
 @bp.get("/to-call/<int:episode_id>/calls")
 def call_page(episode_id: int) -> ResponseReturnValue:
-    return _call_page(episode_id)
+    return _call_page(episode_id, CallForm.blank())
 
 
-def _call_page(
-    episode_id: int, *, error: FormError | None = None, status: int = 200
-) -> ResponseReturnValue:
+def _call_page(episode_id: int, form: StaffForm) -> ResponseReturnValue:
     """One patient from the to-call list, and the form to log a call (one task per page)."""
     entry = calls.call_entry(db.session(), episode_id)
     if entry is None:
@@ -145,12 +247,11 @@ def _call_page(
         render_template(
             "triage/call.html",
             entry=entry,
-            error=error,
-            posted=request.form if error else {},
+            form=form,
             reason_names=calls.REASON_NAMES,
             outcome_names=OUTCOME_NAMES,
         ),
-        status,
+        form.status,
     )
 
 
@@ -160,40 +261,38 @@ def log_call(episode_id: int) -> ResponseReturnValue:
     episode = session.get(Episode, episode_id)
     if episode is None:
         abort(404)
-    context = Context(by=current_user, now=clock.now(), remote_addr=remote_addr())
-    try:
+    form = CallForm()
+
+    def record() -> None:
         tasks.record_contact(
             session,
             episode,
-            context,
+            _context(),
             method="phone",
-            outcome=_field("outcome"),
-            note=_field("note"),
+            outcome=form.value("outcome"),
+            note=form.value("note"),
         )
         session.commit()
-    except Refused as refused:
-        session.rollback()
-        error = FormError("call", refused.field, refused.message)
-        return _call_page(episode_id, error=error, status=refused.status)
+
+    if not form.submit(record):
+        return _call_page(episode_id, form)
     flash("Call recorded")
     return redirect(url_for(".to_call", _anchor=f"episode-{episode_id}"), code=303)
 
 
 @bp.get("/clinic-day")
 def clinic_day() -> ResponseReturnValue:
-    day_text = request.args.get("date", "").strip()
-    try:
-        day = date.fromisoformat(day_text) if day_text else today()
-    except ValueError:
-        return render_template(
-            "triage/bad_filter.html", message=f"'{day_text}' is not a date like 2026-12-14"
-        ), 400
+    form = ClinicDayForm()
+    if not form.check():  # the page again, with the day to fix and no list
+        return render_template("triage/clinic_day.html", form=form, found=None), form.status
+    day = form.date.day or today()
     found = calls.clinic_day(db.session(), day)
     shown = [entry.patient_id for entry in found.to_see + found.not_screened]
     _audit_views(shown, view="clinic_day")
     clinic_names = {code: clinic.name for code, clinic in state().config.clinics.items()}
     return render_template(
         "triage/clinic_day.html",
+        form=form,
         found=found,
         previous_day=day - timedelta(days=1),
         next_day=day + timedelta(days=1),
@@ -207,31 +306,24 @@ def clinic_day() -> ResponseReturnValue:
 # --- one task ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class FormError:
-    form: str  # which of the page's forms was refused
-    field: str | None
-    text: str
-
-    @property
-    def anchor(self) -> str:
-        return f"#{self.form}-{self.field}" if self.field else f"#{self.form}"
-
-
 @bp.get("/<int:task_id>")
 def task(task_id: int) -> ResponseReturnValue:
     return _task_page(task_id)
 
 
-def _task_page(
-    task_id: int, *, error: FormError | None = None, status: int = 200, posted: Any = None
-) -> ResponseReturnValue:
+def _task_page(task_id: int, failed: StaffForm | None = None) -> ResponseReturnValue:
+    """The task and its forms; `failed` is the form just refused, shown with its errors."""
     session = db.session()
     found = session.get(TriageTask, task_id)
     if found is None:
         abort(404)
     loaded = state()
     view = task_view(session, found, loaded.config, loaded.questionnaires.questionnaires)
+    forms = {form.key: form for form in (cls.blank() for cls in TASK_FORMS)}
+    for referral in view.referrals:
+        forms[f"referral-{referral.id}"] = ReferralStatusForm.blank(key=f"referral-{referral.id}")
+    if failed is not None:
+        forms[failed.key] = failed
     audit.record(
         session,
         c.AUDIT_VIEW_PATIENT,
@@ -255,11 +347,8 @@ def _task_page(
         render_template(
             "triage/task.html",
             view=view,
-            error=error,
-            message_for=lambda key: (
-                {"text": error.text} if error and f"{error.form}-{error.field}" == key else None
-            ),
-            form_values=lambda form: posted if error and posted and error.form == form else {},
+            forms=forms,
+            failed=failed,
             colleagues=colleagues,
             services=loaded.config.services,
             can_close_unable=unable_to_contact_allowed(view.attempts, loaded.config.settings),
@@ -282,50 +371,44 @@ def _task_page(
                 key=lambda q: (q.triage.create_tasks, q.id),  # outcome measures first
             ),
         ),
-        status,
+        failed.status if failed is not None else 200,
     )
 
 
 def _act(
-    task_id: int, form: str, action: Callable[[Any, Context], object], done: str
+    task_id: int, form: StaffForm, action: Callable[[Session, Context], object], done: str
 ) -> ResponseReturnValue:
-    session = db.session()
-    context = Context(by=current_user, now=clock.now(), remote_addr=remote_addr())
-    try:
-        action(session, context)
-    except tasks.NotFound:
-        session.rollback()
-        abort(404)
-    except Refused as refused:
-        session.rollback()
-        error = FormError(form, refused.field, refused.message)
-        return _task_page(task_id, error=error, status=refused.status, posted=request.form)
+    """Run one task action from its form: 303 to the task, or the task page with the form
+    refused."""
+    if not form.submit(lambda: action(db.session(), _context())):
+        return _task_page(task_id, form)
     flash(done)
     return redirect(url_for(".task", task_id=task_id), code=303)
 
 
-def _field(name: str) -> str:
-    return request.form.get(name, "")
+def _context() -> Context:
+    return Context(by=current_user, now=clock.now(), remote_addr=remote_addr())
 
 
 @bp.post("/<int:task_id>/claim")
 def claim(task_id: int) -> ResponseReturnValue:
-    take_over = _field("take_over") == "yes"
+    form = ClaimForm()
     return _act(
         task_id,
-        "claim",
-        lambda s, ctx: tasks.claim(s, task_id, ctx, take_over=take_over),
+        form,
+        lambda s, ctx: tasks.claim(s, task_id, ctx, take_over=form.value("take_over") == "yes"),
         "You have claimed this task",
     )
 
 
 @bp.post("/<int:task_id>/assign")
 def assign(task_id: int) -> ResponseReturnValue:
+    form = AssignForm()
     return _act(
         task_id,
-        "assign",
+        form,
         lambda s, ctx: tasks.assign(
-            s, task_id, ctx, user_id=_field("user_id"), version=_field("version")
+            s, task_id, ctx, user_id=form.value("user_id"), version=form.value("version")
         ),
         "Task assigned",
     )
@@ -333,11 +416,17 @@ def assign(task_id: int) -> ResponseReturnValue:
 
 @bp.post("/<int:task_id>/contacts")
 def contacts(task_id: int) -> ResponseReturnValue:
+    form = ContactForm()
     return _act(
         task_id,
-        "contacts",
+        form,
         lambda s, ctx: tasks.log_contact(
-            s, task_id, ctx, method=_field("method"), outcome=_field("outcome"), note=_field("note")
+            s,
+            task_id,
+            ctx,
+            method=form.value("method"),
+            outcome=form.value("outcome"),
+            note=form.value("note"),
         ),
         "Contact attempt recorded",
     )
@@ -345,11 +434,12 @@ def contacts(task_id: int) -> ResponseReturnValue:
 
 @bp.post("/<int:task_id>/sessions")
 def sessions(task_id: int) -> ResponseReturnValue:
+    form = SessionForm()
     return _act(
         task_id,
-        "sessions",
+        form,
         lambda s, ctx: tasks.record_session(
-            s, task_id, ctx, minutes=_field("minutes"), note=_field("note")
+            s, task_id, ctx, minutes=form.value("minutes"), note=form.value("note")
         ),
         "Session recorded",
     )
@@ -357,43 +447,47 @@ def sessions(task_id: int) -> ResponseReturnValue:
 
 @bp.post("/<int:task_id>/referrals")
 def referrals(task_id: int) -> ResponseReturnValue:
-    config = state().config
+    loaded = state()
+    form = ReferralForm()
 
-    def refer(s: Any, ctx: Context) -> object:
+    def refer(s: Session, ctx: Context) -> object:
         task = tasks.get_task(s, task_id)
-        questionnaire = state().questionnaires.questionnaires.get(task.episode.questionnaire_id)
-        domains = list(questionnaire.domains) if questionnaire else []
+        questionnaire = loaded.questionnaires.questionnaires.get(task.episode.questionnaire_id)
         return tasks.refer(
             s,
             task_id,
             ctx,
-            service=_field("service"),
-            services=config.services,
-            domains=domains,
-            other_name=_field("other_name"),
-            domain=_field("domain"),
-            note=_field("note"),
+            service=form.value("service"),
+            services=loaded.config.services,
+            domains=list(questionnaire.domains) if questionnaire else [],
+            other_name=form.value("other_name"),
+            domain=form.value("domain"),
+            note=form.value("note"),
         )
 
-    return _act(task_id, "referrals", refer, "Referral recorded")
+    return _act(task_id, form, refer, "Referral recorded")
 
 
 @bp.post("/<int:task_id>/referrals/<int:referral_id>")
 def referral(task_id: int, referral_id: int) -> ResponseReturnValue:
+    form = ReferralStatusForm(key=f"referral-{referral_id}")
     return _act(
         task_id,
-        "referral",
-        lambda s, ctx: tasks.update_referral(s, task_id, referral_id, ctx, status=_field("status")),
+        form,
+        lambda s, ctx: tasks.update_referral(
+            s, task_id, referral_id, ctx, status=form.value("status")
+        ),
         "Referral updated",
     )
 
 
 @bp.post("/<int:task_id>/notes")
 def notes(task_id: int) -> ResponseReturnValue:
+    form = NoteForm()
     return _act(
         task_id,
-        "notes",
-        lambda s, ctx: tasks.add_note(s, task_id, ctx, text=_field("text")),
+        form,
+        lambda s, ctx: tasks.add_note(s, task_id, ctx, text=form.value("text")),
         "Note added",
     )
 
@@ -401,11 +495,17 @@ def notes(task_id: int) -> ResponseReturnValue:
 @bp.post("/<int:task_id>/close")
 def close(task_id: int) -> ResponseReturnValue:
     settings = state().config.settings
+    form = CloseForm()
     return _act(
         task_id,
-        "close",
+        form,
         lambda s, ctx: tasks.close(
-            s, task_id, ctx, outcome=_field("outcome"), version=_field("version"), settings=settings
+            s,
+            task_id,
+            ctx,
+            outcome=form.value("outcome"),
+            version=form.value("version"),
+            settings=settings,
         ),
         "Task closed",
     )
@@ -414,15 +514,16 @@ def close(task_id: int) -> ResponseReturnValue:
 @bp.post("/<int:task_id>/follow-up")
 def follow_up(task_id: int) -> ResponseReturnValue:
     loaded = state()
+    form = FollowUpForm()
     return _act(
         task_id,
-        "follow-up",
+        form,
         lambda s, ctx: follow_ups.schedule(
             s,
             task_id,
             ctx,
-            questionnaire_id=_field("questionnaire"),
-            day=_field("date"),
+            questionnaire_id=form.value("questionnaire"),
+            day=form.value("date"),
             questionnaires=loaded.questionnaires.questionnaires,
             config=loaded.config,
         ),
@@ -432,9 +533,10 @@ def follow_up(task_id: int) -> ResponseReturnValue:
 
 @bp.post("/<int:task_id>/reopen")
 def reopen(task_id: int) -> ResponseReturnValue:
+    form = ReopenForm()
     return _act(
         task_id,
-        "reopen",
-        lambda s, ctx: tasks.reopen(s, task_id, ctx, version=_field("version")),
+        form,
+        lambda s, ctx: tasks.reopen(s, task_id, ctx, version=form.value("version")),
         "Task reopened: it is now yours",
     )

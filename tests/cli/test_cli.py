@@ -273,7 +273,7 @@ def test_report_funnel_prints_json_csv_and_a_table(
     [
         (["--clinic", "NOPE"], "--clinic: 'NOPE' is not a clinic code (known: "),
         (["--from", "2026-02-30"], "--from: '2026-02-30' is not a date: use YYYY-MM-DD"),
-        (["--from", "2026-03-01", "--to", "2026-02-01"], "--to: the end date must be"),
+        (["--from", "2026-03-01", "--to", "2026-02-01"], "--to: The end date must be"),
         (["--questionnaire", "phq9"], "--questionnaire: 'phq9' is not a questionnaire id"),
     ],
 )

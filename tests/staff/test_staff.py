@@ -10,13 +10,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from screening.core.clock import frozen_at
+from screening.core.refusals import Refused
 from screening.models import AuditEvent, StaffUser
 from screening.staff import accounts as staff
 from screening.staff.accounts import (
     LoginOutcome,
-    UnknownRole,
-    UserExists,
-    WeakPassword,
     authenticate,
     create_user,
     verify_password,
@@ -84,24 +82,33 @@ def test_create_user_lowercases_the_email_and_audits_the_creation(session: Sessi
 def test_create_user_refuses_an_email_that_exists_in_any_case(session: Session) -> None:
     make_user(session, email="sp@example.nhs.uk")
 
-    with pytest.raises(UserExists, match="already exists"):
+    with pytest.raises(Refused, match="already exists") as refused:
         create_user(session, "SP@example.NHS.uk", PASSWORD, "admin")
+    assert refused.value.field == "email"
 
 
 @pytest.mark.parametrize(
-    ("email", "password", "role", "error", "says"),
+    ("email", "password", "role", "field", "says"),
     [
-        ("sp@example.nhs.uk", PASSWORD, "surgeon", UnknownRole, "surgeon"),
-        ("sp@example.nhs.uk", "eleven char", "admin", WeakPassword, "at least 12 characters"),
-        ("not an email", PASSWORD, "admin", ValueError, "not an email address"),
+        ("sp@example.nhs.uk", PASSWORD, "surgeon", "role", "Select a role"),
+        ("sp@example.nhs.uk", "eleven char", "admin", "password", "at least 12 characters"),
+        ("not an email", PASSWORD, "admin", "email", "not an email address"),
+        ("", PASSWORD, "admin", "email", "Enter the person's email address"),
     ],
 )
 def test_create_user_refuses_bad_input_with_a_clear_reason(
-    session: Session, email: str, password: str, role: str, error: type, says: str
+    session: Session, email: str, password: str, role: str, field: str, says: str
 ) -> None:
-    with pytest.raises(error, match=says):
+    with pytest.raises(Refused, match=says) as refused:
         create_user(session, email, password, role)
+    assert [problem.field for problem in refused.value.problems] == [field]
     assert session.scalars(select(StaffUser)).all() == []
+
+
+def test_create_user_names_every_problem_at_once(session: Session) -> None:
+    with pytest.raises(Refused) as refused:
+        create_user(session, "", "short", "surgeon")
+    assert [problem.field for problem in refused.value.problems] == ["email", "role", "password"]
 
 
 def test_a_twelve_character_password_is_long_enough(session: Session) -> None:

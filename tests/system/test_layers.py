@@ -162,3 +162,46 @@ def test_there_is_no_import_circle() -> None:
         if state[name] == 0:
             walk(name, [name])
     assert circles == []
+
+
+# Where a view may read the request itself: the forms' own module, the patient's pages
+# (one question form built from the YAML), the providers' callbacks, and the sign-in
+# page's `next` (where to go afterwards, not a field of any form).
+READS_ANYTHING = {"screening.views.forms", "screening.views.patient", "screening.views.webhooks"}
+READS_ONLY = {"screening.views.auth": {"next"}}
+REQUEST_DATA = {"form", "args", "values", "files", "data", "get_json"}
+
+
+def request_reads(path: Path) -> list[tuple[int, str | None]]:
+    """Each `request.form`/`args`/... in a module: its line, and the name it gets, if one."""
+    tree = ast.parse(path.read_text())
+    named: dict[int, str] = {}  # id of the `request.X` node -> the name `.get("...")` reads
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "get"
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+        ):
+            named[id(node.func.value)] = node.args[0].value
+    return [
+        (node.lineno, named.get(id(node)))
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute)
+        and node.attr in REQUEST_DATA
+        and isinstance(node.value, ast.Name)
+        and node.value.id == "request"
+    ]
+
+
+def test_staff_views_read_the_request_only_through_a_form() -> None:
+    """One way to write a staff form: a view reads what was sent from its `StaffForm`."""
+    found = [
+        f"{name}:{line} reads {said or 'the request'}"
+        for name, path in modules().items()
+        if name.startswith("screening.views.") and name not in READS_ANYTHING
+        for line, said in request_reads(path)
+        if said not in READS_ONLY.get(name, set())
+    ]
+    assert found == []

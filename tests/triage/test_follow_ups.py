@@ -11,10 +11,10 @@ from sqlalchemy.orm import Session
 
 from screening.config.loaded import state
 from screening.core import clock
+from screening.core.refusals import Refused
 from screening.models import Episode, OutboundMessage, TriageTask
 from screening.patient.responses import save_answer, submit
 from screening.triage import follow_ups, tasks
-from screening.triage.tasks import Refused
 from tests.factories import make_task, make_user
 from tests.pages import page, text_of
 from tests.views.test_triage import post, sign_in

@@ -15,9 +15,10 @@ from screening.config.loaded import state
 from screening.core import clock
 from screening.core import constants as c
 from screening.core.extensions import db
+from screening.core.refusals import Conflict, Refused
 from screening.models import AuditEvent, ContactAttempt, Referral, TaskNote, TriageTask
 from screening.triage import tasks
-from screening.triage.tasks import Conflict, Context, Refused
+from screening.triage.tasks import Context
 from tests.factories import make_task, make_user
 
 DOMAINS = ["financial", "food", "housing", "isolation", "safety", "carer"]

@@ -1,0 +1,164 @@
+"""One way to write a staff form (README, "Staff forms").
+
+Every staff form is a `StaffForm`: WTForms through Flask-WTF, one class per form, its
+fields named as SPEC names the parameters. The rules live in the domain: an action raises
+`Refused` with every problem it found (`core.refusals`), and `submit` puts each on its
+field, so the NHS error summary lists every mistake of the form at once. Field
+validators hold only what no step of the pathway checks (the shape of a filter).
+
+A page with several forms gives each a `key`: its `<form id>` and the start of its
+fields' ids (`contacts-note`), which the error summary links to. A `FilterForm` is read
+from the query string (a GET form changes nothing, so it has no CSRF token) and answers
+its problems the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import date
+from typing import Any, ClassVar, TypeVar
+
+from flask import abort, request
+from flask_wtf import FlaskForm
+from wtforms import Field, StringField
+from wtforms.validators import ValidationError
+
+from ..core.extensions import db
+from ..core.refusals import Refused
+
+T = TypeVar("T")
+
+
+class StaffForm(FlaskForm):
+    key: ClassVar[str] = ""  # the form's id on its page; its fields' ids start with it
+    # Fields read from the request that the page has no input for (a download link's
+    # `table`): the error summary names their problems without a link that leads nowhere.
+    unlinked: ClassVar[frozenset[str]] = frozenset()
+
+    def __init__(self, *args: Any, key: str | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.key = key if key is not None else type(self).key
+        self.status = 200
+        for field in self:
+            field.id = f"{self.key}-{field.name}" if self.key else field.name
+
+    @classmethod
+    def blank(cls, **kwargs: Any) -> StaffForm:
+        """The form as a page first shows it, whatever the request carried."""
+        return cls(formdata=None, **kwargs)
+
+    def submit(self, action: Callable[[], object]) -> bool:
+        """Check the form, then run the domain's action; if either refuses, each problem
+        lands on its field, the status says why (400, or 409 for a colleague's change),
+        and the session keeps nothing of the attempt."""
+        if not self.validate_on_submit():
+            self.status = 400
+            return False
+        try:
+            action()
+        except Refused as refused:
+            db.session.rollback()
+            if refused.status == 404:
+                abort(404)
+            self.refuse(refused)
+            return False
+        return True
+
+    def refuse(self, refused: Refused) -> None:
+        """The one place a domain refusal becomes the form's errors."""
+        for problem in refused.problems:
+            self.add_error(problem.field, problem.message)
+        self.status = refused.status
+
+    def field(self, name: str) -> Field | None:
+        """A field by the name it has in the request (`from`, not `from_`)."""
+        return next((field for field in self if field.name == name), None)
+
+    def add_error(self, name: str | None, message: str) -> None:
+        field = self.field(name) if name else None
+        if field is None:  # about the whole form, or a field the page does not show
+            self.form_errors.append(message)
+        else:
+            field.errors = [*field.errors, message]
+        self._errors = None  # WTForms caches `errors`
+        self.status = max(self.status, 400)
+
+    @property
+    def error_list(self) -> list[dict[str, str]]:
+        """Every error, in the order of the form, for the NHS error summary."""
+        link = {"href": f"#{self.key}"} if self.key else {}  # a form without an id: no link
+        found = [{"text": text, **link} for text in self.form_errors]
+        for field in self:
+            link = {} if field.name in self.unlinked else {"href": f"#{field.id}"}
+            found += [{"text": text, **link} for text in field.errors]
+        return found
+
+    def message_for(self, name: str) -> dict[str, str] | None:
+        """A field's NHS.UK `errorMessage`, or none."""
+        errors = self._named(name).errors
+        return {"text": " ".join(errors)} if errors else None
+
+    def value(self, name: str) -> Any:
+        """What the field shows: what was sent, or its default; never None."""
+        data = self._named(name).data
+        return "" if data is None else data
+
+    def _named(self, name: str) -> Field:
+        field = self.field(name)
+        if field is None:  # a template's typo must fail, not show an empty field
+            raise KeyError(f"{type(self).__name__} has no field {name!r}")
+        return field
+
+
+class FilterForm(StaffForm):
+    """Filters in the query string. Always checked: a mistyped bookmark must say so."""
+
+    class Meta:
+        csrf = False  # a GET form changes nothing, and its address is bookmarked
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(formdata=request.args, **kwargs)
+
+    def check(self) -> bool:
+        """Are the filters usable? If not, every problem is on the form."""
+        if self.validate():
+            return True
+        self.status = 400
+        return False
+
+    def read(self, parse: Callable[[Mapping[str, str]], T]) -> T | None:
+        """What `parse` (the domain's) makes of the query string, or None with every
+        problem on the form: the form's own and the domain's together."""
+        valid = self.check()
+        try:
+            parsed = parse(request.args)
+        except Refused as refused:
+            self.refuse(refused)
+            return None
+        return parsed if valid else None
+
+
+class DayField(StringField):
+    """A day, written as ISO 8601 (`2026-12-14`) in links, bookmarks and scripts."""
+
+    def __init__(self, label: str, *, message: str, **kwargs: Any) -> None:
+        super().__init__(label, **kwargs)
+        self.message = message
+
+    @property
+    def day(self) -> date | None:
+        text = (self.data or "").strip()
+        try:
+            return date.fromisoformat(text) if text else None
+        except ValueError:
+            return None
+
+    def pre_validate(self, form: Any) -> None:
+        if (self.data or "").strip() and self.day is None:
+            raise ValidationError(self.message)
+
+
+def page_number(field: Field, *, last: int = 10_000) -> int:
+    """The page a list was asked for; anything that is not one is the first page."""
+    text = (field.data or "").strip()
+    return int(text) if text.isdigit() and 0 < int(text) <= last else 1

@@ -1,0 +1,199 @@
+"""One way to write a staff form (`views.forms`): every error of a form at once, each
+linked from the error summary to its field, from the form's own checks or the domain's
+refusal; a blank form ignores what another form sent; a template's typo fails."""
+
+from __future__ import annotations
+
+import pytest
+from bs4 import BeautifulSoup
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy.orm import Session
+from wtforms import StringField
+
+from screening.core.refusals import Conflict, Problem, Refused
+from screening.views.forms import FilterForm, StaffForm
+from tests.factories import make_task
+from tests.pages import page, text_of
+from tests.views.test_triage import post, sign_in
+
+
+class ExampleForm(StaffForm):
+    key = "example"
+    name = StringField("Name")
+    when = StringField("When", name="from")
+
+
+def summary_of(html: BeautifulSoup) -> list[tuple[str, str | None]]:
+    """The error summary's items: text, and where each link leads (it must lead somewhere)."""
+    summary = html.select_one(".nhsuk-error-summary")
+    assert summary is not None, "no error summary"
+    items = []
+    for item in summary.select("li"):
+        link = item.find("a")
+        if link is not None:
+            assert html.select_one(link["href"]) is not None, f"{link['href']} leads nowhere"
+        items.append((text_of(item), link["href"] if link else None))
+    return items
+
+
+# --- the pattern itself ----------------------------------------------------------------------
+
+
+def test_a_refusal_lands_on_the_fields_it_names_in_the_forms_order(app: Flask) -> None:
+    with app.test_request_context(method="POST", data={"name": "x", "from": "y"}):
+        form = ExampleForm()
+        assert (form.name.id, form.when.id) == ("example-name", "example-from")
+        refused = Conflict.of(
+            [Problem("from", "Enter a real date"), Problem("name", "Enter a name")]
+        )
+        form.refuse(refused)
+        assert form.status == 409
+        assert form.error_list == [
+            {"text": "Enter a name", "href": "#example-name"},
+            {"text": "Enter a real date", "href": "#example-from"},
+        ]
+        assert form.message_for("from") == {"text": "Enter a real date"}
+        assert form.value("name") == "x"
+
+
+def test_a_refusal_about_no_field_of_the_form_links_to_the_form(app: Flask) -> None:
+    with app.test_request_context(method="POST"):
+        form = ExampleForm()
+        form.refuse(Refused("This task is closed"))
+        form.refuse(Refused("Not here", field="somewhere_else"))
+        assert form.error_list == [
+            {"text": "This task is closed", "href": "#example"},
+            {"text": "Not here", "href": "#example"},
+        ]
+
+
+def test_a_blank_form_ignores_what_the_request_sent(app: Flask) -> None:
+    with app.test_request_context(method="POST", data={"name": "typed into another form"}):
+        assert ExampleForm.blank().value("name") == ""
+        assert ExampleForm().value("name") == "typed into another form"
+
+
+def test_a_filter_form_reads_the_query_string_and_a_template_typo_fails(app: Flask) -> None:
+    class Filters(FilterForm):
+        clinic = StringField("Clinic")
+
+    with app.test_request_context("/?clinic=CARD1"):
+        form = Filters()
+        assert form.read(lambda args: args["clinic"].lower()) == "card1"
+        assert form.status == 200 and form.error_list == []
+        with pytest.raises(KeyError, match="no field 'clinc'"):
+            form.value("clinc")
+
+
+def test_a_filter_form_puts_the_domains_refusal_on_its_fields(app: Flask) -> None:
+    class Filters(FilterForm):
+        clinic = StringField("Clinic")
+
+    def parse(args: object) -> None:
+        raise Refused.of([Problem("clinic", "No such clinic"), Problem("to", "Too late")])
+
+    with app.test_request_context("/?clinic=NOPE"):
+        form = Filters()
+        assert form.read(parse) is None
+        assert form.status == 400
+        assert form.error_list == [
+            {"text": "Too late"},  # no field of this form, and the form has no id: no link
+            {"text": "No such clinic", "href": "#clinic"},
+        ]
+
+
+# --- every staff form shows every error at once ----------------------------------------------
+
+
+@pytest.fixture
+def admin(app: Flask, session: Session) -> FlaskClient:
+    return sign_in(app, session, "admin@example.nhs.uk", "admin")
+
+
+def test_a_new_account_with_three_mistakes_is_told_all_three(admin: FlaskClient) -> None:
+    html = page(
+        post(admin, "/admin/users", "/admin/users", email="", role="wizard", password="short"),
+        400,
+    )
+    assert summary_of(html) == [
+        ("Enter the person's email address", "#new-email"),
+        ("Select a role: admin, prescriber, clinician", "#new-role"),
+        ("A password needs at least 12 characters", "#new-password"),
+    ]
+    assert html.select_one("#new-email").find_parent(class_="nhsuk-form-group--error")
+
+
+@pytest.mark.parametrize(
+    ("action", "fields", "expected"),
+    [
+        (
+            "contacts",
+            {"method": "carrier_pigeon", "outcome": "", "note": "x" * 5001},
+            [
+                ("Select how you contacted the patient", "#contacts-method"),
+                ("Select what happened", "#contacts-outcome"),
+                ("The note must be 5000 characters or fewer", "#contacts-note"),
+            ],
+        ),
+        (
+            "referrals",
+            {"service": "other", "other_name": " ", "domain": "astrology"},
+            [
+                ("Enter the name of the service you referred to", "#referrals-other_name"),
+                ("Select a need from the list, or none", "#referrals-domain"),
+            ],
+        ),
+        (
+            "sessions",
+            {"minutes": "0", "note": "x" * 5001},
+            [
+                ("Enter how long the session was, in minutes, from 1 to 600", "#sessions-minutes"),
+                ("The note must be 5000 characters or fewer", "#sessions-note"),
+            ],
+        ),
+        (
+            "follow-up",
+            {"questionnaire": "nope", "date": "soon"},
+            [
+                ("Select a questionnaire to send", "#follow-up-questionnaire"),
+                (
+                    "Enter the date to send it as year, month and day, like 2027-03-01",
+                    "#follow-up-date",
+                ),
+            ],
+        ),
+    ],
+)
+def test_a_task_action_with_several_mistakes_is_told_them_all_and_keeps_what_was_typed(
+    app: Flask, session: Session, action: str, fields: dict[str, str], expected: list
+) -> None:
+    task = make_task(session)
+    prescriber = sign_in(app, session, "sp@example.nhs.uk")
+    here = f"/triage/{task.id}"
+    html = page(post(prescriber, f"{here}/{action}", here, **fields), 400)
+    assert summary_of(html) == expected
+    typed = {name: value for name, value in fields.items() if name in ("note", "other_name")}
+    for name, value in typed.items():
+        field = html.select_one(f"#{action}-{name}")
+        shown = field.get_text() if field.name == "textarea" else field.get("value", "")
+        assert shown == value
+    # The other forms on the page are blank: nothing typed leaks into them.
+    assert html.select_one("#notes-text").get_text() == ""
+
+
+def test_the_report_names_every_bad_filter(app: Flask, session: Session) -> None:
+    clinician = sign_in(app, session, "doc@example.nhs.uk", "clinician")
+    html = page(clinician.get("/reports/funnel?clinic=NOPE&from=soon&to=later"), 400)
+    assert [href for _, href in summary_of(html)] == ["#clinic", "#from", "#to"]
+    download = page(clinician.get("/reports/funnel.csv?table=everything&from=soon"), 400)
+    assert [href for _, href in summary_of(download)] == ["#from", None]
+
+
+def test_a_clinic_day_that_is_not_a_day_is_asked_for_again(app: Flask, session: Session) -> None:
+    prescriber = sign_in(app, session, "sp@example.nhs.uk")
+    html = page(prescriber.get("/triage/clinic-day?date=31/02/2026"), 400)
+    assert summary_of(html) == [("Enter the day as year, month and day, like 2026-12-14", "#date")]
+    assert html.select_one("#date")["value"] == "31/02/2026"
+    assert html.title.get_text().startswith("Error: ")
+    assert html.select("[data-episode-id]") == []
