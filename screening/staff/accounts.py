@@ -127,7 +127,7 @@ def create_user(
     elif find_user(session, email) is not None:
         problems.add("email", f"A user with the email {email} already exists")
     if role not in ROLES:
-        problems.add("role", f"Select a role: {', '.join(ROLES)}")
+        problems.add("role", "Select a role")
     if len(password) < MIN_PASSWORD_LENGTH:
         problems.add("password", f"A password needs at least {MIN_PASSWORD_LENGTH} characters")
     problems.refuse()

@@ -34,6 +34,8 @@ ROLE_NAMES = {
 
 
 class NewUserForm(StaffForm):
+    """A colleague's account; `staff.accounts.create_user` checks every field at once."""
+
     key = "new"
     email = EmailField("Email address")
     role = StringField("Role")
@@ -66,7 +68,6 @@ class AuditFilterForm(FilterForm):
     action = StringField("Action")
     from_ = StringField("From (date)", name="from")
     to = StringField("To (date)")
-    page = StringField("Page")
 
 
 # --- staff accounts --------------------------------------------------------------------------

@@ -61,17 +61,8 @@ STATUS_NAMES = {
 
 
 class QueueFilterForm(FilterForm):
-    # A bad filter shows a page of its own, with no inputs for the summary to link to.
-    unlinked = frozenset(
-        {"status", "priority", "clinic", "domain", "assigned", "appointment", "page"}
-    )
-    status = StringField("Status")
-    priority = StringField("Priority")
-    clinic = StringField("Clinic")
-    domain = StringField("Need")
-    assigned = StringField("Assigned")
-    appointment = StringField("Appointment date")
-    page = StringField("Page")
+    """The queue's filters are links (`triage.queue.parse_filters` reads them). A bad one
+    shows a page of its own with no inputs, so each problem is the form's, unlinked."""
 
 
 class ToCallForm(FilterForm):
@@ -89,10 +80,15 @@ class ClaimForm(StaffForm):
     take_over = HiddenField()
 
 
-class AssignForm(StaffForm):
+class ChangeForm(StaffForm):
+    """A change of the task's status or holder: refused if a colleague changed it first."""
+
+    version = HiddenField()
+
+
+class AssignForm(ChangeForm):
     key = "assign"
     user_id = StringField("Social prescriber")
-    version = HiddenField()
 
 
 class ContactForm(StaffForm):
@@ -130,10 +126,9 @@ class NoteForm(StaffForm):
     text = TextAreaField("Note")
 
 
-class CloseForm(StaffForm):
+class CloseForm(ChangeForm):
     key = "close"
     outcome = StringField("How did it end?")
-    version = HiddenField()
 
 
 class FollowUpForm(StaffForm):
@@ -142,9 +137,8 @@ class FollowUpForm(StaffForm):
     date = StringField("Date to send it")
 
 
-class ReopenForm(StaffForm):
+class ReopenForm(ChangeForm):
     key = "reopen"
-    version = HiddenField()
 
 
 TASK_FORMS: tuple[type[StaffForm], ...] = (
