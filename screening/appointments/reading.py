@@ -26,6 +26,7 @@ from typing import Any
 from ..core import constants as c
 from ..core.clock import as_aware
 from ..core.identifiers import normalise_nhs_number, parse_uk_mobile, parse_uk_phone
+from ..core.numbers import whole_number
 
 REQUIRED_COLUMNS = (
     "appointment_id",
@@ -303,10 +304,9 @@ def _optional_fields(
         )
     decile = fields.get("imd_decile", "")
     if decile:
+        number = whole_number(decile, at_most=10)
         optional["imd_decile"] = (
-            int(decile)
-            if decile.isdigit() and 1 <= int(decile) <= 10
-            else _drop("imd_decile", "a whole number from 1 to 10", warnings)
+            number if number else _drop("imd_decile", "a whole number from 1 to 10", warnings)
         )
     return status, optional
 

@@ -66,7 +66,7 @@ def create_user_command(email: str, role: str) -> None:
             user = create_user(session, email, password, role)
         except Refused as exc:
             session.rollback()
-            fail(f"refused: {exc}")
+            fail("refused: " + "; ".join(problem.message for problem in exc.problems))
         session.commit()
         click.echo(f"created {user.role} user {user.email}")
 

@@ -11,9 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from ..core.constants import ROLES
+from ..core.numbers import whole_number
 from ..core.yamlsource import Problem
 from .files import load_clinics, load_services, load_settings, sms_length_warnings
 from .model import ENVIRONMENTS, LOG_LEVELS, SMS_BACKENDS, Config, ConfigError, SingleSignOn
+
+MAX_PROXIES = 10  # hops in front of the app; more is a typo, not a deployment
 
 
 def load_config(
@@ -63,10 +66,10 @@ def load_config(
         )
         smtp_url = None
 
-    proxies = env.get("SCREENING_TRUSTED_PROXIES", "0")
-    if not proxies.isdigit():
+    proxies = whole_number(env.get("SCREENING_TRUSTED_PROXIES", "0"), at_most=MAX_PROXIES)
+    if proxies is None:
         messages.append("SCREENING_TRUSTED_PROXIES: give the number of proxies in front, e.g. 1")
-        proxies = "0"
+        proxies = 0
 
     sso = _single_sign_on(env, environment, messages)
 
@@ -108,7 +111,7 @@ def load_config(
         ratelimit_storage_url=env.get("SCREENING_RATELIMIT_STORAGE_URL", "memory://"),
         smtp_url=smtp_url,
         mail_from=env.get("SCREENING_MAIL_FROM") or f"screening@{_host(public_base_url)}",
-        trusted_proxies=int(proxies),
+        trusted_proxies=proxies,
         translation_dirs=tuple(
             d for d in env.get("SCREENING_TRANSLATIONS_DIR", "").split(os.pathsep) if d
         ),

@@ -34,6 +34,8 @@ class Refused(ValueError):
     def of(cls, problems: Iterable[Problem]) -> Refused:
         """One refusal for several problems; the first one is its message."""
         found = list(problems)
+        if not found:
+            raise ValueError("a refusal needs at least one problem")
         refused = cls(found[0].message, field=found[0].field)
         refused.problems = found
         return refused

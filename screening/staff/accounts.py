@@ -250,10 +250,10 @@ def _record_unknown_email(session: Session, email: str, remote_addr: str | None)
 def change_role(
     session: Session, user: StaffUser, role: str, *, by: Actor, remote_addr: str | None
 ) -> None:
-    if role not in ROLES:
-        raise Refused("Select a role", field="role")
     if user.id == by.id:
         raise Refused("You cannot change your own role: ask another admin")
+    if role not in ROLES:
+        raise Refused("Select a role", field="role")
     if user.role == role:
         return
     before, user.role = user.role, role

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from ..core import clock, constants
 from ..core.identifiers import normalise_nhs_number
+from ..core.numbers import MAX_PAGE, whole_number
 from ..core.refusals import Problems
 from ..models import AuditEvent, Patient, StaffUser
 
@@ -118,7 +119,7 @@ def parse_filters(values: Mapping[str, str]) -> AuditFilters:
         action=action,
         since=since,
         until=until,
-        page=int(page) if page.isdigit() and 0 < int(page) < 100_000 else 1,
+        page=whole_number(page, at_most=MAX_PAGE) or 1,
     )
 
 

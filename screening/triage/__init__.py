@@ -3,7 +3,7 @@
 - creation: a task born of a submission (the triage rule), with its urgent alert queued
 - service_levels: working days and each task's due date
 - queue: the triage queue and `screening tasks`, as queries
-- tasks: every action on a task, each one transaction with its audit event; `Refused`
+- tasks: every action on a task, each one transaction with its audit event
 - details: what the task page shows: the patient, the answers, the timeline
 - calls: the to-call list and the clinic day
 - follow_ups: follow-up questionnaires scheduled from a task (SPEC §11)

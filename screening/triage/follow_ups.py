@@ -40,14 +40,8 @@ def schedule(
     config: Config,
 ) -> Episode:
     task = open_task(session, task_id)
-    questionnaire = questionnaires.get(questionnaire_id.strip())
-    problems = Problems()
-    if questionnaire is None:
-        problems.add("questionnaire", "Select a questionnaire to send")
-    when = _day(day, ctx.now, problems)
-    problems.refuse()
-    assert questionnaire is not None and when is not None  # refused above otherwise
     patient = task.episode.patient
+    # Nothing else on the form matters if the patient cannot be texted at all.
     if patient.mobile is None:
         raise Refused(
             "This patient has no mobile we can text: answer the questions with them instead",
@@ -55,6 +49,13 @@ def schedule(
         )
     if is_opted_out(session, patient.mobile):
         raise Refused("This patient's number has opted out of texts", field="questionnaire")
+    questionnaire = questionnaires.get(questionnaire_id.strip())
+    problems = Problems()
+    if questionnaire is None:
+        problems.add("questionnaire", "Select a questionnaire to send")
+    when = _day(day, ctx.now, problems)
+    problems.refuse()
+    assert questionnaire is not None and when is not None  # refused above otherwise
     due = datetime.combine(when, SEND_FROM, tzinfo=LONDON).astimezone(UTC)
     episode = Episode(
         patient_id=patient.id,

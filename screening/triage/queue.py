@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 
 from ..core import clock
 from ..core import constants as c
-from ..core.refusals import Problems, Refused
+from ..core.numbers import MAX_PAGE, whole_number
+from ..core.refusals import Problems
 from ..models import (
     Appointment,
     ContactAttempt,
@@ -186,10 +187,6 @@ class QueueFilters:
         return {key: value for key, value in params.items() if value}
 
 
-class BadFilter(Refused):
-    """Query parameters the queue does not understand; each problem says which and why."""
-
-
 def parse_filters(args: Mapping[str, str], *, clinics: set[str]) -> QueueFilters:
     """Query parameters to filters. Unknown values are refused, not silently ignored: a
     mistyped bookmark must not show a list that looks complete and is not."""
@@ -211,7 +208,7 @@ def parse_filters(args: Mapping[str, str], *, clinics: set[str]) -> QueueFilters
         appointment_on=_appointment_day(args, problems),
         page=_page(args, problems),
     )
-    problems.refuse(BadFilter)
+    problems.refuse()
     return filters
 
 
@@ -235,10 +232,11 @@ def _appointment_day(args: Mapping[str, str], problems: Problems) -> date | None
 
 def _page(args: Mapping[str, str], problems: Problems) -> int:
     text = args.get("page", "1").strip() or "1"
-    if not text.isdigit() or int(text) < 1:
+    page = whole_number(text, at_most=MAX_PAGE)
+    if not page:
         problems.add("page", f"'{text}' is not a page number")
         return 1
-    return min(int(text), 10_000)
+    return page
 
 
 @dataclass(frozen=True)

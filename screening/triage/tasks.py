@@ -23,6 +23,7 @@ from ..config import Settings
 from ..config.schema import RawService
 from ..core import clock
 from ..core import constants as c
+from ..core.numbers import MAX_ID, whole_number
 from ..core.refusals import Conflict, NotFound, Problems, Refused
 from ..models import (
     AuditEvent,
@@ -270,15 +271,15 @@ def _change(session: Session, conditions: list[Any], values: dict[str, Any]) -> 
 
 
 def _version(value: str | int) -> int:
-    text = str(value).strip()
-    if not text.isdigit():
+    version = whole_number(value, at_most=MAX_ID)
+    if version is None:
         raise Refused("This form is out of date. Reload the page and try again.")
-    return int(text)
+    return version
 
 
 def _colleague(session: Session, user_id: str | int) -> StaffUser:
-    text = str(user_id).strip()
-    user = session.get(StaffUser, int(text)) if text.isdigit() else None
+    number = whole_number(user_id, at_most=MAX_ID)
+    user = session.get(StaffUser, number) if number is not None else None
     if user is None or not user.active or user.role not in (c.ROLE_PRESCRIBER, c.ROLE_ADMIN):
         raise Refused("Select a social prescriber to assign the task to", field="user_id")
     return user
@@ -381,9 +382,9 @@ def record_session(
     session: Session, task_id: int, ctx: Context, *, minutes: str | int, note: str = ""
 ) -> SupportSession:
     task = open_task(session, task_id)
-    text = str(minutes).strip()
+    length = whole_number(minutes, at_most=SESSION_MINUTES_MAX)
     problems = Problems()
-    if not text.isdigit() or not 1 <= int(text) <= SESSION_MINUTES_MAX:
+    if not length:
         problems.add(
             "minutes",
             f"Enter how long the session was, in minutes, from 1 to {SESSION_MINUTES_MAX}",
@@ -391,11 +392,11 @@ def record_session(
     _check_note(note, problems)
     problems.refuse()
     held = SupportSession(
-        task_id=task.id, held_at=ctx.now, by_user_id=ctx.by.id, minutes=int(text), note=_note(note)
+        task_id=task.id, held_at=ctx.now, by_user_id=ctx.by.id, minutes=length, note=_note(note)
     )
     session.add(held)
     session.flush()
-    task_audit(session, ctx, c.AUDIT_TASK_SESSION, task, session_id=held.id, minutes=int(text))
+    task_audit(session, ctx, c.AUDIT_TASK_SESSION, task, session_id=held.id, minutes=length)
     session.commit()
     return held
 

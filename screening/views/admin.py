@@ -95,7 +95,7 @@ def _users_page(failed: StaffForm | None = None) -> ResponseReturnValue:
             failed=failed,
             role_names=ROLE_NAMES,
         ),
-        failed.status if failed is not None else 200,
+        failed.http_status if failed is not None else 200,
     )
 
 
@@ -205,5 +205,5 @@ def audit_trail() -> ResponseReturnValue:
             actions=audit.ACTIONS,
             pages=max(1, -(-total // audit.PAGE_SIZE)),
         ),
-        form.status,
+        form.http_status,
     )

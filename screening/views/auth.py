@@ -23,6 +23,7 @@ from ..config.loaded import state
 from ..core import clock
 from ..core.constants import AUDIT_LOGOUT, AUDIT_SESSION_TIMEOUT, ROLES
 from ..core.extensions import db, limiter, login_manager, remote_addr
+from ..core.numbers import MAX_ID, whole_number
 from ..models import StaffUser
 from ..staff import accounts as staff
 from ..staff import audit, sso
@@ -85,11 +86,13 @@ def _configure_login(_state: BlueprintSetupState) -> None:
 def load_staff(session_id: str) -> SignedInStaff | None:
     # A deactivated or deleted account, or one whose sessions were ended, loses its
     # sessions at its next request.
-    user_id, _, generation = session_id.partition(":")
-    if not user_id.isdigit() or not generation.isdigit():
+    user_text, _, generation_text = session_id.partition(":")
+    user_id = whole_number(user_text, at_most=MAX_ID)
+    generation = whole_number(generation_text, at_most=MAX_ID)
+    if user_id is None or generation is None:
         return None
-    user = db.session.get(StaffUser, int(user_id))
-    if user is None or not user.active or user.session_generation != int(generation):
+    user = db.session.get(StaffUser, user_id)
+    if user is None or not user.active or user.session_generation != generation:
         return None
     return SignedInStaff(user)
 

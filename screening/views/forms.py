@@ -21,12 +21,18 @@ from typing import Any, ClassVar, TypeVar
 from flask import abort, request
 from flask_wtf import FlaskForm
 from wtforms import Field, StringField
+from wtforms.fields.core import UnboundField
 from wtforms.validators import ValidationError
 
 from ..core.extensions import db
+from ..core.numbers import MAX_PAGE, whole_number
 from ..core.refusals import Refused
 
 T = TypeVar("T")
+
+
+def _is_field(value: object) -> bool:
+    return isinstance(value, UnboundField | Field)
 
 
 class StaffForm(FlaskForm):
@@ -35,12 +41,27 @@ class StaffForm(FlaskForm):
     # `table`): the error summary names their problems without a link that leads nowhere.
     unlinked: ClassVar[frozenset[str]] = frozenset()
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # A field named like one of these would be hidden by it (`status`, on a form
+        # with a `status` field, would be the answer's status, not the field).
+        taken = {name for name in dir(StaffForm) if not name.startswith("_")} | {
+            "anchor",
+            "http_status",
+        }
+        clashes = taken & {name for name, value in vars(cls).items() if _is_field(value)}
+        if clashes:
+            raise TypeError(f"{cls.__name__}: rename the field {', '.join(sorted(clashes))}")
+
     def __init__(self, *args: Any, key: str | None = None, **kwargs: Any) -> None:
+        # Only the form's own fields: not a JSON body or a file that Flask-WTF would read.
+        kwargs.setdefault("formdata", request.form if request.method == "POST" else None)
         super().__init__(*args, **kwargs)
         self.key = key if key is not None else type(self).key
-        self.status = 200
+        self.anchor = self.key  # where a problem about the whole form is linked
+        self.http_status = 200
         for field in self:
-            field.id = f"{self.key}-{field.name}" if self.key else field.name
+            field.id = f"{self.key}-{field.short_name}" if self.key else field.short_name
 
     @classmethod
     def blank(cls, **kwargs: Any) -> StaffForm:
@@ -52,7 +73,7 @@ class StaffForm(FlaskForm):
         lands on its field, the status says why (400, or 409 for a colleague's change),
         and the session keeps nothing of the attempt."""
         if not self.validate_on_submit():
-            self.status = 400
+            self.http_status = 400
             return False
         try:
             action()
@@ -68,11 +89,11 @@ class StaffForm(FlaskForm):
         """The one place a domain refusal becomes the form's errors."""
         for problem in refused.problems:
             self.add_error(problem.field, problem.message)
-        self.status = refused.status
+        self.http_status = refused.status
 
     def field(self, name: str) -> Field | None:
         """A field by the name it has in the request (`from`, not `from_`)."""
-        return next((field for field in self if field.name == name), None)
+        return next((field for field in self if field.short_name == name), None)
 
     def add_error(self, name: str | None, message: str) -> None:
         field = self.field(name) if name else None
@@ -80,16 +101,15 @@ class StaffForm(FlaskForm):
             self.form_errors.append(message)
         else:
             field.errors = [*field.errors, message]
-        self._errors = None  # WTForms caches `errors`
-        self.status = max(self.status, 400)
+        self.http_status = max(self.http_status, 400)
 
     @property
     def error_list(self) -> list[dict[str, str]]:
         """Every error, in the order of the form, for the NHS error summary."""
-        link = {"href": f"#{self.key}"} if self.key else {}  # a form without an id: no link
+        link = {"href": f"#{self.anchor}"} if self.anchor else {}  # no id on the page: no link
         found = [{"text": text, **link} for text in self.form_errors]
         for field in self:
-            link = {} if field.name in self.unlinked else {"href": f"#{field.id}"}
+            link = {} if field.short_name in self.unlinked else {"href": f"#{field.id}"}
             found += [{"text": text, **link} for text in field.errors]
         return found
 
@@ -98,10 +118,10 @@ class StaffForm(FlaskForm):
         errors = self._named(name).errors
         return {"text": " ".join(errors)} if errors else None
 
-    def value(self, name: str) -> Any:
-        """What the field shows: what was sent, or its default; never None."""
+    def value(self, name: str) -> str:
+        """What the field shows: what was sent, or its default, as text; never None."""
         data = self._named(name).data
-        return "" if data is None else data
+        return "" if data is None else str(data)
 
     def _named(self, name: str) -> Field:
         field = self.field(name)
@@ -117,13 +137,14 @@ class FilterForm(StaffForm):
         csrf = False  # a GET form changes nothing, and its address is bookmarked
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(formdata=request.args, **kwargs)
+        kwargs.setdefault("formdata", request.args)
+        super().__init__(**kwargs)
 
     def check(self) -> bool:
         """Are the filters usable? If not, every problem is on the form."""
         if self.validate():
             return True
-        self.status = 400
+        self.http_status = 400
         return False
 
     def read(self, parse: Callable[[Mapping[str, str]], T]) -> T | None:
@@ -158,7 +179,6 @@ class DayField(StringField):
             raise ValidationError(self.message)
 
 
-def page_number(field: Field, *, last: int = 10_000) -> int:
+def page_number(field: Field) -> int:
     """The page a list was asked for; anything that is not one is the first page."""
-    text = (field.data or "").strip()
-    return int(text) if text.isdigit() and 0 < int(text) <= last else 1
+    return whole_number(field.data, at_most=MAX_PAGE) or 1

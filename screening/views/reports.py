@@ -53,7 +53,10 @@ class ReportFilterForm(FilterForm):
     from_ = StringField("Appointments from (date)", name="from")
     to = StringField("Appointments to (date)")
     suppress = StringField("For publication")
-    table = StringField("Table")  # the CSV download's
+
+
+class ReportDownloadForm(ReportFilterForm):
+    table = StringField("Table")
 
     def validate_table(self, field: Field) -> None:
         if field.data and field.data not in TABLES:
@@ -122,13 +125,13 @@ def _page(
                 **({"suppress": "yes"} if publish else {}),
             ),
         ),
-        form.status,
+        form.http_status,
     )
 
 
 @bp.get("/funnel.csv")
 def funnel_csv() -> ResponseReturnValue:
-    form = ReportFilterForm()
+    form = ReportDownloadForm()
     table = form.value("table") or "stages"
     # A download link with a bad filter answers the report's form with what to fix, as the
     # report itself does: a person followed it, and a script still sees the 400.

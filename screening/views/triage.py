@@ -1,11 +1,11 @@
 """The social prescriber's pages (SPEC §8): the queue, the task and its actions.
 
-Thin: each view parses the request, calls one function of `screening.triage`, and renders
-or redirects. Each form is a class below (`views.forms`). An action that succeeds answers 303 to the
+Thin: each view reads its form (a class below, `views.forms`), calls one function of
+`screening.triage`, and renders or redirects. An action that succeeds answers 303 to the
 task page (POST-redirect-GET, so a refresh never repeats it); one that is refused
 re-renders the task page with every problem in its error summary and the status the
-refusal carries (400 bad input, 409 a colleague's change).
-Every page that shows a patient records who saw whom in the audit trail.
+refusal carries (400 bad input, 409 a colleague's change). Every page that shows a
+patient records who saw whom in the audit trail.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from ..config.loaded import state
 from ..core import clock
 from ..core import constants as c
 from ..core.extensions import db, remote_addr
-from ..models import Episode, StaffUser, TriageTask
+from ..models import Episode, Referral, StaffUser, TriageTask
 from ..staff import audit
 from ..triage import calls, follow_ups, tasks
 from ..triage.details import (
@@ -141,7 +141,8 @@ class ReopenForm(ChangeForm):
     key = "reopen"
 
 
-TASK_FORMS: tuple[type[StaffForm], ...] = (
+# What the task page draws in each state (a closed task can only be reopened).
+OPEN_TASK_FORMS: tuple[type[StaffForm], ...] = (
     ClaimForm,
     AssignForm,
     ContactForm,
@@ -150,8 +151,8 @@ TASK_FORMS: tuple[type[StaffForm], ...] = (
     NoteForm,
     CloseForm,
     FollowUpForm,
-    ReopenForm,
 )
+CLOSED_TASK_FORMS: tuple[type[StaffForm], ...] = (ClaimForm, ReopenForm)
 
 
 # --- the queue ---------------------------------------------------------------------------
@@ -163,7 +164,7 @@ def queue() -> ResponseReturnValue:
     form = QueueFilterForm()
     filters = form.read(lambda args: parse_filters(args, clinics=set(loaded.config.clinics)))
     if filters is None:
-        return render_template("triage/bad_filter.html", form=form), form.status
+        return render_template("triage/bad_filter.html", form=form), form.http_status
     page = queue_page(
         db.session(),
         filters,
@@ -245,7 +246,7 @@ def _call_page(episode_id: int, form: StaffForm) -> ResponseReturnValue:
             reason_names=calls.REASON_NAMES,
             outcome_names=OUTCOME_NAMES,
         ),
-        form.status,
+        form.http_status,
     )
 
 
@@ -278,7 +279,7 @@ def log_call(episode_id: int) -> ResponseReturnValue:
 def clinic_day() -> ResponseReturnValue:
     form = ClinicDayForm()
     if not form.check():  # the page again, with the day to fix and no list
-        return render_template("triage/clinic_day.html", form=form, found=None), form.status
+        return render_template("triage/clinic_day.html", form=form, found=None), form.http_status
     day = form.date.day or today()
     found = calls.clinic_day(db.session(), day)
     shown = [entry.patient_id for entry in found.to_see + found.not_screened]
@@ -313,10 +314,10 @@ def _task_page(task_id: int, failed: StaffForm | None = None) -> ResponseReturnV
         abort(404)
     loaded = state()
     view = task_view(session, found, loaded.config, loaded.questionnaires.questionnaires)
-    forms = {form.key: form for form in (cls.blank() for cls in TASK_FORMS)}
-    for referral in view.referrals:
-        forms[f"referral-{referral.id}"] = ReferralStatusForm.blank(key=f"referral-{referral.id}")
+    forms = _task_forms(found, view.referrals)
     if failed is not None:
+        if failed.key not in forms:  # a colleague closed or reopened it: not on the page now
+            failed.anchor = ClaimForm.key
         forms[failed.key] = failed
     audit.record(
         session,
@@ -365,8 +366,22 @@ def _task_page(task_id: int, failed: StaffForm | None = None) -> ResponseReturnV
                 key=lambda q: (q.triage.create_tasks, q.id),  # outcome measures first
             ),
         ),
-        failed.status if failed is not None else 200,
+        failed.http_status if failed is not None else 200,
     )
+
+
+def _task_forms(task: TriageTask, referrals: list[Referral]) -> dict[str, StaffForm]:
+    """The forms the task page draws, blank, by key: what its state allows."""
+    if task.status == c.TASK_CLOSED:
+        drawn = [cls.blank() for cls in CLOSED_TASK_FORMS]
+    else:
+        drawn = [cls.blank() for cls in OPEN_TASK_FORMS]
+        drawn += [
+            ReferralStatusForm.blank(key=f"referral-{referral.id}")
+            for referral in referrals
+            if c.REFERRAL_NEXT[referral.status]
+        ]
+    return {form.key: form for form in drawn}
 
 
 def _act(

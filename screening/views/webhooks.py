@@ -13,6 +13,7 @@ from ..config.loaded import state
 from ..core import clock
 from ..core.constants import OPT_OUT_REPLY
 from ..core.extensions import csrf, db
+from ..core.numbers import MAX_ID, whole_number
 from ..invitations.opt_outs import START_WORDS, STOP_WORDS, keyword, lift_opt_out, record_opt_out
 from ..sms.delivery import record_status
 
@@ -41,7 +42,7 @@ def status() -> tuple[str, int]:
         db.session(),
         sid=sid,
         twilio_status=request.form.get("MessageStatus", ""),
-        error_code=int(code) if code.isdigit() else None,
+        error_code=whole_number(code, at_most=MAX_ID),
         now=clock.now(),
     )
     db.session.commit()

@@ -169,7 +169,7 @@ def test_there_is_no_import_circle() -> None:
 # page's `next` (where to go afterwards, not a field of any form).
 READS_ANYTHING = {"screening.views.forms", "screening.views.patient", "screening.views.webhooks"}
 READS_ONLY = {"screening.views.auth": {"next"}}
-REQUEST_DATA = {"form", "args", "values", "files", "data", "get_json"}
+REQUEST_DATA = {"form", "args", "values", "files", "data", "json", "get_json", "get_data", "stream"}
 
 
 def request_reads(path: Path) -> list[tuple[int, str | None]]:

@@ -14,7 +14,7 @@ from wtforms import StringField
 from screening.core.refusals import Conflict, Problem, Refused
 from screening.views.forms import FilterForm, StaffForm
 from tests.factories import make_task
-from tests.pages import page, text_of
+from tests.pages import csrf_token, page, text_of
 from tests.views.test_triage import post, sign_in
 
 
@@ -48,7 +48,7 @@ def test_a_refusal_lands_on_the_fields_it_names_in_the_forms_order(app: Flask) -
             [Problem("from", "Enter a real date"), Problem("name", "Enter a name")]
         )
         form.refuse(refused)
-        assert form.status == 409
+        assert form.http_status == 409
         assert form.error_list == [
             {"text": "Enter a name", "href": "#example-name"},
             {"text": "Enter a real date", "href": "#example-from"},
@@ -68,6 +68,21 @@ def test_a_refusal_about_no_field_of_the_form_links_to_the_form(app: Flask) -> N
         ]
 
 
+def test_a_field_named_like_the_forms_own_attributes_is_refused_when_defined() -> None:
+    with pytest.raises(TypeError, match="rename the field http_status, value"):
+
+        class Clashing(StaffForm):
+            value = StringField("Value")
+            http_status = StringField("Status")
+
+
+def test_only_the_posted_form_is_read_and_its_values_are_text(app: Flask) -> None:
+    with app.test_request_context(method="POST", json={"name": 5}):
+        assert ExampleForm().value("name") == ""  # a JSON body is not a staff form
+    with app.test_request_context(method="POST", data={"name": "5"}):
+        assert ExampleForm().value("name") == "5"
+
+
 def test_a_blank_form_ignores_what_the_request_sent(app: Flask) -> None:
     with app.test_request_context(method="POST", data={"name": "typed into another form"}):
         assert ExampleForm.blank().value("name") == ""
@@ -79,9 +94,10 @@ def test_a_filter_form_reads_the_query_string_and_a_template_typo_fails(app: Fla
         clinic = StringField("Clinic")
 
     with app.test_request_context("/?clinic=CARD1"):
+        assert Filters.blank().value("clinic") == ""
         form = Filters()
         assert form.read(lambda args: args["clinic"].lower()) == "card1"
-        assert form.status == 200 and form.error_list == []
+        assert form.http_status == 200 and form.error_list == []
         with pytest.raises(KeyError, match="no field 'clinc'"):
             form.value("clinc")
 
@@ -96,7 +112,7 @@ def test_a_filter_form_puts_the_domains_refusal_on_its_fields(app: Flask) -> Non
     with app.test_request_context("/?clinic=NOPE"):
         form = Filters()
         assert form.read(parse) is None
-        assert form.status == 400
+        assert form.http_status == 400
         assert form.error_list == [
             {"text": "Too late"},  # no field of this form, and the form has no id: no link
             {"text": "No such clinic", "href": "#clinic"},
@@ -197,3 +213,57 @@ def test_a_clinic_day_that_is_not_a_day_is_asked_for_again(app: Flask, session: 
     assert html.select_one("#date")["value"] == "31/02/2026"
     assert html.title.get_text().startswith("Error: ")
     assert html.select("[data-episode-id]") == []
+
+
+def test_a_refusal_on_a_form_a_colleague_took_off_the_page_links_to_the_top(
+    app: Flask, session: Session
+) -> None:
+    task = make_task(session)
+    here = f"/triage/{task.id}"
+    prescriber = sign_in(app, session, "sp@example.nhs.uk")
+    token = csrf_token(page(prescriber.get(here)))  # the page as it was drawn
+    colleague = sign_in(app, session, "colleague@example.nhs.uk")
+    post(colleague, f"{here}/close", here, outcome="not_needed", version=str(task.version))
+    response = prescriber.post(
+        f"{here}/notes", data={"csrf_token": token, "text": "Rang back, all sorted"}
+    )
+    html = page(response, 409)
+    assert html.select_one("#notes") is None  # a closed task draws no note form
+    [(text, href)] = summary_of(html)
+    assert "closed" in text and href == "#claim"
+
+
+@pytest.mark.parametrize(
+    ("path", "fields"),
+    [
+        ("sessions", {"minutes": "²"}),
+        ("sessions", {"minutes": "9" * 5000}),
+        ("assign", {"user_id": "²", "version": "1"}),
+        ("assign", {"user_id": "9" * 5000, "version": "1"}),
+        ("close", {"outcome": "not_needed", "version": "²"}),
+    ],
+)
+def test_numbers_that_are_not_whole_numbers_are_refused_not_a_server_error(
+    app: Flask, session: Session, path: str, fields: dict[str, str]
+) -> None:
+    task = make_task(session)
+    here = f"/triage/{task.id}"
+    prescriber = sign_in(app, session, "sp@example.nhs.uk")
+    html = page(post(prescriber, f"{here}/{path}", here, **fields), 400)
+    assert summary_of(html)
+
+
+def test_a_page_number_that_is_not_one_is_refused_or_read_as_the_first(
+    app: Flask, session: Session, admin: FlaskClient
+) -> None:
+    prescriber = sign_in(app, session, "sp@example.nhs.uk")
+    assert "'²' is not a page number" in text_of(page(prescriber.get("/triage?page=²"), 400))
+    assert prescriber.get("/triage/to-call?page=²").status_code == 200
+    assert admin.get("/admin/audit?page=" + "9" * 5000).status_code == 200
+
+
+def test_the_report_page_itself_ignores_a_download_links_table(
+    app: Flask, session: Session
+) -> None:
+    clinician = sign_in(app, session, "doc@example.nhs.uk", "clinician")
+    assert clinician.get("/reports/funnel?table=bogus").status_code == 200
