@@ -25,6 +25,7 @@ from .views import (
     auth,
     formatting,
     health,
+    navigation,
     patient,
     reports,
     security,
@@ -79,6 +80,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     _register_blueprints(app)
     security.init_app(app)
     formatting.init_app(app)
+    navigation.init_app(app)
     return app
 
 

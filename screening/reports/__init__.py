@@ -19,9 +19,9 @@ from sqlalchemy.orm import Session
 
 from ..models import Clinic
 from .filters import BadFilter, Filters, parse_filters
-from .funnel import funnel_report
+from .funnel import funnel_report, stages_only
 
-__all__ = ["BadFilter", "Filters", "build_report", "parse_report_filters"]
+__all__ = ["BadFilter", "Filters", "build_report", "parse_report_filters", "stages_only"]
 
 
 def _known(session: Session, loaded: Any) -> tuple[dict[str, str], set[str]]:

@@ -123,6 +123,11 @@ def _exact(count: int) -> int:
     return count
 
 
+def stages_only(session: Session, filters: Filters) -> list[dict[str, Any]]:
+    """The report's first table alone, exact (the home page's line per stage)."""
+    return stage_entries(queries.stage_totals(session, filters))
+
+
 # --- the cohort pass, folded -------------------------------------------------------------
 
 

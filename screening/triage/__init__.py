@@ -3,6 +3,7 @@
 - creation: a task born of a submission (the triage rule), with its urgent alert queued
 - service_levels: working days and each task's due date
 - queue: the triage queue and `screening tasks`, as queries
+- counts: the home page's counts, each by its list's own query
 - tasks: every action on a task, each one transaction with its audit event
 - details: what the task page shows: the patient, the answers, the timeline
 - calls: the to-call list and the clinic day

@@ -96,11 +96,39 @@ def _declined_on_the_phone() -> Any:
 def to_call(
     session: Session, *, now: datetime, days_before: int, unanswered_limit: int, page: int = 1
 ) -> CallList:
-    """Episodes to phone, by appointment time, each with its reason and calls so far.
+    """Episodes to phone, by appointment time, each with its reason and calls so far."""
+    conditions = _to_call_conditions(now, days_before, unanswered_limit)
+    total = count_to_call(
+        session, now=now, days_before=days_before, unanswered_limit=unanswered_limit
+    )
+    rows = session.execute(
+        _entry_columns(_reason())
+        .join(Appointment, _OWNED)
+        .where(*conditions)
+        .order_by(Appointment.appointment_at, Episode.id)
+        .limit(PAGE_SIZE)
+        .offset((page - 1) * PAGE_SIZE)
+    ).all()
+    entries = _with_calls(session, [_entry(row) for row in rows])
+    return CallList(entries, total, page, max(1, math.ceil(total / PAGE_SIZE)))
 
-    Leaves out the completed and the cancelled, those with `unanswered_limit` unanswered
-    calls, and those who told a caller they did not want help."""
-    reason = _reason()
+
+def count_to_call(
+    session: Session, *, now: datetime, days_before: int, unanswered_limit: int
+) -> int:
+    """How many entries the to-call list has (the home page's count is the list's)."""
+    conditions = _to_call_conditions(now, days_before, unanswered_limit)
+    return (
+        session.scalar(
+            select(func.count()).select_from(Appointment).join(Episode, _OWNED).where(*conditions)
+        )
+        or 0
+    )
+
+
+def _to_call_conditions(now: datetime, days_before: int, unanswered_limit: int) -> list[Any]:
+    """Who is on the list. Leaves out the completed and the cancelled, those with
+    `unanswered_limit` unanswered calls, and those who told a caller they did not want help."""
     standing_since = now - timedelta(days=STANDING_DAYS_AFTER)
     no_response = and_(
         Episode.invited_at.is_not(None),
@@ -114,7 +142,7 @@ def to_call(
         Episode.status.in_([c.EPISODE_NEEDS_CALL, c.EPISODE_SEND_FAILED]),
         Appointment.status == c.APPOINTMENT_DNA,
     )
-    conditions = [
+    return [
         # Every entry's appointment is at most a week old: this bound lets the query start
         # from the appointments index instead of reading every episode ever made.
         Appointment.appointment_at >= standing_since,
@@ -124,19 +152,6 @@ def to_call(
         _unanswered_calls() < unanswered_limit,
         ~_declined_on_the_phone(),
     ]
-    total = session.scalar(
-        select(func.count()).select_from(Appointment).join(Episode, _OWNED).where(*conditions)
-    )
-    rows = session.execute(
-        _entry_columns(reason)
-        .join(Appointment, _OWNED)
-        .where(*conditions)
-        .order_by(Appointment.appointment_at, Episode.id)
-        .limit(PAGE_SIZE)
-        .offset((page - 1) * PAGE_SIZE)
-    ).all()
-    entries = _with_calls(session, [_entry(row) for row in rows])
-    return CallList(entries, total or 0, page, max(1, math.ceil((total or 0) / PAGE_SIZE)))
 
 
 # An episode and the appointment that owns it, joined from the appointment's side: the lists

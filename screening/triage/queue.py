@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import case, exists, func, select
+from sqlalchemy import and_, case, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from ..core import clock
@@ -29,12 +29,13 @@ from ..models import (
     StaffUser,
     TriageTask,
 )
-from .service_levels import due_on
+from .service_levels import add_working_days, due_on
 
 PAGE_SIZE = 25
 STATUS_ACTIVE = "active"  # the queue's default: open and assigned
 ASSIGNED_ME = "me"
 ASSIGNED_NOBODY = "unassigned"
+OVERDUE_YES = "yes"
 
 _PRIORITY_ORDER = case(
     {c.PRIORITY_URGENT: 0, c.PRIORITY_HIGH: 1, c.PRIORITY_ROUTINE: 2}, value=TriageTask.priority
@@ -161,11 +162,12 @@ class QueueFilters:
     domain: str | None = None
     assigned: str | None = None  # ASSIGNED_ME or ASSIGNED_NOBODY
     appointment_on: date | None = None
+    overdue: bool = False  # active tasks past their due date only
     page: int = 1
 
     def without(self, name: str) -> QueueFilters:
-        default = STATUS_ACTIVE if name == "status" else None
-        return replace(self, **{name: default, "page": 1})
+        defaults: dict[str, object] = {"status": STATUS_ACTIVE, "overdue": False}
+        return replace(self, **{name: defaults.get(name), "page": 1})
 
     def with_value(self, name: str, value: object) -> QueueFilters:
         """These filters with one changed; a new filter starts again at page 1."""
@@ -182,6 +184,7 @@ class QueueFilters:
             "domain": self.domain,
             "assigned": self.assigned,
             "appointment": self.appointment_on.isoformat() if self.appointment_on else None,
+            "overdue": OVERDUE_YES if self.overdue else None,
             "page": str(self.page) if self.page > 1 else None,
         }
         return {key: value for key, value in params.items() if value}
@@ -206,6 +209,7 @@ def parse_filters(args: Mapping[str, str], *, clinics: set[str]) -> QueueFilters
         domain=_domain(args, problems),
         assigned=choice("assigned", {ASSIGNED_ME, ASSIGNED_NOBODY}),
         appointment_on=_appointment_day(args, problems),
+        overdue=_overdue(args, problems),
         page=_page(args, problems),
     )
     problems.refuse()
@@ -219,6 +223,13 @@ def _domain(args: Mapping[str, str], problems: Problems) -> str | None:
         problems.add("domain", f"'{domain}' is not a domain the queue knows")
         return None
     return domain
+
+
+def _overdue(args: Mapping[str, str], problems: Problems) -> bool:
+    text = args.get("overdue", "").strip()
+    if text and text != OVERDUE_YES:
+        problems.add("overdue", f"'{text}' is not a choice of the overdue filter: use overdue=yes")
+    return text == OVERDUE_YES
 
 
 def _appointment_day(args: Mapping[str, str], problems: Problems) -> date | None:
@@ -237,6 +248,15 @@ def _page(args: Mapping[str, str], problems: Problems) -> int:
         problems.add("page", f"'{text}' is not a page number")
         return 1
     return page
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who looks at the queue, and when: what `assigned=me` and `overdue=yes` mean."""
+
+    user_id: int
+    today: date  # London
+    sla_working_days: Mapping[str, int]
 
 
 @dataclass(frozen=True)
@@ -278,6 +298,7 @@ def queue_page(
     page_size: int | None = None,
 ) -> QueuePage:
     page_size = page_size or PAGE_SIZE
+    viewer = Viewer(user_id, today, sla_working_days)
     query = (
         select(
             TriageTask.id,
@@ -300,7 +321,7 @@ def queue_page(
         .outerjoin(StaffUser, TriageTask.assigned_to_user_id == StaffUser.id)
         # The page's tasks are chosen from the tasks' own index first; only those 25 are
         # joined to their episode, patient, appointment and holder.
-        .where(TriageTask.id.in_(_page_of_ids(filters, user_id, page_size)))
+        .where(TriageTask.id.in_(_page_of_ids(filters, viewer, page_size)))
         .order_by(*_ORDER)
     )
     rows = session.execute(query).all()
@@ -326,7 +347,7 @@ def queue_page(
                 nhs_number=row.nhs_number,
             )
         )
-    counts = _facet_counts(session, filters, user_id)
+    counts = _facet_counts(session, filters, viewer)
     total = counts["status"].get(filters.status, 0)
     return QueuePage(
         filters=filters,
@@ -337,10 +358,15 @@ def queue_page(
     )
 
 
-def _page_of_ids(filters: QueueFilters, user_id: int, page_size: int) -> Any:
+def count_tasks(session: Session, filters: QueueFilters, viewer: Viewer) -> int:
+    """How many tasks the queue lists for `filters`: by the list's own conditions."""
+    return session.scalar(select(func.count()).where(*_conditions(filters, viewer))) or 0
+
+
+def _page_of_ids(filters: QueueFilters, viewer: Viewer, page_size: int) -> Any:
     return (
         select(TriageTask.id)
-        .where(*_conditions(filters, user_id))
+        .where(*_conditions(filters, viewer))
         .order_by(*_ORDER)
         .limit(page_size)
         .offset((filters.page - 1) * page_size)
@@ -348,7 +374,7 @@ def _page_of_ids(filters: QueueFilters, user_id: int, page_size: int) -> Any:
     )
 
 
-def _conditions(filters: QueueFilters, user_id: int, *, any_status: bool = False) -> list[Any]:
+def _conditions(filters: QueueFilters, viewer: Viewer, *, any_status: bool = False) -> list[Any]:
     conditions: list[Any] = []
     if any_status:
         pass  # the status counts group by status
@@ -364,25 +390,58 @@ def _conditions(filters: QueueFilters, user_id: int, *, any_status: bool = False
         # `domains` holds the task's flagged domains between spaces: " food housing ".
         conditions.append(TriageTask.domains.contains(f" {filters.domain} ", autoescape=True))
     if filters.assigned == ASSIGNED_ME:
-        conditions.append(TriageTask.assigned_to_user_id == user_id)
+        conditions.append(TriageTask.assigned_to_user_id == viewer.user_id)
     elif filters.assigned == ASSIGNED_NOBODY:
         conditions.append(TriageTask.assigned_to_user_id.is_(None))
-    return conditions + _appointment_condition(filters)
+    return conditions + _unfaceted_conditions(filters, viewer)
 
 
-def _appointment_condition(filters: QueueFilters) -> list[Any]:
-    if not filters.appointment_on:
-        return []
-    start = datetime.combine(filters.appointment_on, time(), tzinfo=clock.LONDON)
+def _unfaceted_conditions(filters: QueueFilters, viewer: Viewer) -> list[Any]:
+    """The filters without a count of their own: the facet counts apply them in SQL."""
+    conditions = []
+    if filters.appointment_on:
+        conditions.append(_appointment_on(filters.appointment_on))
+    if filters.overdue:
+        conditions.append(_past_due(viewer))
+    return conditions
+
+
+def _past_due(viewer: Viewer) -> Any:
+    """Active tasks past their due date (SPEC §10). A task's due date only grows with its
+    creation day, so "overdue" is "created before a cut-off", one per priority: a range on
+    the tasks' index rather than a due date worked out for every task."""
+    return and_(
+        TriageTask.status.in_(sorted(c.ACTIVE_TASK_STATUSES)),
+        or_(
+            *(
+                and_(
+                    TriageTask.priority == priority,
+                    TriageTask.created_at < _created_before(viewer.today, days),
+                )
+                for priority, days in sorted(viewer.sla_working_days.items())
+            )
+        ),
+    )
+
+
+def _created_before(today: date, working_days: int) -> datetime:
+    """The first moment (UTC) at which a task created is not overdue `today`."""
+    day = today - timedelta(days=1)
+    while add_working_days(day, working_days) >= today:
+        day -= timedelta(days=1)
+    # `day` is the last London day whose tasks are due before today.
+    return datetime.combine(day + timedelta(days=1), time(), tzinfo=clock.LONDON).astimezone(UTC)
+
+
+def _appointment_on(day: date) -> Any:
+    start = datetime.combine(day, time(), tzinfo=clock.LONDON)
     end = start + timedelta(days=1)
-    return [
-        exists().where(
-            Episode.id == TriageTask.episode_id,
-            Appointment.id == Episode.appointment_id,
-            Appointment.appointment_at >= start.astimezone(UTC),
-            Appointment.appointment_at < end.astimezone(UTC),
-        )
-    ]
+    return exists().where(
+        Episode.id == TriageTask.episode_id,
+        Appointment.id == Episode.appointment_id,
+        Appointment.appointment_at >= start.astimezone(UTC),
+        Appointment.appointment_at < end.astimezone(UTC),
+    )
 
 
 # --- the filter counts, folded from grouped rows -------------------------------------------------
@@ -417,15 +476,15 @@ class _Group:
         return all(ok for name, ok in checks.items() if name != facet)
 
 
-def _facet_counts(session: Session, filters: QueueFilters, user_id: int) -> dict[str, Any]:
+def _facet_counts(session: Session, filters: QueueFilters, viewer: Viewer) -> dict[str, Any]:
     """Every filter link's count, and the total, from two grouped scans of the tasks' own
     index: one over the statuses on screen, one over the others (for the status links).
     One grouped query per filter would read the tasks seven times."""
     shown = {filters.status} if filters.status in c.TASK_STATUSES else set(c.ACTIVE_TASK_STATUSES)
-    groups = _groups(session, filters, user_id, TriageTask.status.in_(sorted(shown)))
+    groups = _groups(session, filters, viewer, TriageTask.status.in_(sorted(shown)))
     others = set(c.TASK_STATUSES) - shown
     others_groups = _groups(
-        session, filters, user_id, TriageTask.status.in_(sorted(others)), status_only=True
+        session, filters, viewer, TriageTask.status.in_(sorted(others)), status_only=True
     )
     counts: dict[str, dict[str, int]] = {facet: {} for facet in FACETS}
 
@@ -456,7 +515,7 @@ def _facet_counts(session: Session, filters: QueueFilters, user_id: int) -> dict
 def _groups(
     session: Session,
     filters: QueueFilters,
-    user_id: int,
+    viewer: Viewer,
     statuses: Any,
     *,
     status_only: bool = False,
@@ -466,7 +525,7 @@ def _groups(
         # in SQL, and only the status is grouped (a year's closed tasks are many).
         counted = session.execute(
             select(TriageTask.status, func.count())
-            .where(statuses, *_conditions(filters, user_id, any_status=True))
+            .where(statuses, *_conditions(filters, viewer, any_status=True))
             .group_by(TriageTask.status)
         )
         return [
@@ -474,7 +533,7 @@ def _groups(
             for status, n in counted
         ]
     holder = case(
-        (TriageTask.assigned_to_user_id == user_id, ASSIGNED_ME),
+        (TriageTask.assigned_to_user_id == viewer.user_id, ASSIGNED_ME),
         (TriageTask.assigned_to_user_id.is_(None), ASSIGNED_NOBODY),
         else_="other",
     )
@@ -487,7 +546,7 @@ def _groups(
     ]
     rows = session.execute(
         select(*columns, func.count())
-        .where(statuses, *_appointment_condition(filters))
+        .where(statuses, *_unfaceted_conditions(filters, viewer))
         .group_by(*columns)
     )
     return [

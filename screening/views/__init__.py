@@ -10,6 +10,8 @@
 - webhooks: the SMS provider's callbacks
 - health: `/healthz`
 - fields: a question's NHS.UK field, rendered once per distinct set of parameters
+- forms: one way to write a staff form, and every error of it at once
+- navigation: the staff header's pages, by role
 - formatting: template filters (NHS numbers, London times)
 - security: headers on every response, and the error pages
 """

@@ -1,35 +1,87 @@
-"""The staff home page: who is signed in, and what this service has loaded."""
+"""The staff home page (SPEC §8): the signed-in person's work at a glance.
+
+Prescribers and admins see counts first, each linking to exactly the list it counts; then
+everyone sees the last 90 days' funnel, a line per stage; admins see the set-up below.
+"""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
-from flask import Blueprint, render_template
+from flask import Blueprint, render_template, url_for
 from flask_login import current_user
 
 from ..config import Clinic
 from ..config.loaded import state
-from ..core.constants import ROLES
+from ..core import clock
+from ..core import constants as c
 from ..core.extensions import db
 from ..questionnaire.model import Questionnaire
+from ..reports import Filters, stages_only
+from ..triage import counts
 from ..triage.alerts import alert_status
+from ..triage.queue import Viewer
+from ..triage.service_levels import today
 from .auth import require_role
+from .navigation import TRIAGE
+from .reports import STAGE_NAMES
 
 bp = Blueprint("staff", __name__)
-bp.before_request(require_role(*ROLES))
+bp.before_request(require_role(*c.ROLES))
+
+FUNNEL_DAYS = 90
+# Each count: its SPEC §8 name, what it counts (one, many), and the list it opens.
+COUNTS = (
+    ("urgent_unclaimed", "urgent task nobody holds", "urgent tasks nobody holds"),
+    ("overdue", "task past its due date", "tasks past their due date"),
+    ("mine", "task you hold", "tasks you hold"),
+    ("to_call", "patient to phone", "patients to phone"),
+    ("clinic_today", "patient to see in clinic today", "patients to see in clinic today"),
+)
+
+
+def _count_links() -> dict[str, str]:
+    return {
+        "urgent_unclaimed": url_for("triage.queue", **counts.URGENT_UNCLAIMED.as_params()),
+        "overdue": url_for("triage.queue", **counts.OVERDUE.as_params()),
+        "mine": url_for("triage.queue", **counts.MINE.as_params()),
+        "to_call": url_for("triage.to_call"),
+        "clinic_today": url_for("triage.clinic_day"),
+    }
 
 
 @bp.get("/")
 def home() -> str:
     loaded = state()
+    session = db.session()
+    day = today()
+    since = day - timedelta(days=FUNNEL_DAYS)
+    work = None
+    if current_user.role in TRIAGE:
+        viewer = Viewer(current_user.id, day, loaded.config.settings.triage_sla_working_days)
+        work = counts.home_counts(session, viewer, now=clock.now(), settings=loaded.config.settings)
+    is_admin = current_user.role == c.ROLE_ADMIN
     questionnaires = sorted(loaded.questionnaires.questionnaires.values(), key=lambda q: q.id)
-    clinics = sorted(loaded.config.clinics.values(), key=lambda c: c.code)
+    clinics = sorted(loaded.config.clinics.values(), key=lambda clinic: clinic.code)
     return render_template(
         "staff/home.html",
-        user=current_user,
-        alerts=alert_status(db.session(), loaded.config),
-        questionnaire_rows=[questionnaire_row(q) for q in questionnaires],
-        clinic_rows=[clinic_row(c, loaded.questionnaires.questionnaires) for c in clinics],
+        work=work,
+        count_names=COUNTS,
+        count_links=_count_links(),
+        # Upcoming appointments too: their invitations are the newest part of the funnel.
+        stages=stages_only(session, Filters(date_from=since)),
+        stage_names=STAGE_NAMES,
+        since=since,
+        days=FUNNEL_DAYS,
+        alerts=alert_status(session, loaded.config) if work is not None else None,
+        is_admin=is_admin,
+        questionnaire_rows=[questionnaire_row(q) for q in questionnaires] if is_admin else [],
+        clinic_rows=(
+            [clinic_row(clinic, loaded.questionnaires.questionnaires) for clinic in clinics]
+            if is_admin
+            else []
+        ),
     )
 
 

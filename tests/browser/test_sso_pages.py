@@ -114,7 +114,7 @@ def test_a_prescriber_signs_in_through_the_provider_and_reaches_the_queue(
     sso_page: Page,
 ) -> None:
     sign_in_on_the_provider(sso_page, "sp")
-    expect(sso_page.locator("main")).to_have_attribute("data-page", "staff-home")
+    expect(sso_page.locator("main")).to_have_attribute("data-page", "home")
     sso_page.goto("/triage")
     expect(sso_page.locator("main")).to_have_attribute("data-page", "queue")
     check_accessibility(sso_page)

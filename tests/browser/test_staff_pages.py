@@ -78,7 +78,7 @@ def test_signing_in_reaches_the_staff_home(
     expect(browser_page).to_have_url(f"{live_server.url}/")
     expect(browser_page).to_have_title("Staff home – Social needs screening – NHS")
     main = browser_page.locator("main")
-    expect(main).to_have_attribute("data-page", "staff-home")
+    expect(main).to_have_attribute("data-page", "home")
     expect(main).to_contain_text("Barts Social Welfare Screening Tool")
     expect(main).to_contain_text("CARD-NUH")
     expect(browser_page.get_by_role("button", name="Sign out")).to_be_visible()

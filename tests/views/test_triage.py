@@ -400,5 +400,7 @@ def test_the_staff_home_warns_when_urgent_tasks_are_not_mailed(
     app: Flask, session: Session, prescriber: FlaskClient
 ) -> None:
     home = text_of(page(prescriber.get("/")))
-    assert "Urgent tasks are not mailed to the team's mailbox" in home
-    assert "Triage queue" in home and "Patients to phone" in home
+    assert "Urgent tasks are not being mailed" in home
+    assert "SCREENING_SMTP_URL" not in home  # how to set it up is for admins
+    admin = sign_in(app, session, "admin@example.nhs.uk", "admin")
+    assert "SCREENING_SMTP_URL" in text_of(page(admin.get("/")))
