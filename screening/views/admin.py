@@ -21,7 +21,7 @@ from ..models import StaffUser
 from ..staff import accounts as staff
 from ..staff import audit
 from .auth import require_role
-from .forms import FilterForm, StaffForm
+from .forms import DayField, FilterForm, StaffForm
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 bp.before_request(require_role(c.ROLE_ADMIN))
@@ -66,8 +66,8 @@ class AuditFilterForm(FilterForm):
     user = EmailField("Staff email")
     patient = StringField("Patient's NHS number")
     action = StringField("Action")
-    from_ = StringField("From (date)", name="from")
-    to = StringField("To (date)")
+    from_ = DayField("Start date", name="from")
+    to = DayField("End date")
 
 
 # --- staff accounts --------------------------------------------------------------------------

@@ -14,6 +14,7 @@ its problems the same way.
 
 from __future__ import annotations
 
+from collections import ChainMap
 from collections.abc import Callable, Mapping
 from datetime import date
 from typing import Any, ClassVar, TypeVar
@@ -22,8 +23,10 @@ from flask import abort, request
 from flask_wtf import FlaskForm
 from wtforms import Field, StringField
 from wtforms.fields.core import UnboundField
+from wtforms.utils import unset_value
 from wtforms.validators import ValidationError
 
+from ..core.dates import PARTS, read_date
 from ..core.extensions import db
 from ..core.numbers import MAX_PAGE, whole_number
 from ..core.refusals import Refused
@@ -109,7 +112,8 @@ class StaffForm(FlaskForm):
         link = {"href": f"#{self.anchor}"} if self.anchor else {}  # no id on the page: no link
         found = [{"text": text, **link} for text in self.form_errors]
         for field in self:
-            link = {} if field.short_name in self.unlinked else {"href": f"#{field.id}"}
+            anchor = f"#{field.id}{getattr(field, 'anchor_suffix', '')}"
+            link = {} if field.short_name in self.unlinked else {"href": anchor}
             found += [{"text": text, **link} for text in field.errors]
         return found
 
@@ -151,8 +155,10 @@ class FilterForm(StaffForm):
         """What `parse` (the domain's) makes of the query string, or None with every
         problem on the form: the form's own and the domain's together."""
         valid = self.check()
+        # The step reads dates as ISO 8601: a date typed in three boxes is given it so.
+        dates = {field.short_name: field.data for field in self if isinstance(field, DayField)}
         try:
-            parsed = parse(request.args)
+            parsed = parse(ChainMap(dates, request.args))
         except Refused as refused:
             self.refuse(refused)
             return None
@@ -160,23 +166,35 @@ class FilterForm(StaffForm):
 
 
 class DayField(StringField):
-    """A day, written as ISO 8601 (`2026-12-14`) in links, bookmarks and scripts."""
+    """A date in the NHS date input (`{name}-day`, `{name}-month`, `{name}-year`), or one
+    ISO 8601 parameter `{name}` from a link, which wins when both come (SPEC §8). `data`
+    is the date in ISO 8601, or empty; `parts` what the three boxes show."""
 
-    def __init__(self, label: str, *, message: str, **kwargs: Any) -> None:
-        super().__init__(label, **kwargs)
-        self.message = message
+    anchor_suffix = "-day"  # the error summary leads to the first box
+
+    def process(self, formdata: Any, data: Any = unset_value, extra_filters: Any = None) -> None:
+        super().process(formdata, data, extra_filters)
+        typed = {part: _text(formdata, f"{self.name}-{part}") for part in PARTS}
+        self.typed = read_date(self.data or "", **typed, label=self.label.text)
+        shown = self.typed.day
+        self.parts = (
+            {"day": str(shown.day), "month": str(shown.month), "year": str(shown.year)}
+            if shown and (self.data or "").strip()
+            else typed
+        )
+        self.data = shown.isoformat() if shown else ""
 
     @property
     def day(self) -> date | None:
-        text = (self.data or "").strip()
-        try:
-            return date.fromisoformat(text) if text else None
-        except ValueError:
-            return None
+        return self.typed.day
 
     def pre_validate(self, form: Any) -> None:
-        if (self.data or "").strip() and self.day is None:
-            raise ValidationError(self.message)
+        if self.typed.problem:
+            raise ValidationError(self.typed.problem)
+
+
+def _text(formdata: Any, name: str) -> str:
+    return str(formdata.get(name, "")) if formdata is not None else ""
 
 
 def page_number(field: Field) -> int:

@@ -24,7 +24,7 @@ from ..reports.groups import DIMENSIONS
 from ..reports.statistics import DISCLOSURE_RULE, INTERVAL_METHOD
 from ..staff import audit
 from .auth import require_role
-from .forms import FilterForm
+from .forms import DayField, FilterForm
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 bp.before_request(require_role(c.ROLE_ADMIN, c.ROLE_PRESCRIBER, c.ROLE_CLINICIAN))
@@ -50,8 +50,8 @@ class ReportFilterForm(FilterForm):
     unlinked = frozenset({"suppress", "table"})
     clinic = StringField("Clinic")
     questionnaire = StringField("Questionnaire")
-    from_ = StringField("Appointments from (date)", name="from")
-    to = StringField("Appointments to (date)")
+    from_ = DayField("Start date", name="from")
+    to = DayField("End date")
     suppress = StringField("For publication")
 
 

@@ -61,8 +61,11 @@ STATUS_NAMES = {
 
 
 class QueueFilterForm(FilterForm):
-    """The queue's filters are links (`triage.queue.parse_filters` reads them). A bad one
-    shows a page of its own with no inputs, so each problem is the form's, unlinked."""
+    """The queue's filters are links (`triage.queue.parse_filters` reads them), but for the
+    appointment date. A bad one shows a page of its own with no inputs: no links."""
+
+    unlinked = frozenset({"appointment"})
+    appointment = DayField("Appointment date")
 
 
 class ToCallForm(FilterForm):
@@ -70,9 +73,7 @@ class ToCallForm(FilterForm):
 
 
 class ClinicDayForm(FilterForm):
-    date = DayField(
-        "Show another day", message="Enter the day as year, month and day, like 2026-12-14"
-    )
+    date = DayField("Date")
 
 
 class ClaimForm(StaffForm):
@@ -134,7 +135,7 @@ class CloseForm(ChangeForm):
 class FollowUpForm(StaffForm):
     key = "follow-up"
     questionnaire = StringField("Questionnaire")
-    date = StringField("Date to send it")
+    date = DayField("The date")
 
 
 class ReopenForm(ChangeForm):
@@ -177,6 +178,7 @@ def queue() -> ResponseReturnValue:
         "triage/queue.html",
         page=page,
         filters=filters,
+        form=form,
         link=lambda f: url_for(".queue", **f.as_params()),
         clinics=[(code, code) for code in sorted(loaded.config.clinics)],
         priority_tags=PRIORITY_TAGS,

@@ -51,9 +51,13 @@ def test_a_clinician_reads_the_funnel_for_one_clinic(
     expect(page.locator("#stages-table tbody tr").first).to_contain_text("10")
     expect(page.locator('[data-footer-for="stages-table"]')).to_contain_text("clinic CARD-NUH")
 
-    page.get_by_label("Appointments from (date)").fill("2026-02-30")
+    start = page.get_by_role("group", name="Appointments from")
+    start.get_by_label("Day").fill("30")
+    start.get_by_label("Month").fill("2")
+    start.get_by_label("Year").fill("2026")
     page.get_by_role("button", name="Show the report").click()
-    expect(page.locator(".nhsuk-error-summary")).to_contain_text("is not a date")
+    expect(page.locator(".nhsuk-error-summary")).to_contain_text("Enter a real date")
+    expect(start.get_by_label("Day")).to_have_value("30")  # what was typed stays
     check_accessibility(page)
 
 

@@ -117,5 +117,5 @@ def test_a_follow_up_with_a_bad_date_shows_the_error_on_the_task_page(
         post(client, f"{here}/follow-up", here, questionnaire="ons4-wellbeing", date="soon"), 400
     )
     summary = html.select_one(".nhsuk-error-summary")
-    assert "year, month and day" in text_of(summary)
+    assert "Enter a real date" in text_of(summary)
     assert html.select_one(summary.find("a")["href"]) is not None

@@ -4,6 +4,8 @@ refusal; a blank form ignores what another form sent; a template's typo fails.""
 
 from __future__ import annotations
 
+from datetime import datetime, time, timedelta
+
 import pytest
 from bs4 import BeautifulSoup
 from flask import Flask
@@ -11,7 +13,9 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 from wtforms import StringField
 
+from screening.core import clock
 from screening.core.refusals import Conflict, Problem, Refused
+from screening.triage.service_levels import today
 from screening.views.forms import FilterForm, StaffForm
 from tests.factories import make_task
 from tests.pages import csrf_token, page, text_of
@@ -170,13 +174,10 @@ def test_a_new_account_with_three_mistakes_is_told_all_three(admin: FlaskClient)
         ),
         (
             "follow-up",
-            {"questionnaire": "nope", "date": "soon"},
+            {"questionnaire": "nope", "date-day": "1", "date-month": "1", "date-year": "2020"},
             [
                 ("Select a questionnaire to send", "#follow-up-questionnaire"),
-                (
-                    "Enter the date to send it as year, month and day, like 2027-03-01",
-                    "#follow-up-date",
-                ),
+                ("The date must be today or later", "#follow-up-date-day"),
             ],
         ),
     ],
@@ -201,16 +202,17 @@ def test_a_task_action_with_several_mistakes_is_told_them_all_and_keeps_what_was
 def test_the_report_names_every_bad_filter(app: Flask, session: Session) -> None:
     clinician = sign_in(app, session, "doc@example.nhs.uk", "clinician")
     html = page(clinician.get("/reports/funnel?clinic=NOPE&from=soon&to=later"), 400)
-    assert [href for _, href in summary_of(html)] == ["#clinic", "#from", "#to"]
+    assert [href for _, href in summary_of(html)] == ["#clinic", "#from-day", "#to-day"]
     download = page(clinician.get("/reports/funnel.csv?table=everything&from=soon"), 400)
-    assert [href for _, href in summary_of(download)] == ["#from", None]
+    assert [href for _, href in summary_of(download)] == ["#from-day", None]
 
 
 def test_a_clinic_day_that_is_not_a_day_is_asked_for_again(app: Flask, session: Session) -> None:
     prescriber = sign_in(app, session, "sp@example.nhs.uk")
-    html = page(prescriber.get("/triage/clinic-day?date=31/02/2026"), 400)
-    assert summary_of(html) == [("Enter the day as year, month and day, like 2026-12-14", "#date")]
-    assert html.select_one("#date")["value"] == "31/02/2026"
+    html = page(prescriber.get("/triage/clinic-day?date-day=31&date-month=2&date-year=2026"), 400)
+    assert summary_of(html) == [("Enter a real date", "#date-day")]
+    typed = [html.select_one(f"#date-{part}")["value"] for part in ("day", "month", "year")]
+    assert typed == ["31", "2", "2026"]
     assert html.title.get_text().startswith("Error: ")
     assert html.select("[data-episode-id]") == []
 
@@ -267,3 +269,21 @@ def test_the_report_page_itself_ignores_a_download_links_table(
 ) -> None:
     clinician = sign_in(app, session, "doc@example.nhs.uk", "clinician")
     assert clinician.get("/reports/funnel?table=bogus").status_code == 200
+
+
+def test_a_date_typed_in_three_boxes_filters_as_the_iso_parameter_does(
+    app: Flask, session: Session
+) -> None:
+    when = datetime.combine(today() + timedelta(days=3), time(10), tzinfo=clock.LONDON)
+    task = make_task(session, appointment_at=when)
+    make_task(session, nhs_number="9990000026")
+    prescriber = sign_in(app, session, "sp@example.nhs.uk")
+    day = when.date()
+    boxes = f"appointment-day={day.day}&appointment-month={day.month}&appointment-year={day.year}"
+    for query in (f"appointment={day.isoformat()}", boxes):
+        html = page(prescriber.get(f"/triage?{query}"))
+        assert [int(row["data-task-id"]) for row in html.select("[data-task-id]")] == [task.id]
+        shown = [html.select_one(f"#appointment-{part}")["value"] for part in ("day", "month")]
+        assert shown == [str(day.day), str(day.month)]
+    clinic_day = page(prescriber.get(f"/triage/clinic-day?{boxes.replace('appointment', 'date')}"))
+    assert day.strftime("%-d %B %Y") in clinic_day.find("h1").get_text()

@@ -77,8 +77,8 @@ def test_a_suppressed_count_is_drawn_as_c_never_as_a_bar(session: Session, clini
 def test_a_bad_filter_is_answered_with_an_error_summary(clinician) -> None:
     html = staff_page(clinician, "/reports/funnel?from=2026-02-30", "funnel", status=400)
     summary = html.select_one(".nhsuk-error-summary")
-    assert "is not a date" in summary.get_text()
-    assert summary.find("a")["href"] == "#from"
+    assert "Enter a real date" in summary.get_text()
+    assert summary.find("a")["href"] == "#from-day"
     assert html.title.get_text().startswith("Error:")
     html = staff_page(clinician, "/reports/funnel?clinic=NOPE", "funnel", status=400)
     assert "not a clinic code" in text_of(html)
@@ -101,7 +101,7 @@ def test_each_table_downloads_as_csv_with_the_rule_it_applied(session: Session, 
     refused = page(clinician.get("/reports/funnel.csv?table=patients"), 400, "Error: ")
     assert "'patients' is not a table of the report" in text_of(refused.select_one("main"))
     bad_date = page(clinician.get("/reports/funnel.csv?from=2026-02-30"), 400, "Error: ")
-    assert bad_date.select_one(".nhsuk-error-summary a")["href"] == "#from"
+    assert bad_date.select_one(".nhsuk-error-summary a")["href"] == "#from-day"
 
 
 def test_views_and_downloads_are_audited_with_their_filters(session: Session, clinician) -> None:
