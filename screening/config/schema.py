@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StrictBool, StrictInt, field_validator
 
+from ..core.identifiers import email_problem
 from ..questionnaire.schema import Strict, Text
 
 SMS_PLACEHOLDERS = ("hospital", "date", "time", "link")
@@ -51,11 +52,20 @@ class RawSettings(Strict):
     triage_sla_working_days: SlaDays = Field(default_factory=lambda: SlaDays())
     unable_to_contact_after: StrictInt = Field(default=3, ge=1, le=20)
     to_call_days_before: StrictInt = Field(default=2, ge=0, le=60)
-    urgent_alert_email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    urgent_alert_email: str | None = None
     unable_to_contact_sms: str | None = Field(default=None, min_length=1, max_length=480)
     follow_up_link_days: StrictInt = Field(default=14, ge=1, le=90)
     # The funnel report's comparison (SPEC §7): the Newham pilot's rates unless set.
     reference_rates: ReferenceRates = Field(default_factory=lambda: ReferenceRates())
+
+    @field_validator("urgent_alert_email")
+    @classmethod
+    def _a_mailbox(cls, value: str | None) -> str | None:
+        # The same rule as a staff account's address on the admin page and the command line.
+        problem = email_problem(value) if value is not None else None
+        if problem:
+            raise ValueError(problem)
+        return value
 
     @field_validator("unable_to_contact_sms")
     @classmethod

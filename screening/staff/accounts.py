@@ -33,6 +33,7 @@ from ..core.constants import (
     AUDIT_USER_ROLE_CHANGED,
     ROLES,
 )
+from ..core.identifiers import email_problem
 from ..core.refusals import Problems, Refused
 from ..models import StaffUser
 from . import audit
@@ -122,8 +123,8 @@ def create_user(
     problems = Problems()
     if not email:
         problems.add("email", "Enter the person's email address")
-    elif "@" not in email.strip("@"):
-        problems.add("email", f"'{email}' is not an email address")
+    elif problem := email_problem(email):
+        problems.add("email", problem)
     elif find_user(session, email) is not None:
         problems.add("email", f"A user with the email {email} already exists")
     if role not in ROLES:

@@ -17,8 +17,10 @@ from phonenumbers import PhoneNumber, PhoneNumberType
 from screening.core.identifiers import (
     _NOT_MOBILE,
     _PLAIN_MOBILE,
+    EMAIL_FORMAT,
     Mobile,
     _parse,
+    email_problem,
     normalise_nhs_number,
     parse_uk_mobile,
 )
@@ -161,3 +163,22 @@ def test_the_short_cut_parses_any_text_as_phonenumbers_does(raw: str) -> None:
 @given(ANY_TEXT)
 def test_parse_uk_mobile_answers_as_the_library_calls_do(raw: str) -> None:
     assert parse_uk_mobile(raw) == library_parse_uk_mobile(raw)
+
+
+@pytest.mark.parametrize(
+    ("address", "problem"),
+    [
+        ("sam.prescriber@nhs.net", None),
+        ("  Sam@Example.NHS.uk ", None),
+        ("admin@demo.screening.invalid", None),  # the demo's reserved names pass
+        ("sp@example.test", None),
+        ("sp@", EMAIL_FORMAT),
+        ("no at sign", EMAIL_FORMAT),
+        ("sp@localhost", EMAIL_FORMAT),  # no dot: not an address mail can reach
+        ("two@@nhs.net", EMAIL_FORMAT),
+        ("a" * 64 + "@" + "b" * 60 + "." + "c" * 60 + "." + "d" * 60 + ".nhs.uk", None),
+        ("a" * 250 + "@nhs.net", "The email address must be 254 characters or fewer"),
+    ],
+)
+def test_email_addresses_are_checked_for_syntax_only(address: str, problem: str | None) -> None:
+    assert email_problem(address) == problem

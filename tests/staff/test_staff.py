@@ -92,7 +92,14 @@ def test_create_user_refuses_an_email_that_exists_in_any_case(session: Session) 
     [
         ("sp@example.nhs.uk", PASSWORD, "surgeon", "role", "Select a role"),
         ("sp@example.nhs.uk", "eleven char", "admin", "password", "at least 12 characters"),
-        ("not an email", PASSWORD, "admin", "email", "not an email address"),
+        (
+            "not an email",
+            PASSWORD,
+            "admin",
+            "email",
+            "Enter an email address in the correct format",
+        ),
+        ("a" * 250 + "@nhs.net", PASSWORD, "admin", "email", "254 characters or fewer"),
         ("", PASSWORD, "admin", "email", "Enter the person's email address"),
     ],
 )
