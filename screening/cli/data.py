@@ -58,12 +58,13 @@ def import_appointments_command(file: Path) -> None:
 @cli.command("create-user")
 @click.argument("email")
 @click.option("--role", required=True, type=click.Choice(ROLES), help="The user's role.")
-def create_user_command(email: str, role: str) -> None:
+@click.option("--name", default=None, help="The name colleagues see (else the email).")
+def create_user_command(email: str, role: str, name: str | None) -> None:
     """Create a staff user; the password is read from stdin."""
     password = _read_password()
     with app_session() as (_app, session):
         try:
-            user = create_user(session, email, password, role)
+            user = create_user(session, email, password, role, name=name)
         except Refused as exc:
             session.rollback()
             fail("refused: " + "; ".join(problem.message for problem in exc.problems))

@@ -203,6 +203,7 @@ AUDIT_USER_DISABLED: Final = "user_disabled"
 AUDIT_USER_ENABLED: Final = "user_enabled"
 AUDIT_USER_PASSWORD_RESET: Final = "user_password_reset"
 AUDIT_USER_SSO_LINKED: Final = "user_sso_linked"
+AUDIT_USER_RENAMED: Final = "user_renamed"
 AUDIT_VIEW_AUDIT: Final = "view_audit"
 AUDIT_VIEW_PATIENT: Final = "view_patient"
 # Task actions (SPEC §8): each is an audit event on the task, and the task's timeline.

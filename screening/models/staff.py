@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, CheckConstraint, Integer, String
+from sqlalchemy import Boolean, CheckConstraint, ColumnElement, Integer, String, func
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..core import constants as c
 from ..core.db import Base, UTCDateTime
 from .base import Timestamped, one_of
+
+NAME_MAX = 200
 
 
 class StaffUser(Timestamped, Base):
@@ -17,6 +20,8 @@ class StaffUser(Timestamped, Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(320), unique=True)
+    # How colleagues see this person (SPEC §8); the email where none is known.
+    display_name: Mapped[str | None] = mapped_column(String(NAME_MAX))
     password_hash: Mapped[str] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(20))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -32,3 +37,12 @@ class StaffUser(Timestamped, Base):
     sso_subject: Mapped[str | None] = mapped_column(String(400), unique=True)
 
     __table_args__ = (CheckConstraint(one_of("role", c.ROLES), name="role_known"),)
+
+    @hybrid_property
+    def shown_name(self) -> str:
+        return self.display_name or self.email
+
+    @shown_name.inplace.expression
+    @classmethod
+    def _shown_name(cls) -> ColumnElement[str]:
+        return func.coalesce(cls.display_name, cls.email)

@@ -30,12 +30,14 @@ from ..core.constants import (
     AUDIT_USER_DISABLED,
     AUDIT_USER_ENABLED,
     AUDIT_USER_PASSWORD_RESET,
+    AUDIT_USER_RENAMED,
     AUDIT_USER_ROLE_CHANGED,
     ROLES,
 )
 from ..core.identifiers import email_problem
 from ..core.refusals import Problems, Refused
 from ..models import StaffUser
+from ..models.staff import NAME_MAX
 from . import audit
 from .audit import Actor
 
@@ -114,13 +116,28 @@ def find_user(session: Session, email: str) -> StaffUser | None:
     return session.scalar(select(StaffUser).where(StaffUser.email == normalise_email(email)))
 
 
+def display_name(name: str | None, problems: Problems) -> str | None:
+    """A person's name as colleagues will see it, spaces tidied; none if left blank."""
+    text = " ".join((name or "").split())
+    if len(text) > NAME_MAX:
+        problems.add("name", f"The name must be {NAME_MAX} characters or fewer")
+    return text or None
+
+
 def create_user(
-    session: Session, email: str, password: str, role: str, *, by: Actor | None = None
+    session: Session,
+    email: str,
+    password: str,
+    role: str,
+    *,
+    name: str | None = None,
+    by: Actor | None = None,
 ) -> StaffUser:
     """Add a staff user (the caller commits); refuse repeats, unknown roles, short passwords,
-    every one at once."""
+    long names, every one at once."""
     email = normalise_email(email)
     problems = Problems()
+    shown = display_name(name, problems)
     if not email:
         problems.add("email", "Enter the person's email address")
     elif problem := email_problem(email):
@@ -132,7 +149,9 @@ def create_user(
     if len(password) < MIN_PASSWORD_LENGTH:
         problems.add("password", f"A password needs at least {MIN_PASSWORD_LENGTH} characters")
     problems.refuse()
-    user = StaffUser(email=email, password_hash=hash_password(password), role=role)
+    user = StaffUser(
+        email=email, display_name=shown, password_hash=hash_password(password), role=role
+    )
     session.add(user)
     session.flush()  # the audit event names the new user's id
     audit.record(
@@ -273,6 +292,20 @@ def set_active(
     user.session_generation += 1
     action = AUDIT_USER_ENABLED if active else AUDIT_USER_DISABLED
     _admin_event(session, action, user, by, remote_addr)
+
+
+def rename(
+    session: Session, user: StaffUser, name: str, *, by: Actor, remote_addr: str | None
+) -> None:
+    """The name colleagues see; blank leaves only the email."""
+    problems = Problems()
+    shown = display_name(name, problems)
+    problems.refuse()
+    if user.display_name == shown:
+        return
+    user.display_name = shown
+    # No name in the trail: it is the person's own detail, and the account says it.
+    _admin_event(session, AUDIT_USER_RENAMED, user, by, remote_addr)
 
 
 def reset_password(

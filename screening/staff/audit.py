@@ -137,6 +137,7 @@ class AuditRow:
     at: datetime
     action: str
     actor_email: str | None
+    actor_name: str | None
     subject_type: str | None
     subject_id: str | None
     nhs_number: str | None
@@ -165,6 +166,7 @@ def find_events(session: Session, filters: AuditFilters) -> tuple[list[AuditRow]
             AuditEvent.at,
             AuditEvent.action,
             StaffUser.email,
+            StaffUser.display_name,
             AuditEvent.subject_type,
             AuditEvent.subject_id,
             Patient.nhs_number,

@@ -30,7 +30,9 @@ from ..core.constants import (
     ROLE_ADMIN,
     ROLES,
 )
+from ..core.refusals import Problems
 from ..models import StaffUser
+from ..models.staff import NAME_MAX
 from . import accounts as staff
 from . import audit
 
@@ -100,6 +102,7 @@ def sign_in(
     if user is None:
         user = staff.create_user(session, email, secrets.token_urlsafe(32), role)
     _follow_the_provider(session, user, subject, role, remote_addr)
+    _take_the_name(user, claims.get("name"))
     _account_event(session, AUDIT_LOGIN, user, remote_addr, actor=user, method="sso")
     return SsoOutcome(user)
 
@@ -130,6 +133,12 @@ def _follow_the_provider(
         )
         user.role = role
     user.failed_logins, user.locked_until, user.last_login_at = 0, None, clock.now()
+
+
+def _take_the_name(user: StaffUser, name: Any) -> None:
+    """The provider's `name` claim, as the organisation spells it, at every sign-in."""
+    if isinstance(name, str) and (shown := staff.display_name(name, Problems())):
+        user.display_name = shown[:NAME_MAX]
 
 
 def _refused(

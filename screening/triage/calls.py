@@ -40,7 +40,7 @@ CALLABLE = (c.EPISODE_SCHEDULED, c.EPISODE_INVITED, c.EPISODE_OPENED, c.EPISODE_
 class Call:
     at: datetime
     outcome: str
-    by_email: str | None
+    by: str | None  # by name, or email where no name is known
     note: str | None
 
 
@@ -220,7 +220,7 @@ def _with_calls(session: Session, entries: list[CallEntry]) -> list[CallEntry]:
             ContactAttempt.episode_id,
             ContactAttempt.attempted_at,
             ContactAttempt.outcome,
-            StaffUser.email,
+            StaffUser.shown_name,
             ContactAttempt.note,
         )
         .outerjoin(StaffUser, ContactAttempt.by_user_id == StaffUser.id)
@@ -228,8 +228,8 @@ def _with_calls(session: Session, entries: list[CallEntry]) -> list[CallEntry]:
         .order_by(ContactAttempt.episode_id, ContactAttempt.id)
     )
     calls: dict[int, list[Call]] = {}
-    for episode_id, at, outcome, email, note in rows:
-        calls.setdefault(episode_id, []).append(Call(at, outcome, email, note))
+    for episode_id, at, outcome, by, note in rows:
+        calls.setdefault(episode_id, []).append(Call(at, outcome, by, note))
     for entry in entries:
         entry.calls.extend(calls.get(entry.episode_id, []))
     return entries

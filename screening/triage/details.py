@@ -81,7 +81,7 @@ class TimelineEntry:
 class TaskView:
     task: TriageTask
     patient: Patient
-    holder_email: str | None
+    holder: str | None  # by name, or email where no name is known
     clinic_name: str | None
     appointment_at: datetime | None
     appointment_status: str | None
@@ -114,11 +114,11 @@ def task_view(
     flagged_domains = list(dict.fromkeys(flags.values()))
     appointment = episode.appointment
     clinic = config.clinics.get(episode.clinic_code or "")
-    users = _emails(session)
+    users = _names(session)
     return TaskView(
         task=task,
         patient=patient,
-        holder_email=users.get(task.assigned_to_user_id or 0),
+        holder=users.get(task.assigned_to_user_id or 0),
         clinic_name=clinic.name if clinic else episode.clinic_code,
         appointment_at=appointment.appointment_at if appointment else None,
         appointment_status=appointment.status if appointment else None,
@@ -168,11 +168,10 @@ def _domain_labels(questionnaire: Questionnaire | None) -> dict[str, str]:
     return {domain: label[language] for domain, label in questionnaire.domains.items()}
 
 
-def _emails(session: Session) -> dict[int, str]:
-    """Every staff user's email, by id: a small table, read once per page."""
-    return {
-        user_id: email for user_id, email in session.execute(select(StaffUser.id, StaffUser.email))
-    }
+def _names(session: Session) -> dict[int, str]:
+    """Every staff user's name as colleagues see it, by id: a small table, read once."""
+    rows = session.execute(select(StaffUser.id, StaffUser.shown_name))
+    return {user_id: name for user_id, name in rows}
 
 
 def _timeline(session: Session, task: TriageTask, users: dict[int, str]) -> list[TimelineEntry]:

@@ -271,7 +271,8 @@ class QueueEntry:
     clinic_code: str | None
     questionnaire_id: str
     appointment_at: datetime | None
-    holder_email: str | None
+    held_by_me: bool
+    holder: str | None  # by name, or email where no name is known
     patient_id: int
     given_name: str | None
     family_name: str | None
@@ -309,8 +310,9 @@ def queue_page(
             Episode.clinic_code,
             Episode.questionnaire_id,
             Appointment.appointment_at,
-            StaffUser.email,
-            Patient.id,
+            TriageTask.assigned_to_user_id,
+            StaffUser.shown_name.label("holder"),
+            Patient.id.label("patient_id"),
             Patient.given_name,
             Patient.family_name,
             Patient.nhs_number,
@@ -340,8 +342,9 @@ def queue_page(
                 clinic_code=row.clinic_code,
                 questionnaire_id=row.questionnaire_id,
                 appointment_at=row.appointment_at,
-                holder_email=row.email,
-                patient_id=row[9],
+                held_by_me=row.assigned_to_user_id == user_id,
+                holder=row.holder,
+                patient_id=row.patient_id,
                 given_name=row.given_name,
                 family_name=row.family_name,
                 nhs_number=row.nhs_number,

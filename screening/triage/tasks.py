@@ -72,7 +72,7 @@ def get_task(session: Session, task_id: int) -> TriageTask:
 def last_change(session: Session, task_id: int) -> tuple[str | None, datetime | None]:
     """Who last changed the task's status or holder, and when."""
     row = session.execute(
-        select(StaffUser.email, AuditEvent.at)
+        select(StaffUser.shown_name.label("who"), AuditEvent.at)
         .outerjoin(StaffUser, AuditEvent.actor_user_id == StaffUser.id)
         .where(
             AuditEvent.subject_type == c.SUBJECT_TASK,
@@ -82,7 +82,7 @@ def last_change(session: Session, task_id: int) -> tuple[str | None, datetime | 
         .order_by(AuditEvent.id.desc())
         .limit(1)
     ).first()
-    return (row.email, row.at) if row else (None, None)
+    return (row.who, row.at) if row else (None, None)
 
 
 def unable_to_contact_allowed(attempts: Sequence[ContactAttempt], settings: Settings) -> bool:
@@ -289,9 +289,9 @@ def _held_conflict(session: Session, task: TriageTask) -> Conflict:
     if task.status == c.TASK_CLOSED:
         return Conflict(_closed_message(session, task))
     holder = session.get(StaffUser, task.assigned_to_user_id) if task.assigned_to_user_id else None
-    email = holder.email if holder else "a colleague"
+    who = holder.shown_name if holder else "a colleague"
     since = _when(task.assigned_at)
-    return Conflict(f"{email} has held this task since {since}. Ask them first, or take it over.")
+    return Conflict(f"{who} has held this task since {since}. Ask them first, or take it over.")
 
 
 def _stale(session: Session, task_id: int) -> Conflict:
@@ -304,7 +304,7 @@ def _stale(session: Session, task_id: int) -> Conflict:
 
 def _closed_message(session: Session, task: TriageTask) -> str:
     closer = session.get(StaffUser, task.closed_by_user_id) if task.closed_by_user_id else None
-    by = f" by {closer.email}" if closer else ""
+    by = f" by {closer.shown_name}" if closer else ""
     return f"This task was closed{by} at {_when(task.closed_at)}. Reopen it to work on it."
 
 

@@ -37,12 +37,17 @@ class NewUserForm(StaffForm):
     """A colleague's account; `staff.accounts.create_user` checks every field at once."""
 
     key = "new"
+    name = StringField("Name")
     email = EmailField("Email address")
     role = StringField("Role")
     password = PasswordField("Password")
 
 
 # One of each per account on the page: `key` is `{form}-{user id}`.
+class NameForm(StaffForm):
+    name = StringField("Name")
+
+
 class RoleForm(StaffForm):
     role = StringField("Role")
 
@@ -56,6 +61,7 @@ class ActiveForm(StaffForm):
 
 
 ACCOUNT_FORMS: dict[str, type[StaffForm]] = {
+    "name": NameForm,
     "role": RoleForm,
     "password": PasswordForm,
     "active": ActiveForm,
@@ -108,6 +114,7 @@ def add_user() -> ResponseReturnValue:
             form.value("email"),
             form.value("password"),
             form.value("role"),
+            name=form.value("name"),
             by=current_user,
         )
     ):
@@ -115,6 +122,17 @@ def add_user() -> ResponseReturnValue:
     db.session.commit()
     flash(f"Account created for {staff.normalise_email(form.value('email'))}")
     return redirect(url_for(".users"), code=303)
+
+
+@bp.post("/users/<int:user_id>/name")
+def rename(user_id: int) -> ResponseReturnValue:
+    form = NameForm(key=f"name-{user_id}")
+    return _change_account(
+        user_id,
+        form,
+        lambda user, **who: staff.rename(db.session(), user, form.value("name"), **who),
+        lambda user: f"{user.email} is now shown as {user.shown_name}",
+    )
 
 
 @bp.post("/users/<int:user_id>/role")

@@ -61,11 +61,12 @@ MAX_KEPT_ID_TOKEN = 2000
 
 
 class SignedInStaff(UserMixin):
-    """What Flask-Login keeps for the request: the id, email and role of a staff user."""
+    """What Flask-Login keeps for the request: the id, email, name and role of a staff user."""
 
     def __init__(self, user: StaffUser):
         self.id = user.id
         self.email = user.email
+        self.name = user.shown_name
         self.role = user.role
         self.generation = user.session_generation
 

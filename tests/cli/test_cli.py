@@ -160,12 +160,15 @@ def test_create_user_reads_the_password_from_stdin_and_refuses_a_repeat(
         "SP@Example.NHS.uk",
         "--role",
         "prescriber",
+        "--name",
+        "  Sam   Patel ",
         stdin="a long passphrase\n",
         **env,
     )
     assert created.returncode == 0, created.stderr
     user = session.scalar(select(StaffUser).where(StaffUser.email == "sp@example.nhs.uk"))
     assert user is not None and user.role == "prescriber"
+    assert user.display_name == "Sam Patel"
     assert user.password_hash.startswith("$argon2id$")
     assert "a long passphrase" not in user.password_hash
 
@@ -181,6 +184,7 @@ def test_create_user_reads_the_password_from_stdin_and_refuses_a_repeat(
     [
         (["--role", "surgeon"], "a long passphrase", "surgeon"),
         (["--role", "admin"], "short", "12"),
+        (["--role", "admin", "--name", "x" * 201], "a long passphrase", "200 characters or fewer"),
     ],
 )
 def test_create_user_refuses_bad_input(

@@ -30,7 +30,12 @@ from tests.pages import OwnContextClient, csrf_token, page, text_of
 
 BASE_URL = "http://127.0.0.1:5000"
 ACCOUNTS = {
-    "sp": {"email": "sp@barts.nhs.uk", "email_verified": True, "roles": ["Screening.SP"]},
+    "sp": {
+        "email": "sp@barts.nhs.uk",
+        "email_verified": True,
+        "name": "Sam Patel",
+        "roles": ["Screening.SP"],
+    },
     "admin": {
         "email": "lead@barts.nhs.uk",
         "email_verified": True,
@@ -102,12 +107,15 @@ def test_a_prescriber_signs_in_with_the_provider_and_signing_out_ends_both(
     assert client.get("/triage").status_code == 200
     user = session.scalar(select(StaffUser).where(StaffUser.email == "sp@barts.nhs.uk"))
     assert user.role == c.ROLE_PRESCRIBER
+    # Colleagues see the name the trust's directory gives (SPEC §8).
+    assert user.display_name == "Sam Patel"
     event = session.scalar(select(AuditEvent).where(AuditEvent.action == c.AUDIT_LOGIN))
     assert event.detail == {"method": "sso"} and event.actor_user_id == user.id
     # A prescriber is not an admin, whatever the session claims.
     assert client.get("/admin/users").status_code == 403
 
     home = page(client.get("/"))
+    assert "Sam Patel" in home.select_one("header").get_text()
     signed_out = client.post("/logout", data={"csrf_token": csrf_token(home)})
     end_session = signed_out.headers["Location"]
     assert end_session.startswith(f"{browser_issuer(sso_app)}/session/end?")

@@ -1,7 +1,7 @@
 """Text someone typed and the product stored shows as text on every page that shows it: a
 patient's name from the appointment list, a patient's free-text answer, notes of every
 kind, a service's name from `config/services.yaml` or typed for another service, and a
-staff account's email (staff have no display name yet), each holding markup."""
+staff account's email and display name, each holding markup."""
 
 from __future__ import annotations
 
@@ -19,14 +19,15 @@ from screening.appointments.importer import import_appointments
 from screening.config.loaded import state
 from screening.core import constants as c
 from screening.core.clock import LONDON
-from screening.models import TriageTask
+from screening.models import StaffUser, TriageTask
+from screening.staff.accounts import hash_password
 from tests.appointment_lists import appointment, write_list
 from tests.conftest import FIXTURES, settings_for_test_clinics
 from tests.factories import make_invited_episode
 from tests.journeys import act
-from tests.pages import page, text_of
+from tests.pages import csrf_token, page, text_of
 from tests.patient.test_pages import PatientBrowser
-from tests.views.test_triage import post, sign_in
+from tests.views.test_triage import PASSWORD, post, sign_in
 
 
 def probe(where: str) -> str:
@@ -48,6 +49,14 @@ def settings(tmp_path: Path) -> dict[str, str]:
     named = f"name: 'Food bank {probe('service')}'"
     services.write_text(services.read_text().replace("name: Local food bank (by referral)", named))
     return {**found, "SCREENING_CONFIG_DIR": str(config)}
+
+
+def client_signed_in(app: Flask, email: str) -> FlaskClient:
+    client = app.test_client()
+    token = csrf_token(page(client.get("/login")))
+    signed = client.post("/login", data={"csrf_token": token, "email": email, "password": PASSWORD})
+    assert signed.status_code == 302
+    return client
 
 
 def shows_as_text(client: FlaskClient, path: str, *probes: str) -> None:
@@ -79,8 +88,18 @@ def test_markup_typed_by_patients_staff_and_list_makers_shows_as_text_everywhere
     task = session.scalars(select(TriageTask)).one()
     day = task.episode.appointment_at.astimezone(LONDON).date().isoformat()
 
-    # A staff account whose email holds markup (single sign-on asks only for an "@").
-    prescriber = sign_in(app, session, EMAIL)
+    # A staff account whose email and name hold markup (single sign-on asks the email only
+    # for an "@", and takes the name the provider gives).
+    session.add(
+        StaffUser(
+            email=EMAIL,
+            display_name=probe("name"),
+            password_hash=hash_password(PASSWORD),
+            role=c.ROLE_PRESCRIBER,
+        )
+    )
+    session.commit()
+    prescriber = client_signed_in(app, EMAIL)
     here = f"/triage/{task.id}"
     act(prescriber, task.id, "claim")
     act(prescriber, task.id, "contacts", method="phone", outcome="reached", note=probe("contact"))
@@ -90,8 +109,8 @@ def test_markup_typed_by_patients_staff_and_list_makers_shows_as_text_everywhere
     act(prescriber, task.id, "notes", text=probe("note"))
     names = ("given", "family")
     notes = ("contact", "session", "referral", "note")
-    shows_as_text(prescriber, here, *names, *notes, "answer", "service", "other", "email")
-    shows_as_text(prescriber, "/triage", *names, "email")
+    shows_as_text(prescriber, here, *names, *notes, "answer", "service", "other", "name")
+    shows_as_text(prescriber, "/triage", *names, "name")
     shows_as_text(prescriber, f"/triage/clinic-day?date={day}", *names)
     shows_as_text(prescriber, f"/assisted?q={NHS_NUMBER}", *names)
     shows_as_text(prescriber, "/reports/funnel", "other")
@@ -108,5 +127,5 @@ def test_markup_typed_by_patients_staff_and_list_makers_shows_as_text_everywhere
     shows_as_text(prescriber, calls, "caller")
 
     admin = sign_in(app, session, "admin@example.nhs.uk", role=c.ROLE_ADMIN)
-    shows_as_text(admin, "/admin/audit", *names, "email")
-    shows_as_text(admin, "/admin/users", "email")
+    shows_as_text(admin, "/admin/audit", *names, "name", "email")
+    shows_as_text(admin, "/admin/users", "name", "email")

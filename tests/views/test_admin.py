@@ -199,3 +199,43 @@ def test_admin_routes_are_for_admins_only(
         session.scalars(select(StaffUser).where(StaffUser.email == "x@example.nhs.uk")).first()
         is None
     )
+
+
+def test_people_are_shown_by_name_once_an_admin_gives_one(
+    app: Flask, session: Session, admin: FlaskClient
+) -> None:
+    task = make_task(session)
+    here = f"/triage/{task.id}"
+    colleague = sign_in(app, session, "sp@example.nhs.uk")
+    token = csrf_token(page(colleague.get(here)))
+    assert colleague.post(f"{here}/claim", data={"csrf_token": token}).status_code == 303
+    # Without a name, the email stands in.
+    assert "sp@example.nhs.uk holds this task" in text_of(page(admin.get(here)))
+    user = user_named(session, "sp@example.nhs.uk")
+    assert post(admin, f"/admin/users/{user.id}/name", name="  Sam  Patel ").status_code == 303
+    assert user_named(session, "sp@example.nhs.uk").display_name == "Sam Patel"
+    task_page = text_of(page(admin.get(here)))
+    assert "Sam Patel holds this task" in task_page
+    assert "Sam Patel: Claimed the task" in task_page  # the history, by name
+    assert "Sam Patel" in text_of(page(admin.get("/triage")))
+    assert "Sam Patel" in text_of(page(colleague.get("/")).select_one("header"))
+    renamed = session.scalars(
+        select(AuditEvent).where(AuditEvent.action == c.AUDIT_USER_RENAMED)
+    ).all()
+    assert [event.subject_id for event in renamed] == [str(user.id)]
+    too_long = page(post(admin, f"/admin/users/{user.id}/name", name="x" * 201), 400)
+    assert "The name must be 200 characters or fewer" in text_of(too_long)
+
+
+def test_a_new_account_can_be_given_a_name(admin: FlaskClient, session: Session) -> None:
+    response = post(
+        admin,
+        "/admin/users",
+        name="Priya Shah",
+        email="priya@example.nhs.uk",
+        role="clinician",
+        password=PASSWORD,
+    )
+    assert response.status_code == 303
+    assert user_named(session, "priya@example.nhs.uk").display_name == "Priya Shah"
+    assert "Priya Shah" in text_of(page(admin.get("/admin/users")))
