@@ -20,6 +20,7 @@ from .core.extensions import compress, csrf, db, limiter, login_manager
 from .questionnaire.loader import load_paths
 from .staff import sso
 from .views import (
+    about,
     admin,
     assisted,
     auth,
@@ -81,6 +82,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     security.init_app(app)
     formatting.init_app(app)
     navigation.init_app(app)
+    about.init_app(app)
     return app
 
 
@@ -155,6 +157,7 @@ def _init_extensions(app: Flask, config: Config) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(health.bp)
+    app.register_blueprint(about.bp)
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(patient.bp)
     app.register_blueprint(auth.bp)

@@ -9,6 +9,7 @@
 - admin: staff accounts and the audit trail
 - webhooks: the SMS provider's callbacks
 - health: `/healthz`
+- about: the accessibility statement, and the footer's links on every page
 - fields: a question's NHS.UK field, rendered once per distinct set of parameters
 - forms: one way to write a staff form, and every error of it at once
 - navigation: the staff header's pages, by role

@@ -86,6 +86,21 @@ def test_signing_in_reaches_the_staff_home(
     shot(browser_page, "home", javascript)
 
 
+def test_the_accessibility_statement_is_linked_from_the_footer(
+    browser_page: Page, javascript: bool
+) -> None:
+    browser_page.goto("/login")
+    browser_page.get_by_role("contentinfo").get_by_role(
+        "link", name="Accessibility statement"
+    ).click()
+    expect(browser_page.locator("main")).to_have_attribute("data-page", "accessibility")
+    expect(browser_page.get_by_role("heading", level=1)).to_have_text(
+        "Accessibility statement for social needs screening"
+    )
+    check_accessibility(browser_page)
+    shot(browser_page, "accessibility", javascript)
+
+
 def test_an_unknown_page_is_a_404_error_page(browser_page: Page, javascript: bool) -> None:
     response = browser_page.goto("/no-such-page")
 

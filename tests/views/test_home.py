@@ -149,3 +149,22 @@ def test_an_admin_sees_the_set_up(admin_client: FlaskClient) -> None:
 @pytest.fixture
 def admin_client(app: Flask, session: Session) -> FlaskClient:
     return sign_in(app, session, "admin@example.nhs.uk", "admin")
+
+
+def test_every_page_links_the_accessibility_statement_and_no_nhs_england_copyright(
+    app: Flask, session: Session, client: FlaskClient
+) -> None:
+    _, token = make_invited_episode(session)
+    statement = page(client.get("/accessibility"))
+    assert statement.main["data-page"] == "accessibility"
+    assert "Web Content Accessibility Guidelines version 2.2 at level AA" in text_of(statement)
+    prescriber = sign_in(app, session, "sp@example.nhs.uk")
+    for html in (
+        page(app.test_client().get(f"/s/{token}", follow_redirects=True)),
+        page(prescriber.get("/")),
+        page(app.test_client().get("/login")),
+        statement,
+    ):
+        footer = html.select_one("footer")
+        assert footer.find("a", href="/accessibility", string="Accessibility statement")
+        assert "NHS England" not in footer.get_text()
