@@ -129,3 +129,12 @@ def parse_uk_phone(raw: str, *, landline_only: bool = False) -> str | None:
     if landline_only and phonenumbers.number_type(number) != PhoneNumberType.FIXED_LINE:
         return None
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def national_format(e164: str) -> str:
+    """A stored number as people in the UK write it: `07400 100030`, `020 7946 0000`."""
+    try:
+        number = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return e164
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)

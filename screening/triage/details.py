@@ -83,6 +83,7 @@ class TaskView:
     patient: Patient
     holder: str | None  # by name, or email where no name is known
     clinic_name: str | None
+    hospital: str | None
     appointment_at: datetime | None
     appointment_status: str | None
     questionnaire: Questionnaire | None
@@ -120,6 +121,7 @@ def task_view(
         patient=patient,
         holder=users.get(task.assigned_to_user_id or 0),
         clinic_name=clinic.name if clinic else episode.clinic_code,
+        hospital=clinic.hospital if clinic else None,
         appointment_at=appointment.appointment_at if appointment else None,
         appointment_status=appointment.status if appointment else None,
         questionnaire=questionnaire,

@@ -1,12 +1,15 @@
-"""Template filters every staff page shares: NHS numbers and London times."""
+"""Template filters every staff page shares: NHS numbers, London times, phone numbers as
+people write them, languages by their English name, and ages."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 
+from babel import Locale, UnknownLocaleError
 from flask import Flask
 
 from ..core import clock
+from ..core.identifiers import national_format
 
 
 def nhs_number(value: str | None) -> str:
@@ -25,6 +28,34 @@ def london(moment: datetime | date | None, pattern: str = "%-d %b %Y %H:%M") -> 
     return moment.strftime(pattern)
 
 
+# Where CLDR's English name is not the one NHS records use (ISO 639-1 as the NHS Data
+# Dictionary's language codes name them): CLDR says "Bangla" for `bn`.
+NHS_LANGUAGE_NAMES = {"bn": "Bengali"}
+
+
+def language_in_english(code: str | None) -> str:
+    """`bn` as staff read it: "Bengali" (the patient's pages name it in itself)."""
+    if not code:
+        return ""
+    if code in NHS_LANGUAGE_NAMES:
+        return NHS_LANGUAGE_NAMES[code]
+    try:
+        return Locale.parse(code.replace("-", "_")).get_display_name("en") or code
+    except (ValueError, UnknownLocaleError):
+        return code
+
+
+def age(born: date | None) -> int | None:
+    """Whole years old today, in London."""
+    if born is None:
+        return None
+    today = clock.now().astimezone(clock.LONDON).date()
+    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+
+
 def init_app(app: Flask) -> None:
     app.add_template_filter(nhs_number, "nhs_number")
     app.add_template_filter(london, "london")
+    app.add_template_filter(national_format, "national_phone")
+    app.add_template_filter(language_in_english, "language_name")
+    app.add_template_filter(age, "age")

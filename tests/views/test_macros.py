@@ -64,6 +64,10 @@ TEXT_PARAMETERS: dict[str, dict[str, Any]] = {
             {"text": probe("errorList.unlinked.text")},
         ],
     },
+    "footer": {
+        "meta": {"items": [{"href": "/a", "text": probe("meta.items.text")}]},
+        "copyright": {"text": probe("copyright.text")},
+    },
     "header": {
         "service": {"text": probe("service.text"), "href": "/"},
         "navigation": {"items": [{"href": "/", "text": probe("navigation.items.text")}]},

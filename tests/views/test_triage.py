@@ -3,7 +3,7 @@ call lists; every role boundary, every refusal, and the audit of every patient s
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from flask import Flask
@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from screening.core import clock
 from screening.core import constants as c
 from screening.models import AuditEvent, ContactAttempt, Episode, Referral, TriageTask
+from screening.triage.service_levels import today
 from tests.factories import make_invited_episode, make_task, make_user
 from tests.pages import csrf_token, page, text_of
 
@@ -120,8 +121,14 @@ def test_the_task_page_shows_the_patient_and_the_answers_with_flags(
     app: Flask, session: Session, prescriber: FlaskClient
 ) -> None:
     task = make_task(session, missed_meals="decline", stable_housing="no")
-    text = text_of(staff_page(prescriber, f"/triage/{task.id}", "task"))
-    assert "999 000 0018" in text and "17 May 1960" in text and "+447400100001" in text
+    html = staff_page(prescriber, f"/triage/{task.id}", "task")
+    text = text_of(html)
+    born = date(1960, 5, 17)
+    years = today().year - born.year - ((today().month, today().day) < (born.month, born.day))
+    assert "999 000 0018" in text and f"17 May 1960 ({years} years old)" in text
+    # The mobile as people write it, a tap away on a work phone; the clinic with its hospital.
+    assert html.find("a", href="tel:+447400100001").get_text() == "07400 100001"
+    assert "Cardiology outpatients, Newham University Hospital" in text
     assert "I don't want to answer" in text
     assert "Flagged: Housing" in text and "Flagged: Money" in text
     view = session.scalars(
