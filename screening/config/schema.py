@@ -62,10 +62,11 @@ class RawSettings(Strict):
     @classmethod
     def _a_mailbox(cls, value: str | None) -> str | None:
         # The same rule as a staff account's address on the admin page and the command line.
-        problem = email_problem(value) if value is not None else None
-        if problem:
+        if value is None:
+            return None
+        if problem := email_problem(value):
             raise ValueError(problem)
-        return value
+        return value.strip()
 
     @field_validator("unable_to_contact_sms")
     @classmethod

@@ -9,6 +9,9 @@ from datetime import date
 
 PARTS = ("day", "month", "year")
 REAL_DATE = "Enter a real date"
+# Any date a screening service needs, with room: and a day before and after each stays a
+# date Python can hold (year 1 or 9999 would overflow the clinic day's arrows).
+YEARS = range(1900, 2201)
 
 
 @dataclass(frozen=True)
@@ -31,7 +34,7 @@ def _from_iso(text: str) -> TypedDate:
     if len(text) != 10:
         return TypedDate(problem=REAL_DATE)
     try:
-        return TypedDate(day=date.fromisoformat(text))
+        return _in_range(date.fromisoformat(text))
     except ValueError:
         return TypedDate(problem=REAL_DATE)
 
@@ -46,7 +49,13 @@ def _from_parts(parts: dict[str, str], label: str) -> TypedDate:
         return TypedDate(problem=REAL_DATE)
     if len(parts["year"]) != 4:
         return TypedDate(problem="Year must include 4 numbers")
+    if len(parts["day"]) > 2 or len(parts["month"]) > 2:
+        return TypedDate(problem=REAL_DATE)
     try:
-        return TypedDate(day=date(int(parts["year"]), int(parts["month"]), int(parts["day"])))
+        return _in_range(date(int(parts["year"]), int(parts["month"]), int(parts["day"])))
     except ValueError:
         return TypedDate(problem=REAL_DATE)
+
+
+def _in_range(day: date) -> TypedDate:
+    return TypedDate(day=day) if day.year in YEARS else TypedDate(problem=REAL_DATE)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import enum
 import functools
 import hashlib
+import unicodedata
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -118,7 +119,9 @@ def find_user(session: Session, email: str) -> StaffUser | None:
 
 def display_name(name: str | None, problems: Problems) -> str | None:
     """A person's name as colleagues will see it, spaces tidied; none if left blank."""
-    text = " ".join((name or "").split())
+    # No control or format characters: a NUL or a right-to-left override is not a name.
+    visible = "".join(ch for ch in name or "" if unicodedata.category(ch) not in ("Cc", "Cf"))
+    text = " ".join(visible.split())
     if len(text) > NAME_MAX:
         problems.add("name", f"The name must be {NAME_MAX} characters or fewer")
     return text or None

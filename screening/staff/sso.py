@@ -30,6 +30,7 @@ from ..core.constants import (
     ROLE_ADMIN,
     ROLES,
 )
+from ..core.identifiers import email_problem
 from ..core.refusals import Problems
 from ..models import StaffUser
 from ..models.staff import NAME_MAX
@@ -85,7 +86,7 @@ def sign_in(
     someone from the trust's groups cannot be sidestepped by signing in locally.
     """
     email = claims.get(settings.email_claim)
-    if not isinstance(email, str) or "@" not in email or not claims.get("sub"):
+    if not isinstance(email, str) or email_problem(email) or not claims.get("sub"):
         return _refused(session, None, "no_email", remote_addr)
     subject = f"{settings.issuer}|{claims['sub']}"
     user = session.scalar(select(StaffUser).where(StaffUser.sso_subject == subject))

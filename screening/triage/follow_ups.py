@@ -91,10 +91,11 @@ def schedule(
 
 
 def _day(text: str, now: datetime, problems: Problems) -> date | None:
+    # The page gives a date already checked (views.forms.DayField), or none.
     try:
         when = date.fromisoformat(text.strip())
     except ValueError:
-        problems.add("date", "Enter the date to send it as year, month and day, like 2027-03-01")
+        problems.add("date", "Enter the date to send it")
         return None
     today = now.astimezone(LONDON).date()
     if when < today:

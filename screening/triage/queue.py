@@ -363,7 +363,8 @@ def queue_page(
 
 def count_tasks(session: Session, filters: QueueFilters, viewer: Viewer) -> int:
     """How many tasks the queue lists for `filters`: by the list's own conditions."""
-    return session.scalar(select(func.count()).where(*_conditions(filters, viewer))) or 0
+    query = select(func.count()).select_from(TriageTask).where(*_conditions(filters, viewer))
+    return session.scalar(query) or 0
 
 
 def _page_of_ids(filters: QueueFilters, viewer: Viewer, page_size: int) -> Any:

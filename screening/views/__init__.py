@@ -13,6 +13,7 @@
 - fields: a question's NHS.UK field, rendered once per distinct set of parameters
 - forms: one way to write a staff form, and every error of it at once
 - navigation: the staff header's pages, by role
-- formatting: template filters (NHS numbers, London times)
+- formatting: template filters (NHS numbers, London times, phone numbers as written,
+  languages by their English name, ages)
 - security: headers on every response, and the error pages
 """

@@ -10,6 +10,7 @@ from flask import Flask
 
 from ..core import clock
 from ..core.identifiers import national_format
+from ..triage.service_levels import today
 
 
 def nhs_number(value: str | None) -> str:
@@ -49,8 +50,8 @@ def age(born: date | None) -> int | None:
     """Whole years old today, in London."""
     if born is None:
         return None
-    today = clock.now().astimezone(clock.LONDON).date()
-    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+    on = today()
+    return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
 
 
 def init_app(app: Flask) -> None:

@@ -32,12 +32,11 @@ def staff_navigation(role: str) -> list[dict[str, Any]]:
         if role in roles
     ]
     path = request.path
-    # A page below one in the list (a task, below the queue) marks that one as its section.
-    section = max(
-        (item for item in items if item["href"] != "/" and path.startswith(item["href"] + "/")),
-        key=lambda item: len(item["href"]),
-        default=None,
-    )
+    # A page below one in the list (a task, below the queue) marks that one as its section;
+    # a page in the list is only itself.
+    below = [item for item in items if item["href"] != "/" and path.startswith(item["href"] + "/")]
+    shown = any(item["href"] == path for item in items)
+    section = None if shown else max(below, key=lambda item: len(item["href"]), default=None)
     for item in items:
         item["current"] = item["href"] == path
         item["active"] = item is section

@@ -284,7 +284,7 @@ def question(item_id: str) -> ResponseReturnValue:
         # A questionnaire that branches cannot know its length until the end: a total that
         # grows as a need is flagged ("1 of 6", then "2 of 7") reads as a mistake.
         total=None
-        if any(i.show_if is not None for i in visit.questionnaire.items)
+        if any(i.asks and i.show_if is not None for i in visit.questionnaire.items)
         else sum(1 for i in visible if i.asks),
         back=_previous(visible, item),
         quick_exit=item.flag is not None and item.flag.domain == "safety",

@@ -73,7 +73,7 @@ class ToCallForm(FilterForm):
 
 
 class ClinicDayForm(FilterForm):
-    date = DayField("Date")
+    date = DayField("Day to show")
 
 
 class ClaimForm(StaffForm):
@@ -135,7 +135,7 @@ class CloseForm(ChangeForm):
 class FollowUpForm(StaffForm):
     key = "follow-up"
     questionnaire = StringField("Questionnaire")
-    date = DayField("The date")
+    date = DayField("Date to send it")
 
 
 class ReopenForm(ChangeForm):
@@ -338,7 +338,7 @@ def _task_page(task_id: int, failed: StaffForm | None = None) -> ResponseReturnV
             StaffUser.active.is_(True),
             StaffUser.role.in_([c.ROLE_PRESCRIBER, c.ROLE_ADMIN]),
         )
-        .order_by(StaffUser.email)
+        .order_by(StaffUser.shown_name)
     ).all()
     return (
         render_template(

@@ -51,7 +51,7 @@ def test_a_clinician_reads_the_funnel_for_one_clinic(
     expect(page.locator("#stages-table tbody tr").first).to_contain_text("10")
     expect(page.locator('[data-footer-for="stages-table"]')).to_contain_text("clinic CARD-NUH")
 
-    start = page.get_by_role("group", name="Appointments from")
+    start = page.get_by_role("group", name="Start date")
     start.get_by_label("Day").fill("30")
     start.get_by_label("Month").fill("2")
     start.get_by_label("Year").fill("2026")

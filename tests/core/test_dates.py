@@ -25,6 +25,10 @@ from screening.core.dates import read_date
         ("", "one", "1", "2027", None, "Enter a real date"),
         ("", "²", "1", "2027", None, "Enter a real date"),
         ("", "9" * 5000, "1", "2027", None, "Enter a real date"),
+        ("", "1", "99999999999999999999", "2026", None, "Enter a real date"),
+        ("", "1", "1", "0001", None, "Enter a real date"),  # its day before is no date
+        ("", "31", "12", "9999", None, "Enter a real date"),
+        ("9999-12-31", "", "", "", None, "Enter a real date"),
         ("", "1", "1", "27", None, "Year must include 4 numbers"),
         ("", "1", "1", "02027", None, "Year must include 4 numbers"),
         ("", "", "1", "2027", None, "Start date must include a day"),

@@ -13,6 +13,7 @@ from screening.models import AuditEvent, StaffUser
 from tests.factories import make_task
 from tests.pages import csrf_token, page, text_of
 from tests.views.test_triage import PASSWORD, sign_in, staff_page
+from tests.views.test_triage import post as post_from
 
 
 @pytest.fixture
@@ -207,8 +208,7 @@ def test_people_are_shown_by_name_once_an_admin_gives_one(
     task = make_task(session)
     here = f"/triage/{task.id}"
     colleague = sign_in(app, session, "sp@example.nhs.uk")
-    token = csrf_token(page(colleague.get(here)))
-    assert colleague.post(f"{here}/claim", data={"csrf_token": token}).status_code == 303
+    assert post_from(colleague, f"{here}/claim", here).status_code == 303
     # Without a name, the email stands in.
     assert "sp@example.nhs.uk holds this task" in text_of(page(admin.get(here)))
     user = user_named(session, "sp@example.nhs.uk")

@@ -39,6 +39,7 @@ def test_every_staff_page_has_the_navigation_of_its_role_with_the_page_marked(
         assert navigation_of(html) == NAVIGATION[role], path
         current = html.select('header nav [aria-current="page"]')
         assert [link["href"] for link in current] == [path]
+        assert html.select('header nav [aria-current="true"]') == [], path  # one marked
 
 
 def test_a_page_below_one_in_the_navigation_marks_that_one_as_its_section(
@@ -135,7 +136,8 @@ def test_a_clinician_sees_the_funnel_of_the_last_90_days_and_no_counts(
     home = staff_page(clinician, "/", "home")
     assert home.select("[data-count]") == []
     text = text_of(home)
-    assert "Screening in the last 90 days" in text
+    since = (today() - timedelta(days=90)).strftime("%-d %B %Y")
+    assert f"Screening since {since}" in text and "in the last 90 days" in text
     assert "Invited 1" in text and "Completed 1 (100.0% of invited)" in text
     assert "Questionnaires" not in text  # the set-up is for admins
 
