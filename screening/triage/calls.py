@@ -8,6 +8,7 @@ the calls already logged for them.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -17,6 +18,8 @@ from sqlalchemy.orm import Session
 
 from ..core import clock
 from ..core import constants as c
+from ..core.numbers import MAX_PAGE, whole_number
+from ..core.refusals import Problems
 from ..models import Appointment, ContactAttempt, Episode, Patient, StaffUser, TriageTask
 
 REASON_NO_RESPONSE = "no_response"
@@ -32,7 +35,7 @@ REASON_NAMES = {
 }
 # Entries for a standing reason (no way to text, a DNA) stay this long after the appointment.
 STANDING_DAYS_AFTER = 7
-PAGE_SIZE = 50
+PAGE_SIZE = 25
 CALLABLE = (c.EPISODE_SCHEDULED, c.EPISODE_INVITED, c.EPISODE_OPENED, c.EPISODE_STARTED)
 
 
@@ -67,6 +70,48 @@ class CallList:
     total: int
     page: int
     pages: int
+    reasons: dict[str, int] = field(default_factory=dict)  # reason → entries, other filters kept
+
+
+@dataclass(frozen=True)
+class CallFilters:
+    """The list's query parameters (SPEC §10), already checked."""
+
+    reason: str | None = None
+    clinic: str | None = None
+    day: date | None = None  # of the appointment, in London
+    page: int = 1
+
+    def as_params(self, **changes: object) -> dict[str, str]:
+        values = {
+            "reason": self.reason,
+            "clinic": self.clinic,
+            "date": self.day.isoformat() if self.day else None,
+            "page": str(self.page) if self.page > 1 else None,
+            **changes,
+        }
+        return {name: str(value) for name, value in values.items() if value}
+
+
+def parse_call_filters(values: Mapping[str, str], *, clinics: set[str]) -> CallFilters:
+    """Refuse what the list does not know: a mistyped bookmark must not look like an
+    empty list."""
+    problems = Problems()
+    reason = values.get("reason", "").strip() or None
+    if reason is not None and reason not in REASON_NAMES:
+        problems.add("reason", "Select a reason from the list")
+    clinic = values.get("clinic", "").strip() or None
+    if clinic is not None and clinic not in clinics:
+        problems.add("clinic", "Select a clinic from the list")
+    text = values.get("date", "").strip()
+    try:
+        day = date.fromisoformat(text) if text else None
+    except ValueError:
+        problems.add("date", "Enter a real date")
+        day = None
+    problems.refuse()
+    page = whole_number(values.get("page", ""), at_most=MAX_PAGE) or 1
+    return CallFilters(reason=reason, clinic=clinic, day=day, page=page)
 
 
 def _unanswered_calls() -> Any:
@@ -94,23 +139,57 @@ def _declined_on_the_phone() -> Any:
 
 
 def to_call(
-    session: Session, *, now: datetime, days_before: int, unanswered_limit: int, page: int = 1
+    session: Session,
+    *,
+    now: datetime,
+    days_before: int,
+    unanswered_limit: int,
+    filters: CallFilters | None = None,
 ) -> CallList:
     """Episodes to phone, by appointment time, each with its reason and calls so far."""
-    conditions = _to_call_conditions(now, days_before, unanswered_limit)
-    total = count_to_call(
-        session, now=now, days_before=days_before, unanswered_limit=unanswered_limit
-    )
+    filters = filters or CallFilters()
+    listed = _to_call_conditions(now, days_before, unanswered_limit)
+    chosen = [*listed, *_filter_conditions(filters, reason=True)]
+    # One grouped count gives each reason's link and, summed, the list's total.
+    reasons = _reason_counts(session, [*listed, *_filter_conditions(filters, reason=False)])
+    total = reasons.get(filters.reason, 0) if filters.reason else sum(reasons.values())
     rows = session.execute(
         _entry_columns(_reason())
         .join(Appointment, _OWNED)
-        .where(*conditions)
+        .where(*chosen)
         .order_by(Appointment.appointment_at, Episode.id)
         .limit(PAGE_SIZE)
-        .offset((page - 1) * PAGE_SIZE)
+        .offset((filters.page - 1) * PAGE_SIZE)
     ).all()
     entries = _with_calls(session, [_entry(row) for row in rows])
-    return CallList(entries, total, page, max(1, math.ceil(total / PAGE_SIZE)))
+    pages = max(1, math.ceil(total / PAGE_SIZE))
+    return CallList(entries, total, filters.page, pages, reasons)
+
+
+def _filter_conditions(filters: CallFilters, *, reason: bool) -> list[Any]:
+    conditions: list[Any] = []
+    if reason and filters.reason:
+        conditions.append(_reason() == filters.reason)
+    if filters.clinic:
+        conditions.append(Episode.clinic_code == filters.clinic)
+    if filters.day:
+        start = datetime.combine(filters.day, time(), tzinfo=clock.LONDON)
+        end = start + timedelta(days=1)
+        conditions.append(Appointment.appointment_at >= start.astimezone(UTC))
+        conditions.append(Appointment.appointment_at < end.astimezone(UTC))
+    return conditions
+
+
+def _reason_counts(session: Session, conditions: list[Any]) -> dict[str, int]:
+    reason = _reason().label("reason")
+    rows = session.execute(
+        select(reason, func.count())
+        .select_from(Appointment)
+        .join(Episode, _OWNED)
+        .where(*conditions)
+        .group_by(reason)
+    )
+    return {name: n for name, n in rows}
 
 
 def count_to_call(

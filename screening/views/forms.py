@@ -28,7 +28,6 @@ from wtforms.validators import ValidationError
 
 from ..core.dates import PARTS, read_date
 from ..core.extensions import db
-from ..core.numbers import MAX_PAGE, whole_number
 from ..core.refusals import Refused
 
 T = TypeVar("T")
@@ -195,8 +194,3 @@ class DayField(StringField):
 
 def _text(formdata: Any, name: str) -> str:
     return str(formdata.get(name, "")) if formdata is not None else ""
-
-
-def page_number(field: Field) -> int:
-    """The page a list was asked for; anything that is not one is the first page."""
-    return whole_number(field.data, at_most=MAX_PAGE) or 1

@@ -38,7 +38,7 @@ from ..triage.queue import parse_filters, queue_page
 from ..triage.service_levels import today
 from ..triage.tasks import Context, unable_to_contact_allowed
 from .auth import require_role
-from .forms import DayField, FilterForm, StaffForm, page_number
+from .forms import DayField, FilterForm, StaffForm
 
 bp = Blueprint("triage", __name__, url_prefix="/triage")
 bp.before_request(require_role(c.ROLE_ADMIN, c.ROLE_PRESCRIBER))
@@ -69,7 +69,11 @@ class QueueFilterForm(FilterForm):
 
 
 class ToCallForm(FilterForm):
-    page = StringField("Page")
+    """The list's filters (`triage.calls.parse_call_filters` reads them)."""
+
+    reason = StringField("Reason")
+    clinic = StringField("Clinic")
+    date = DayField("Appointment day")
 
 
 class ClinicDayForm(FilterForm):
@@ -187,6 +191,12 @@ def queue() -> ResponseReturnValue:
     )
 
 
+def _clinic_names() -> dict[str, str]:
+    """Each clinic as staff name it: the clinic and its hospital."""
+    clinics = state().config.clinics.items()
+    return {code: f"{clinic.name}, {clinic.hospital}" for code, clinic in clinics}
+
+
 def _domain_names() -> dict[str, str]:
     names: dict[str, str] = {}
     for questionnaire in state().questionnaires.questionnaires.values():
@@ -209,24 +219,34 @@ def _audit_views(patient_ids: list[int], *, view: str) -> None:
 
 @bp.get("/to-call")
 def to_call() -> ResponseReturnValue:
-    settings = state().config.settings
-    page = page_number(ToCallForm().page)
-    found = calls.to_call(
-        db.session(),
-        now=clock.now(),
-        days_before=settings.to_call_days_before,
-        unanswered_limit=settings.unable_to_contact_after,
-        page=page,
+    loaded = state()
+    settings = loaded.config.settings
+    form = ToCallForm()
+    filters = form.read(
+        lambda args: calls.parse_call_filters(args, clinics=set(loaded.config.clinics))
     )
-    _audit_views([entry.patient_id for entry in found.entries], view="to_call")
+    found = None
+    if filters is not None:
+        found = calls.to_call(
+            db.session(),
+            now=clock.now(),
+            days_before=settings.to_call_days_before,
+            unanswered_limit=settings.unable_to_contact_after,
+            filters=filters,
+        )
+        _audit_views([entry.patient_id for entry in found.entries], view="to_call")
     return render_template(
         "triage/to_call.html",
+        form=form,
+        filters=filters,
         found=found,
+        clinics=sorted(loaded.config.clinics.values(), key=lambda clinic: clinic.code),
+        clinic_names=_clinic_names(),
         reason_names=calls.REASON_NAMES,
         outcome_names=OUTCOME_NAMES,
         days_before=settings.to_call_days_before,
         unanswered_limit=settings.unable_to_contact_after,
-    )
+    ), form.http_status
 
 
 @bp.get("/to-call/<int:episode_id>/calls")
@@ -286,7 +306,7 @@ def clinic_day() -> ResponseReturnValue:
     found = calls.clinic_day(db.session(), day)
     shown = [entry.patient_id for entry in found.to_see + found.not_screened]
     _audit_views(shown, view="clinic_day")
-    clinic_names = {code: clinic.name for code, clinic in state().config.clinics.items()}
+    clinic_names = _clinic_names()
     return render_template(
         "triage/clinic_day.html",
         form=form,

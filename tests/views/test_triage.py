@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from screening.core import clock
 from screening.core import constants as c
 from screening.models import AuditEvent, ContactAttempt, Episode, Referral, TriageTask
+from screening.triage import calls
 from screening.triage.service_levels import today
 from tests.factories import make_invited_episode, make_task, make_user
 from tests.pages import csrf_token, page, text_of
@@ -285,6 +286,47 @@ def test_to_call_lists_non_responders_and_those_without_a_mobile_with_their_reas
     assert [int(e["data-episode-id"]) for e in entries] == [quiet.id, no_mobile.id]
     assert "No reply to the text" in text_of(entries[0]) and "999 000 0018" in text_of(entries[0])
     assert "No usable mobile" in text_of(entries[1])
+
+
+def test_the_to_call_list_filters_by_reason_clinic_and_day_and_keeps_them_page_to_page(
+    app: Flask, session: Session, prescriber: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tomorrow = clock.now() + timedelta(days=1)
+    later = clock.now() + timedelta(days=6)
+    quiet, _ = make_invited_episode(session, nhs_number="9990000018", appointment_at=tomorrow)
+    other, _ = make_invited_episode(
+        session, nhs_number="9990000026", appointment_at=tomorrow, clinic="CARD-RLH"
+    )
+    no_mobile, _ = make_invited_episode(
+        session, nhs_number="9990000034", mobile=None, appointment_at=later
+    )
+    no_mobile.status, no_mobile.needs_call_reason = "needs_call", "no_mobile"
+    session.commit()
+
+    def listed(query: str) -> list[int]:
+        html = staff_page(prescriber, f"/triage/to-call?{query}", "to-call")
+        return [int(entry["data-episode-id"]) for entry in html.select("[data-episode-id]")]
+
+    assert listed("reason=no_mobile") == [no_mobile.id]
+    assert listed("reason=no_response") == [quiet.id, other.id]
+    assert listed("clinic=CARD-RLH") == [other.id]
+    day = later.astimezone(clock.LONDON).date()
+    assert listed(f"date-day={day.day}&date-month={day.month}&date-year={day.year}") == [
+        no_mobile.id
+    ]
+    html = staff_page(prescriber, "/triage/to-call?clinic=CARD-NUH", "to-call")
+    reasons = {option["value"]: text_of(option) for option in html.select("#reason option")}
+    assert reasons["no_response"] == "No reply to the text (1)"
+    assert reasons["no_mobile"] == "No usable mobile (1)"
+    # Pages keep the filters.
+    monkeypatch.setattr(calls, "PAGE_SIZE", 1)
+    first = staff_page(prescriber, "/triage/to-call?reason=no_response", "to-call")
+    assert first.find("a", href="/triage/to-call?reason=no_response&page=2")
+    assert listed("reason=no_response&page=2") == [other.id]
+    refused = page(prescriber.get("/triage/to-call?reason=whenever"), 400)
+    summary = refused.select_one(".nhsuk-error-summary")
+    assert "Select a reason from the list" in text_of(summary)
+    assert refused.select_one(summary.find("a")["href"]) is not None
 
 
 def test_a_call_from_the_list_is_logged_and_enough_unanswered_calls_take_it_off(
