@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from ..core import constants as c
 from ..core.identifiers import normalise_nhs_number
+from ..core.refusals import Refused
 from ..models import Episode, Patient
 
 ASSISTED_MODES = (c.MODE_ASSISTED_IN_PERSON, c.MODE_ASSISTED_PHONE)
@@ -35,6 +36,10 @@ def find_patients(session: Session, query: str) -> list[Found]:
     if not query:
         return []
     nhs_number = normalise_nhs_number(query)
+    digits = query.replace(" ", "").replace("-", "")
+    if nhs_number is None and digits.isascii() and digits.isdigit():
+        # Digits are an NHS number mistyped, not a name: "no patient matches" would mislead.
+        raise Refused("Enter a valid 10-digit NHS number, or a name", field="q")
     if nhs_number is not None:
         condition = Patient.nhs_number == nhs_number
     else:

@@ -37,7 +37,7 @@ class StartForm(StaffForm):
 def search() -> ResponseReturnValue:
     form = PatientSearchForm()
     query = form.value("q").strip()
-    found = assisted.find_patients(db.session(), query) if query else []
+    found = form.read(lambda args: assisted.find_patients(db.session(), args.get("q", ""))) or []
     for result in found:
         audit.record(
             db.session(),
@@ -56,7 +56,7 @@ def search() -> ResponseReturnValue:
         found=found,
         searched=bool(query),
         modes=MODE_NAMES,
-    )
+    ), form.http_status
 
 
 @bp.post("/start/<public_id>")

@@ -41,6 +41,12 @@ def test_a_prescriber_finds_a_patient_by_nhs_number_or_name_and_each_view_is_aud
     by_name = text_of(page(client.get("/assisted?q=alex example")))
     assert "Alex Example" in by_name
     assert "No patient matches" in text_of(page(client.get("/assisted?q=Nobody")))
+    # A mistyped NHS number is said to be one, not "no patient matches".
+    mistyped = page(client.get("/assisted?q=999 000 0019"), 400)
+    summary = mistyped.select_one(".nhsuk-error-summary")
+    assert "Enter a valid 10-digit NHS number, or a name" in text_of(summary)
+    assert mistyped.select_one(summary.find("a")["href"]) is not None
+    assert "No patient matches" not in text_of(mistyped)
     views = session.scalars(
         select(AuditEvent).where(AuditEvent.action == c.AUDIT_VIEW_PATIENT)
     ).all()
