@@ -4,8 +4,11 @@ service manual words them, naming what to fix."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
+
+from .refusals import Problems
 
 PARTS = ("day", "month", "year")
 REAL_DATE = "Enter a real date"
@@ -27,6 +30,18 @@ def read_date(iso: str, day: str, month: str, year: str, *, label: str) -> Typed
     if iso:
         return _from_iso(iso)
     return _from_parts({"day": day.strip(), "month": month.strip(), "year": year.strip()}, label)
+
+
+def iso_date_in(values: Mapping[str, str | None], name: str, problems: Problems) -> date | None:
+    """The ISO 8601 date `values[name]` (a filter's, an option's), None when blank; a
+    date that is not one is added to `problems` in words that show the form to use."""
+    text = (values.get(name) or "").strip()
+    if not text:
+        return None
+    typed = _from_iso(text)
+    if typed.problem:
+        problems.add(name, f"'{text}' is not a date: use YYYY-MM-DD, like 2026-12-03")
+    return typed.day
 
 
 def _from_iso(text: str) -> TypedDate:

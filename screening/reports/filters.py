@@ -7,6 +7,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import date
 
+from ..core.dates import iso_date_in
 from ..core.refusals import Problems, Refused
 
 
@@ -53,7 +54,7 @@ def parse_filters(
         problems.add(
             "questionnaire", f"'{questionnaire}' is not a questionnaire id (known: {known})"
         )
-    date_from, date_to = _date(values, "from", problems), _date(values, "to", problems)
+    date_from, date_to = iso_date_in(values, "from", problems), iso_date_in(values, "to", problems)
     if date_from and date_to and date_from > date_to:
         problems.add("to", "The end date must be the same as or after the start date")
     problems.refuse(BadFilter)
@@ -62,14 +63,3 @@ def parse_filters(
 
 def _text(values: Mapping[str, str | None], name: str) -> str | None:
     return (values.get(name) or "").strip() or None
-
-
-def _date(values: Mapping[str, str | None], name: str, problems: Problems) -> date | None:
-    text = _text(values, name)
-    if text is None:
-        return None
-    try:
-        return date.fromisoformat(text) if len(text) == 10 else date.fromisoformat("x")
-    except ValueError:
-        problems.add(name, f"'{text}' is not a date: use YYYY-MM-DD, like 2026-12-03")
-        return None

@@ -18,8 +18,9 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from ..core import clock, constants
+from ..core.dates import iso_date_in
 from ..core.identifiers import normalise_nhs_number
-from ..core.numbers import MAX_PAGE, whole_number
+from ..core.numbers import page_number
 from ..core.refusals import Problems
 from ..models import AuditEvent, Patient, StaffUser
 
@@ -108,28 +109,19 @@ def parse_filters(values: Mapping[str, str]) -> AuditFilters:
     action = values.get("action", "").strip() or None
     if action is not None and action not in ACTIONS:
         problems.add("action", "Select an action from the list")
-    since, until = _day(values, "from", problems), _day(values, "to", problems)
+    since, until = iso_date_in(values, "from", problems), iso_date_in(values, "to", problems)
     if since and until and since > until:
         problems.add("to", "The end date must be the same as or after the start date")
+    page = page_number(values, problems)
     problems.refuse()
-    page = values.get("page", "1").strip()
     return AuditFilters(
         user=values.get("user", "").strip() or None,
         nhs_number=nhs_number,
         action=action,
         since=since,
         until=until,
-        page=whole_number(page, at_most=MAX_PAGE) or 1,
+        page=page,
     )
-
-
-def _day(values: Mapping[str, str], name: str, problems: Problems) -> date | None:
-    text = values.get(name, "").strip()
-    try:
-        return date.fromisoformat(text) if text else None
-    except ValueError:
-        problems.add(name, "Enter the date as year, month and day, like 2026-12-14")
-        return None
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 
 from ..core import clock
 from ..core import constants as c
-from ..core.numbers import MAX_PAGE, whole_number
+from ..core.dates import iso_date_in
+from ..core.numbers import page_number
 from ..core.refusals import Problems
 from ..models import Appointment, ContactAttempt, Episode, Patient, StaffUser, TriageTask
 
@@ -103,14 +104,9 @@ def parse_call_filters(values: Mapping[str, str], *, clinics: set[str]) -> CallF
     clinic = values.get("clinic", "").strip() or None
     if clinic is not None and clinic not in clinics:
         problems.add("clinic", "Select a clinic from the list")
-    text = values.get("date", "").strip()
-    try:
-        day = date.fromisoformat(text) if text else None
-    except ValueError:
-        problems.add("date", "Enter a real date")
-        day = None
+    day = iso_date_in(values, "date", problems)
+    page = page_number(values, problems)
     problems.refuse()
-    page = whole_number(values.get("page", ""), at_most=MAX_PAGE) or 1
     return CallFilters(reason=reason, clinic=clinic, day=day, page=page)
 
 
@@ -197,12 +193,7 @@ def count_to_call(
 ) -> int:
     """How many entries the to-call list has (the home page's count is the list's)."""
     conditions = _to_call_conditions(now, days_before, unanswered_limit)
-    return (
-        session.scalar(
-            select(func.count()).select_from(Appointment).join(Episode, _OWNED).where(*conditions)
-        )
-        or 0
-    )
+    return sum(_reason_counts(session, conditions).values())
 
 
 def _to_call_conditions(now: datetime, days_before: int, unanswered_limit: int) -> list[Any]:

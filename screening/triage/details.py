@@ -53,6 +53,11 @@ CLOSE_NAMES = {
     "unable_to_contact": "Unable to contact",
     "not_needed": "Not needed",
 }
+WANTS_HELP_NAMES = {
+    "yes": "Yes",
+    "no": "No, or did not say",
+    "not_asked": "Not asked",
+}
 REFERRAL_STATUS_NAMES = {
     "made": "Made",
     "accepted": "Accepted",
@@ -75,6 +80,15 @@ class TimelineEntry:
     who: str | None
     what: str
     note: str | None = None
+    recorded: int = 0  # the audit event's id: orders what happened in the same instant
+
+
+@dataclass(frozen=True)
+class LastContact:
+    at: datetime
+    who: str | None
+    method: str
+    outcome: str
 
 
 @dataclass(frozen=True)
@@ -94,6 +108,8 @@ class TaskView:
     referrals: list[Referral]
     attempts: list[ContactAttempt]
     due: Any
+    wants_help: str  # "yes", "no" (asked, said no or declined to say) or "not_asked"
+    last_contact: LastContact | None
 
 
 def task_view(
@@ -116,6 +132,7 @@ def task_view(
     appointment = episode.appointment
     clinic = config.clinics.get(episode.clinic_code or "")
     users = _names(session)
+    consent = questionnaire.triage.consent_item if questionnaire else None
     return TaskView(
         task=task,
         patient=patient,
@@ -132,6 +149,28 @@ def task_view(
         referrals=list(task.referrals),
         attempts=list(task.contact_attempts),
         due=due_on(task.created_at, task.priority, config.settings.triage_sla_working_days),
+        wants_help=_wants_help(episode.wants_help_at, consent, answers),
+        last_contact=_last_contact(task.contact_attempts, users),
+    )
+
+
+def _wants_help(
+    wants_help_at: datetime | None, consent: str | None, answers: dict[str, Any]
+) -> str:
+    if wants_help_at is not None:
+        return "yes"
+    return "no" if consent and answers.get(consent) not in (None, "", []) else "not_asked"
+
+
+def _last_contact(attempts: list[ContactAttempt], users: dict[int, str]) -> LastContact | None:
+    if not attempts:
+        return None
+    last = max(attempts, key=lambda attempt: (attempt.attempted_at, attempt.id))
+    return LastContact(
+        at=last.attempted_at,
+        who=users.get(last.by_user_id or 0),
+        method=METHOD_NAMES[last.method],
+        outcome=OUTCOME_NAMES[last.outcome],
     )
 
 
@@ -176,7 +215,41 @@ def _names(session: Session) -> dict[int, str]:
     return {user_id: name for user_id, name in rows}
 
 
+# Which id in an audit event's detail names the row it recorded.
+_RECORDED_ROW = {
+    c.AUDIT_TASK_CONTACT: "attempt_id",
+    c.AUDIT_TASK_SESSION: "session_id",
+    c.AUDIT_TASK_REFERRAL: "referral_id",
+    c.AUDIT_TASK_NOTE: "note_id",
+}
+_STATUS_CHANGES = (
+    c.AUDIT_TASK_CLAIMED,
+    c.AUDIT_TASK_ASSIGNED,
+    c.AUDIT_TASK_CLOSED,
+    c.AUDIT_TASK_REOPENED,
+    c.AUDIT_TASK_REFERRAL_UPDATED,
+    c.AUDIT_TASK_FOLLOW_UP,
+)
+
+
 def _timeline(session: Session, task: TriageTask, users: dict[int, str]) -> list[TimelineEntry]:
+    """Oldest first. Things done in the same instant (a referral made as the task is
+    claimed, or a clock that reads to the minute) keep the order they were recorded in,
+    which the audit trail's ids give."""
+    events = session.scalars(
+        select(AuditEvent)
+        .where(
+            AuditEvent.subject_type == c.SUBJECT_TASK,
+            AuditEvent.subject_id == str(task.id),
+            AuditEvent.action.in_([*_RECORDED_ROW, *_STATUS_CHANGES]),
+        )
+        .order_by(AuditEvent.id)
+    ).all()
+    recorded = {
+        (event.action, (event.detail or {}).get(_RECORDED_ROW[event.action])): event.id
+        for event in events
+        if event.action in _RECORDED_ROW
+    }
     entries = [TimelineEntry(task.created_at, None, f"Task created ({task.priority})")]
     for attempt in task.contact_attempts:
         entries.append(
@@ -185,6 +258,7 @@ def _timeline(session: Session, task: TriageTask, users: dict[int, str]) -> list
                 users.get(attempt.by_user_id or 0),
                 f"{METHOD_NAMES[attempt.method]}: {OUTCOME_NAMES[attempt.outcome]}",
                 attempt.note,
+                recorded.get((c.AUDIT_TASK_CONTACT, attempt.id), 0),
             )
         )
     sessions = session.scalars(
@@ -197,6 +271,7 @@ def _timeline(session: Session, task: TriageTask, users: dict[int, str]) -> list
                 users.get(held.by_user_id or 0),
                 f"Session with the patient, {held.minutes} minutes",
                 held.note,
+                recorded.get((c.AUDIT_TASK_SESSION, held.id), 0),
             )
         )
     for referral in task.referrals:
@@ -206,40 +281,35 @@ def _timeline(session: Session, task: TriageTask, users: dict[int, str]) -> list
                 users.get(referral.by_user_id or 0),
                 f"Referred to {referral.service_name or referral.service_id}",
                 referral.note,
+                recorded.get((c.AUDIT_TASK_REFERRAL, referral.id), 0),
             )
         )
     notes = session.scalars(select(TaskNote).where(TaskNote.task_id == task.id)).all()
     for note in notes:
         entries.append(
-            TimelineEntry(note.written_at, users.get(note.by_user_id or 0), "Note", note.text)
+            TimelineEntry(
+                note.written_at,
+                users.get(note.by_user_id or 0),
+                "Note",
+                note.text,
+                recorded.get((c.AUDIT_TASK_NOTE, note.id), 0),
+            )
         )
     names = {r.id: r.service_name or r.service_id for r in task.referrals}
-    entries.extend(_status_changes(session, task, users, names))
-    return sorted(entries, key=lambda entry: entry.at)
+    changes = [event for event in events if event.action in _STATUS_CHANGES]
+    entries.extend(_status_changes(changes, users, names))
+    return sorted(entries, key=lambda entry: (entry.at, entry.recorded))
 
 
 def _status_changes(
-    session: Session, task: TriageTask, users: dict[int, str], referral_names: dict[int, str]
+    events: list[AuditEvent], users: dict[int, str], referral_names: dict[int, str]
 ) -> list[TimelineEntry]:
-    events = session.scalars(
-        select(AuditEvent).where(
-            AuditEvent.subject_type == c.SUBJECT_TASK,
-            AuditEvent.subject_id == str(task.id),
-            AuditEvent.action.in_(
-                [
-                    c.AUDIT_TASK_CLAIMED,
-                    c.AUDIT_TASK_ASSIGNED,
-                    c.AUDIT_TASK_CLOSED,
-                    c.AUDIT_TASK_REOPENED,
-                    c.AUDIT_TASK_REFERRAL_UPDATED,
-                    c.AUDIT_TASK_FOLLOW_UP,
-                ]
-            ),
-        )
-    ).all()
     return [
         TimelineEntry(
-            event.at, users.get(event.actor_user_id or 0), _describe(event, users, referral_names)
+            event.at,
+            users.get(event.actor_user_id or 0),
+            _describe(event, users, referral_names),
+            recorded=event.id,
         )
         for event in events
     ]

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from ..config import Config
 from ..core import constants as c
 from ..core.clock import LONDON
+from ..core.dates import iso_date_in
 from ..core.refusals import Problems, Refused
 from ..invitations.opt_outs import is_opted_out
 from ..invitations.schedule import SEND_FROM
@@ -92,10 +93,11 @@ def schedule(
 
 def _day(text: str, now: datetime, problems: Problems) -> date | None:
     # The page gives a date already checked (views.forms.DayField), or none.
-    try:
-        when = date.fromisoformat(text.strip())
-    except ValueError:
+    if not text.strip():
         problems.add("date", "Enter the date to send it")
+        return None
+    when = iso_date_in({"date": text}, "date", problems)
+    if when is None:
         return None
     today = now.astimezone(LONDON).date()
     if when < today:

@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 
 from ..core import clock
 from ..core import constants as c
-from ..core.numbers import MAX_PAGE, whole_number
+from ..core.dates import iso_date_in
+from ..core.numbers import page_number
 from ..core.refusals import Problems
 from ..models import (
     Appointment,
@@ -208,9 +209,9 @@ def parse_filters(args: Mapping[str, str], *, clinics: set[str]) -> QueueFilters
         clinic=choice("clinic", clinics),
         domain=_domain(args, problems),
         assigned=choice("assigned", {ASSIGNED_ME, ASSIGNED_NOBODY}),
-        appointment_on=_appointment_day(args, problems),
+        appointment_on=iso_date_in(args, "appointment", problems),
         overdue=_overdue(args, problems),
-        page=_page(args, problems),
+        page=page_number(args, problems),
     )
     problems.refuse()
     return filters
@@ -230,24 +231,6 @@ def _overdue(args: Mapping[str, str], problems: Problems) -> bool:
     if text and text != OVERDUE_YES:
         problems.add("overdue", f"'{text}' is not a choice of the overdue filter: use overdue=yes")
     return text == OVERDUE_YES
-
-
-def _appointment_day(args: Mapping[str, str], problems: Problems) -> date | None:
-    text = args.get("appointment", "").strip()
-    try:
-        return date.fromisoformat(text) if text else None
-    except ValueError:
-        problems.add("appointment", f"'{text}' is not a date like 2026-12-03")
-        return None
-
-
-def _page(args: Mapping[str, str], problems: Problems) -> int:
-    text = args.get("page", "1").strip() or "1"
-    page = whole_number(text, at_most=MAX_PAGE)
-    if not page:
-        problems.add("page", f"'{text}' is not a page number")
-        return 1
-    return page
 
 
 @dataclass(frozen=True)

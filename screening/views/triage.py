@@ -32,6 +32,7 @@ from ..triage.details import (
     METHOD_NAMES,
     OUTCOME_NAMES,
     REFERRAL_STATUS_NAMES,
+    WANTS_HELP_NAMES,
     task_view,
 )
 from ..triage.queue import parse_filters, queue_page
@@ -146,9 +147,9 @@ class ReopenForm(ChangeForm):
     key = "reopen"
 
 
-# What the task page draws in each state (a closed task can only be reopened).
+# What the task page draws in each state (a closed task can only be reopened; the claim
+# form is drawn too unless the task is already yours).
 OPEN_TASK_FORMS: tuple[type[StaffForm], ...] = (
-    ClaimForm,
     AssignForm,
     ContactForm,
     SessionForm,
@@ -157,7 +158,9 @@ OPEN_TASK_FORMS: tuple[type[StaffForm], ...] = (
     CloseForm,
     FollowUpForm,
 )
-CLOSED_TASK_FORMS: tuple[type[StaffForm], ...] = (ClaimForm, ReopenForm)
+CLOSED_TASK_FORMS: tuple[type[StaffForm], ...] = (ReopenForm,)
+# Where a refusal links when its form is not on the page: the task at a glance.
+SUMMARY_ANCHOR = "task-summary"
 
 
 # --- the queue ---------------------------------------------------------------------------
@@ -339,7 +342,7 @@ def _task_page(task_id: int, failed: StaffForm | None = None) -> ResponseReturnV
     forms = _task_forms(found, view.referrals)
     if failed is not None:
         if failed.key not in forms:  # a colleague closed or reopened it: not on the page now
-            failed.anchor = ClaimForm.key
+            failed.anchor = SUMMARY_ANCHOR
         forms[failed.key] = failed
     audit.record(
         session,
@@ -378,6 +381,7 @@ def _task_page(task_id: int, failed: StaffForm | None = None) -> ResponseReturnV
             outcome_names=OUTCOME_NAMES,
             close_names=CLOSE_NAMES,
             referral_status_names=REFERRAL_STATUS_NAMES,
+            wants_help_names=WANTS_HELP_NAMES,
             referral_next=c.REFERRAL_NEXT,
             follow_ups=follow_ups.follow_ups_of(session, found),
             scale_series=follow_ups.scale_series(
@@ -398,6 +402,8 @@ def _task_forms(task: TriageTask, referrals: list[Referral]) -> dict[str, StaffF
         drawn = [cls.blank() for cls in CLOSED_TASK_FORMS]
     else:
         drawn = [cls.blank() for cls in OPEN_TASK_FORMS]
+        if task.assigned_to_user_id != current_user.id:
+            drawn.append(ClaimForm.blank())
         drawn += [
             ReferralStatusForm.blank(key=f"referral-{referral.id}")
             for referral in referrals

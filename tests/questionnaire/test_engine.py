@@ -23,7 +23,7 @@ domains:
   financial: Money
   food: Food
   housing: Housing
-  safety: Feeling safe
+  safety: Safety
   wellbeing: Wellbeing
 answer_sets:
   yes_no:

@@ -210,12 +210,12 @@ def test_people_are_shown_by_name_once_an_admin_gives_one(
     colleague = sign_in(app, session, "sp@example.nhs.uk")
     assert post_from(colleague, f"{here}/claim", here).status_code == 303
     # Without a name, the email stands in.
-    assert "sp@example.nhs.uk holds this task" in text_of(page(admin.get(here)))
+    assert "Held by sp@example.nhs.uk" in text_of(page(admin.get(here)))
     user = user_named(session, "sp@example.nhs.uk")
     assert post(admin, f"/admin/users/{user.id}/name", name="  Sam  Patel ").status_code == 303
     assert user_named(session, "sp@example.nhs.uk").display_name == "Sam Patel"
     task_page = text_of(page(admin.get(here)))
-    assert "Sam Patel holds this task" in task_page
+    assert "Held by Sam Patel" in task_page
     assert "Sam Patel: Claimed the task" in task_page  # the history, by name
     assert "Sam Patel" in text_of(page(admin.get("/triage")))
     assert "Sam Patel" in text_of(page(colleague.get("/")).select_one("header"))

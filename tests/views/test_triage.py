@@ -131,7 +131,21 @@ def test_the_task_page_shows_the_patient_and_the_answers_with_flags(
     assert html.find("a", href="tel:+447400100001").get_text() == "07400 100001"
     assert "Cardiology outpatients, Newham University Hospital" in text
     assert "I don't want to answer" in text
-    assert "Flagged: Housing" in text and "Flagged: Money" in text
+    # The needs first, as tags named for the need, then beside the answer that raised each.
+    glance = html.select_one("dl")
+    needs = glance.find("dt", string=lambda t: t and "Needs" in t).find_next("dd")
+    assert [tag.get_text(strip=True) for tag in needs.select(".nhsuk-tag")] == ["Money", "Housing"]
+    assert "Wants help" in text_of(glance) and "Last contact" in text_of(glance)
+    answers = html.select_one(".app-summary-list--answers")
+    rows = {
+        row.dt.get_text(" ", strip=True): row.dd.get_text(" ", strip=True)
+        for row in answers.select(".nhsuk-summary-list__row")
+    }
+    assert rows["Do you ever have to miss a meal because you don't have food?"] == (
+        "I don't want to answer"
+    )
+    housing = next(q for q in rows if "stable housing" in q)
+    assert rows[housing] == "No Need raised: Housing"
     view = session.scalars(
         select(AuditEvent).where(AuditEvent.action == c.AUDIT_VIEW_PATIENT)
     ).one()
@@ -141,35 +155,47 @@ def test_the_task_page_shows_the_patient_and_the_answers_with_flags(
 def test_a_day_of_work_on_one_task(app: Flask, session: Session, prescriber: FlaskClient) -> None:
     task = make_task(session, missed_meals="yes")
     here = f"/triage/{task.id}"
-    assert post(prescriber, f"{here}/claim", here).status_code == 303
-    response = post(
-        prescriber, f"{here}/contacts", here, method="phone", outcome="reached", note="Spoke to her"
-    )
-    assert response.status_code == 303 and response.headers["Location"] == here
-    assert post(prescriber, f"{here}/sessions", here, minutes="20").status_code == 303
-    assert (
-        post(prescriber, f"{here}/referrals", here, service="food-bank", domain="food").status_code
-        == 303
-    )
-    referral = session.scalars(select(Referral)).one()
-    assert (
-        post(prescriber, f"{here}/referrals/{referral.id}", here, status="accepted").status_code
-        == 303
-    )
-    assert post(prescriber, f"{here}/notes", here, text="Voucher given").status_code == 303
-    session.expire_all()
-    version = session.get(TriageTask, task.id).version
-    assert (
-        post(
-            prescriber, f"{here}/close", here, outcome="referred", version=str(version)
-        ).status_code
-        == 303
-    )
+    # One instant for every step: the history must still keep the order they were done in.
+    with clock.frozen_at(clock.now() + timedelta(minutes=1)):
+        assert post(prescriber, f"{here}/claim", here).status_code == 303
+        response = post(
+            prescriber,
+            f"{here}/contacts",
+            here,
+            method="phone",
+            outcome="reached",
+            note="Spoke to her",
+        )
+        assert response.status_code == 303 and response.headers["Location"] == here
+        assert post(prescriber, f"{here}/sessions", here, minutes="20").status_code == 303
+        assert (
+            post(
+                prescriber, f"{here}/referrals", here, service="food-bank", domain="food"
+            ).status_code
+            == 303
+        )
+        referral = session.scalars(select(Referral)).one()
+        assert (
+            post(prescriber, f"{here}/referrals/{referral.id}", here, status="accepted").status_code
+            == 303
+        )
+        assert post(prescriber, f"{here}/notes", here, text="Voucher given").status_code == 303
+        session.expire_all()
+        version = session.get(TriageTask, task.id).version
+        assert (
+            post(
+                prescriber, f"{here}/close", here, outcome="referred", version=str(version)
+            ).status_code
+            == 303
+        )
     session.expire_all()
     done = session.get(TriageTask, task.id)
     assert (done.status, done.outcome) == ("closed", "referred")
-    history = text_of(staff_page(prescriber, here, "task"))
-    for step in (
+    history = [
+        item.get_text(" ", strip=True)
+        for item in staff_page(prescriber, here, "task").select("h2 ~ ol li")
+    ]
+    steps = (
         "Claimed the task",
         "Phone: Reached the patient",
         "Session with the patient, 20 minutes",
@@ -177,8 +203,10 @@ def test_a_day_of_work_on_one_task(app: Flask, session: Session, prescriber: Fla
         "now accepted",
         "Voucher given",
         "Closed: Referred on",
-    ):
-        assert step in history, step
+    )
+    # In the order they were done, though the test's clock put them all in one minute.
+    found = [next(i for i, line in enumerate(history) if step in line) for step in steps]
+    assert found == sorted(found), history
 
 
 @pytest.mark.parametrize(
