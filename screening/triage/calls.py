@@ -308,6 +308,12 @@ def _with_calls(session: Session, entries: list[CallEntry]) -> list[CallEntry]:
 # --- the clinic day --------------------------------------------------------------------------
 
 
+# An appointment is "over", for offering to answer the questions in clinic, this long after
+# its start: outpatient clinics run late, and a patient seen at 10:00 is often still in the
+# building at 11:30. After it, or on a past day, the patient is phoned instead.
+STILL_IN_CLINIC = timedelta(hours=2)
+
+
 @dataclass(frozen=True)
 class ClinicDayEntry(CallEntry):
     task_id: int | None = None
@@ -315,6 +321,8 @@ class ClinicDayEntry(CallEntry):
     priority: str | None = None
     wants_help: bool = False
     completed: bool = False
+    domains: tuple[str, ...] = ()  # the needs flagged, first raised first
+    in_clinic: bool = False  # still there to answer the questions with a prescriber
 
 
 @dataclass(frozen=True)
@@ -324,33 +332,22 @@ class ClinicDay:
     not_screened: list[ClinicDayEntry]  # invited (or to phone) and not answered
 
 
-def clinic_day(session: Session, day: date) -> ClinicDay:
+def clinic_day(session: Session, day: date, *, now: datetime) -> ClinicDay:
     """The patients with an appointment on `day` worth the prescriber's time in clinic, by
     clinic, then appointment time. Cancelled appointments and episodes are left out."""
-    start = datetime.combine(day, time(), tzinfo=clock.LONDON).astimezone(UTC)
-    end = datetime.combine(day + timedelta(days=1), time(), tzinfo=clock.LONDON).astimezone(UTC)
     rows = session.execute(
         _entry_columns(_reason())
         .add_columns(
             TriageTask.id.label("task_id"),
             TriageTask.status.label("task_status"),
             TriageTask.priority,
+            TriageTask.domains,
             Episode.wants_help_at,
             Episode.completed_at,
         )
         .join(Appointment, Appointment.episode_id == Episode.id)
         .outerjoin(TriageTask, TriageTask.episode_id == Episode.id)
-        .where(
-            Appointment.appointment_at >= start,
-            Appointment.appointment_at < end,
-            Appointment.status != c.APPOINTMENT_CANCELLED,
-            Episode.status != c.EPISODE_CANCELLED,
-            or_(
-                TriageTask.status.in_(sorted(c.ACTIVE_TASK_STATUSES)),
-                Episode.wants_help_at.is_not(None),
-                Episode.completed_at.is_(None),
-            ),
-        )
+        .where(*_clinic_day_conditions(day))
         .order_by(Episode.clinic_code, Appointment.appointment_at, Episode.id)
     ).all()
     entries = [
@@ -361,6 +358,8 @@ def clinic_day(session: Session, day: date) -> ClinicDay:
             priority=row.priority,
             wants_help=row.wants_help_at is not None,
             completed=row.completed_at is not None,
+            domains=tuple((row.domains or "").split()),
+            in_clinic=now < row.appointment_at + STILL_IN_CLINIC,
         )
         for row in rows
     ]
@@ -369,3 +368,33 @@ def clinic_day(session: Session, day: date) -> ClinicDay:
         to_see=[entry for entry in entries if entry.completed],
         not_screened=[entry for entry in entries if not entry.completed],
     )
+
+
+def count_to_see(session: Session, day: date) -> int:
+    """How many patients the clinic day lists "to see" (the home page's count is the list's)."""
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(Episode)
+            .join(Appointment, Appointment.episode_id == Episode.id)
+            .outerjoin(TriageTask, TriageTask.episode_id == Episode.id)
+            .where(*_clinic_day_conditions(day), Episode.completed_at.is_not(None))
+        )
+        or 0
+    )
+
+
+def _clinic_day_conditions(day: date) -> list[Any]:
+    start = datetime.combine(day, time(), tzinfo=clock.LONDON).astimezone(UTC)
+    end = datetime.combine(day + timedelta(days=1), time(), tzinfo=clock.LONDON).astimezone(UTC)
+    return [
+        Appointment.appointment_at >= start,
+        Appointment.appointment_at < end,
+        Appointment.status != c.APPOINTMENT_CANCELLED,
+        Episode.status != c.EPISODE_CANCELLED,
+        or_(
+            TriageTask.status.in_(sorted(c.ACTIVE_TASK_STATUSES)),
+            Episode.wants_help_at.is_not(None),
+            Episode.completed_at.is_(None),
+        ),
+    ]

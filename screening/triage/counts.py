@@ -40,5 +40,5 @@ def home_counts(
             days_before=settings.to_call_days_before,
             unanswered_limit=settings.unable_to_contact_after,
         ),
-        clinic_today=len(calls.clinic_day(session, viewer.today).to_see),
+        clinic_today=calls.count_to_see(session, viewer.today),
     )

@@ -10,7 +10,13 @@ from sqlalchemy import select
 from wtforms import StringField
 
 from ..core import clock
-from ..core.constants import AUDIT_ASSISTED_START, AUDIT_VIEW_PATIENT, ROLE_ADMIN, ROLE_PRESCRIBER
+from ..core.constants import (
+    AUDIT_ASSISTED_START,
+    AUDIT_VIEW_PATIENT,
+    EPISODE_CANCELLED,
+    ROLE_ADMIN,
+    ROLE_PRESCRIBER,
+)
 from ..core.extensions import db, remote_addr
 from ..models import Episode
 from ..patient import assisted
@@ -36,27 +42,43 @@ class StartForm(StaffForm):
 @bp.get("")
 def search() -> ResponseReturnValue:
     form = PatientSearchForm()
-    query = form.value("q").strip()
-    found = form.read(lambda args: assisted.find_patients(db.session(), args.get("q", ""))) or []
-    for result in found:
-        audit.record(
-            db.session(),
-            AUDIT_VIEW_PATIENT,
-            actor=current_user,
-            subject_type="patient",
-            subject_id=result.patient.id,
-            remote_addr=remote_addr(),
-            detail={"view": "assisted_search"},
-        )
+    found = form.read(lambda args: assisted.find_patients(db.session(), args))
+    for result in found.found if found else []:
+        _audit_view(result.patient.id, "assisted_search")
     db.session.commit()
     return render_template(
-        "patient/assisted_search.html",
-        form=form,
-        query=query,
-        found=found,
-        searched=bool(query),
-        modes=MODE_NAMES,
+        "patient/assisted_search.html", form=form, search=found
     ), form.http_status
+
+
+@bp.get("/start/<public_id>")
+def choose_mode(public_id: str) -> ResponseReturnValue:
+    """One question before the patient's pages: in clinic or by phone (SPEC §7's modes)."""
+    episode = _open_episode(public_id)
+    _audit_view(episode.patient_id, "assisted_start")
+    db.session.commit()
+    return render_template(
+        "patient/assisted_start.html", episode=episode, form=StartForm.blank(), modes=MODE_NAMES
+    )
+
+
+def _open_episode(public_id: str) -> Episode:
+    episode = db.session.scalar(select(Episode).where(Episode.public_id == public_id))
+    if episode is None or episode.status == EPISODE_CANCELLED or episode.completed_at:
+        abort(404)
+    return episode
+
+
+def _audit_view(patient_id: int, view: str) -> None:
+    audit.record(
+        db.session(),
+        AUDIT_VIEW_PATIENT,
+        actor=current_user,
+        subject_type="patient",
+        subject_id=patient_id,
+        remote_addr=remote_addr(),
+        detail={"view": view},
+    )
 
 
 @bp.post("/start/<public_id>")

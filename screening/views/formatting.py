@@ -1,5 +1,6 @@
 """Template filters every staff page shares: NHS numbers, London times, phone numbers as
-people write them, languages by their English name, and ages."""
+people write them, languages by their English name, ages, and clinics, needs and
+questionnaires by the names the loaded configuration gives them."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from datetime import date, datetime
 from babel import Locale, UnknownLocaleError
 from flask import Flask
 
+from ..config.loaded import state
 from ..core import clock
 from ..core.identifiers import national_format
 from ..triage.service_levels import today
@@ -54,9 +56,39 @@ def age(born: date | None) -> int | None:
     return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
 
 
+def clinic_name(code: str | None) -> str:
+    """A clinic as staff name it: the clinic and its hospital (the code if unknown)."""
+    clinic = state().config.clinics.get(code or "")
+    return f"{clinic.name}, {clinic.hospital}" if clinic else (code or "")
+
+
+def need_names() -> dict[str, str]:
+    """Each flag domain by the need it names, from every loaded questionnaire."""
+    names: dict[str, str] = {}
+    for questionnaire in state().questionnaires.questionnaires.values():
+        language = questionnaire.default_language
+        for domain, label in questionnaire.domains.items():
+            names.setdefault(domain, label[language])
+    return names
+
+
+def need_name(domain: str) -> str:
+    return need_names().get(domain, domain)
+
+
+def questionnaire_title(questionnaire_id: str) -> str:
+    questionnaire = state().questionnaires.questionnaires.get(questionnaire_id)
+    if questionnaire is None:
+        return questionnaire_id
+    return questionnaire.title[questionnaire.default_language]
+
+
 def init_app(app: Flask) -> None:
     app.add_template_filter(nhs_number, "nhs_number")
     app.add_template_filter(london, "london")
     app.add_template_filter(national_format, "national_phone")
     app.add_template_filter(language_in_english, "language_name")
     app.add_template_filter(age, "age")
+    app.add_template_filter(clinic_name, "clinic_name")
+    app.add_template_filter(need_name, "need_name")
+    app.add_template_filter(questionnaire_title, "questionnaire_title")

@@ -39,6 +39,7 @@ from ..triage.queue import parse_filters, queue_page
 from ..triage.service_levels import today
 from ..triage.tasks import Context, unable_to_contact_allowed
 from .auth import require_role
+from .formatting import need_names
 from .forms import DayField, FilterForm, StaffForm
 
 bp = Blueprint("triage", __name__, url_prefix="/triage")
@@ -190,23 +191,8 @@ def queue() -> ResponseReturnValue:
         clinics=[(code, code) for code in sorted(loaded.config.clinics)],
         priority_tags=PRIORITY_TAGS,
         status_names=STATUS_NAMES,
-        domain_names=_domain_names(),
+        domain_names=need_names(),
     )
-
-
-def _clinic_names() -> dict[str, str]:
-    """Each clinic as staff name it: the clinic and its hospital."""
-    clinics = state().config.clinics.items()
-    return {code: f"{clinic.name}, {clinic.hospital}" for code, clinic in clinics}
-
-
-def _domain_names() -> dict[str, str]:
-    names: dict[str, str] = {}
-    for questionnaire in state().questionnaires.questionnaires.values():
-        language = questionnaire.default_language
-        for domain, label in questionnaire.domains.items():
-            names.setdefault(domain, label[language])
-    return names
 
 
 def _audit_views(patient_ids: list[int], *, view: str) -> None:
@@ -244,7 +230,6 @@ def to_call() -> ResponseReturnValue:
         filters=filters,
         found=found,
         clinics=sorted(loaded.config.clinics.values(), key=lambda clinic: clinic.code),
-        clinic_names=_clinic_names(),
         reason_names=calls.REASON_NAMES,
         outcome_names=OUTCOME_NAMES,
         days_before=settings.to_call_days_before,
@@ -306,17 +291,15 @@ def clinic_day() -> ResponseReturnValue:
     if not form.check():  # the page again, with the day to fix and no list
         return render_template("triage/clinic_day.html", form=form, found=None), form.http_status
     day = form.date.day or today()
-    found = calls.clinic_day(db.session(), day)
+    found = calls.clinic_day(db.session(), day, now=clock.now())
     shown = [entry.patient_id for entry in found.to_see + found.not_screened]
     _audit_views(shown, view="clinic_day")
-    clinic_names = _clinic_names()
     return render_template(
         "triage/clinic_day.html",
         form=form,
         found=found,
         previous_day=day - timedelta(days=1),
         next_day=day + timedelta(days=1),
-        clinic_names=clinic_names,
         priority_tags=PRIORITY_TAGS,
         status_names=STATUS_NAMES,
         reason_names=calls.REASON_NAMES,

@@ -6,6 +6,7 @@ page that logs a call from the to-call list."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -72,7 +73,7 @@ def test_a_prescriber_works_the_urgent_task_from_queue_to_closed(
     expect(page.locator("main")).to_have_attribute("data-page", "task")
     expect(page.locator("main")).to_contain_text("Safety concern")
     page.get_by_role("button", name="Claim this task").click()
-    expect(page.locator("main")).to_contain_text("You hold this task")
+    expect(page.locator("#task-summary")).to_contain_text(re.compile(r"Held by\s*You"))
 
     page.get_by_label("Reached the patient").check()
     page.locator("#contacts-note").fill("Talked it through; safe for now")
@@ -122,6 +123,14 @@ def test_a_prescriber_works_the_urgent_task_from_queue_to_closed(
     expect(page.locator("main")).to_have_attribute("data-page", "clinic-day")
     expect(page.locator("main")).to_contain_text("Not yet screened (1)")
     check_both_widths(page, "clinic-day", javascript)
+
+    # Assisted mode: the search as a table, one action a row, then one question a page.
+    page.goto("/assisted?q=Example")
+    expect(page.locator("main")).to_have_attribute("data-page", "assisted-search")
+    check_both_widths(page, "assisted-search", javascript)
+    page.get_by_role("link", name="Answer the questions with Alex Example").first.click()
+    expect(page.locator("main")).to_have_attribute("data-page", "assisted-start")
+    check_both_widths(page, "assisted-start", javascript)
 
 
 def test_a_refused_action_shows_an_accessible_error_summary(

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from screening.core import constants as c
 from screening.models import Answer, AuditEvent, Episode, Response
+from screening.patient import assisted
 from tests.factories import make_invited_episode, make_user
 from tests.pages import csrf_token, page, text_of
 from tests.patient.test_pages import BARTS_NO_NEEDS, PatientBrowser, kind
@@ -53,6 +54,22 @@ def test_a_prescriber_finds_a_patient_by_nhs_number_or_name_and_each_view_is_aud
     assert len(views) == 2 and all(v.actor_user_id is not None for v in views)
 
 
+def test_search_results_come_a_page_at_a_time(
+    app: Flask, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(assisted, "PAGE_SIZE", 2)
+    for n, nhs_number in enumerate(("9990000018", "9990000026", "9990000034")):
+        episode, _ = make_invited_episode(session, nhs_number=nhs_number)
+        episode.patient.given_name = f"Sam{n}"
+    session.commit()
+    client = signed_in(app, session)
+    first = page(client.get("/assisted?q=example"))
+    assert "3 patients match" in text_of(first) and len(first.select("tbody tr")) == 2
+    second = page(client.get(first.select_one(".nhsuk-pagination a")["href"]))
+    assert [text_of(row.strong) for row in second.select("tbody tr")] == ["Sam2 Example"]
+    assert "is not a page number" in text_of(page(client.get("/assisted?q=example&page=x"), 400))
+
+
 @pytest.mark.parametrize(("role", "status"), [("clinician", 403)])
 def test_clinicians_cannot_see_patients(
     app: Flask, session: Session, role: str, status: int
@@ -69,11 +86,17 @@ def test_a_phone_call_completes_the_questionnaire_for_a_patient_without_a_mobile
     assert episode.status == c.EPISODE_INVITED
     client = signed_in(app, session)
     search = page(client.get("/assisted?q=9990000018"))
-    form = search.find("form", attrs={"action": f"/assisted/start/{episode.public_id}"})
+    # One action per row: it opens a page asking how the prescriber is talking to them.
+    [row] = search.select("tbody tr")
+    [link] = row.select("a")
+    assert link["href"] == f"/assisted/start/{episode.public_id}"
+    choose = page(client.get(link["href"]))
+    assert "How are you talking to Alex Example?" in text_of(choose.select_one("legend"))
+    form = choose.find("form", attrs={"action": f"/assisted/start/{episode.public_id}"})
     assert form is not None
     response = client.post(
         f"/assisted/start/{episode.public_id}",
-        data={"csrf_token": csrf_token(search), "mode": "assisted_phone"},
+        data={"csrf_token": csrf_token(choose), "mode": "assisted_phone"},
         follow_redirects=True,
     )
     first = page(response)

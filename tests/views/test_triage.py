@@ -391,7 +391,22 @@ def test_the_clinic_day_shows_who_to_see_and_who_has_not_answered(
     assert "Patients to see (1)" in text and "Not yet screened (1)" in text
     to_see = html.select_one(f'[data-episode-id="{flagged.episode_id}"]')
     assert to_see.find("a", href=f"/triage/{flagged.id}")
+    assert "Needs: Money" in to_see.get_text(" ", strip=True)
     assert html.select_one(f'[data-episode-id="{waiting.id}"]').find("form")
+
+
+def test_the_clinic_day_offers_the_questions_in_clinic_only_while_the_patient_is_there(
+    app: Flask, session: Session
+) -> None:
+    day = (clock.now() + timedelta(days=3)).astimezone(clock.LONDON).replace(hour=10, minute=0)
+    episode, _ = make_invited_episode(session, nhs_number="9990000026", appointment_at=day)
+
+    def offered(at: timedelta) -> bool:
+        [entry] = calls.clinic_day(session, day.date(), now=day + at).not_screened
+        return entry.episode_id == episode.id and entry.in_clinic
+
+    assert offered(timedelta(hours=-2)) and offered(timedelta(hours=1, minutes=59))
+    assert not offered(calls.STILL_IN_CLINIC)
 
 
 # --- role boundaries -------------------------------------------------------------------------
