@@ -25,6 +25,23 @@ def current_language() -> str:
     return g.get("language") or DEFAULT_LANGUAGE
 
 
+# Where CLDR's English name is not the one NHS records use (ISO 639-1 as the NHS Data
+# Dictionary's language codes name them): CLDR says "Bangla" for `bn`.
+NHS_LANGUAGE_NAMES = {"bn": "Bengali"}
+
+
+def language_in_english(code: str | None) -> str:
+    """`bn` as staff read it: "Bengali" (the patient's pages name it in itself)."""
+    if not code:
+        return ""
+    if code in NHS_LANGUAGE_NAMES:
+        return NHS_LANGUAGE_NAMES[code]
+    try:
+        return Locale.parse(code.replace("-", "_")).get_display_name("en") or code
+    except (ValueError, UnknownLocaleError):
+        return code
+
+
 def is_right_to_left(language: str) -> bool:
     try:
         return Locale.parse(language).character_order == "right-to-left"

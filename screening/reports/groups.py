@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from ..core.i18n import language_in_english
+
 UNKNOWN = "unknown"
 
 AGE_BANDS = (
@@ -30,6 +32,18 @@ _ETHNICITY = {
     "Z": "not_stated",
 }
 ETHNICITY_GROUPS = ("white", "mixed", "asian", "black", "other", "not_stated")
+# The groups' headings in the NHS Data Dictionary's ETHNIC CATEGORY.
+ETHNICITY_NAMES = {
+    "white": "White",
+    "mixed": "Mixed",
+    "asian": "Asian or Asian British",
+    "black": "Black or Black British",
+    "other": "Other ethnic groups",
+    "not_stated": "Not stated",
+}
+SEX_NAMES = {"female": "Female", "male": "Male", "other": "Other"}
+# The Index of Multiple Deprivation's deciles run from the most to the least deprived.
+IMD_ENDS = {"1": "1 (most deprived)", "10": "10 (least deprived)"}
 
 # The report's dimensions: the label staff read, and the column of the cohort pass.
 DIMENSIONS = {
@@ -37,7 +51,7 @@ DIMENSIONS = {
     "sex": "Sex",
     "ethnicity": "Ethnicity",
     "language": "Language",
-    "imd_decile": "IMD decile (1 most deprived)",
+    "imd_decile": "Deprivation (IMD decile)",
 }
 
 
@@ -89,16 +103,40 @@ def group_order(dimension: str, group: str) -> tuple[int, Any]:
     return (1, group)
 
 
+def group_name(dimension: str, group: str) -> str:
+    """A group as a table row names it: "Asian or Asian British", "Bengali", "85 and over"."""
+    if group == UNKNOWN:
+        return "Not recorded"
+    if dimension == "age_band":
+        return _age_name(group)
+    if dimension == "imd_decile":
+        return IMD_ENDS.get(group, group)
+    if dimension == "language":
+        return language_in_english(group)
+    if dimension == "ethnicity":
+        return ETHNICITY_NAMES.get(group, group)
+    return SEX_NAMES.get(group, group)
+
+
+def _age_name(band: str) -> str:
+    if band == "under 16":
+        return "Under 16"
+    if band.endswith("+"):
+        return f"{band[:-1]} and over"
+    return band.replace("-", " to ")
+
+
 def group_label(dimension: str, group: str) -> str:
     """How a group reads in a sentence on screen."""
+    name = group_name(dimension, group)
     if group == UNKNOWN:
         return f"{DIMENSIONS[dimension]} not recorded"
     if dimension == "age_band":
-        return "Patients under 16" if group == "under 16" else f"Patients aged {group}"
+        return "Patients under 16" if group == "under 16" else f"Patients aged {name}"
     if dimension == "imd_decile":
-        return f"Patients in IMD decile {group}"
+        return f"Patients in IMD decile {name}"
     if dimension == "language":
-        return f"Patients whose language is {group}"
+        return f"Patients whose language is {name}"
     if dimension == "ethnicity":
-        return f"Ethnic group: {group.replace('_', ' ')}"
-    return f"Sex: {group}"
+        return f"Ethnic group: {name}"
+    return f"Sex: {name.lower()}"

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from babel import Locale, UnknownLocaleError
 from flask import Flask
 
 from ..config.loaded import state
 from ..core import clock
+from ..core.i18n import language_in_english
 from ..core.identifiers import national_format
+from ..reports.groups import group_name
 from ..triage.service_levels import today
 
 
@@ -29,23 +30,6 @@ def london(moment: datetime | date | None, pattern: str = "%-d %b %Y %H:%M") -> 
     if isinstance(moment, datetime):
         moment = moment.astimezone(clock.LONDON)
     return moment.strftime(pattern)
-
-
-# Where CLDR's English name is not the one NHS records use (ISO 639-1 as the NHS Data
-# Dictionary's language codes name them): CLDR says "Bangla" for `bn`.
-NHS_LANGUAGE_NAMES = {"bn": "Bengali"}
-
-
-def language_in_english(code: str | None) -> str:
-    """`bn` as staff read it: "Bengali" (the patient's pages name it in itself)."""
-    if not code:
-        return ""
-    if code in NHS_LANGUAGE_NAMES:
-        return NHS_LANGUAGE_NAMES[code]
-    try:
-        return Locale.parse(code.replace("-", "_")).get_display_name("en") or code
-    except (ValueError, UnknownLocaleError):
-        return code
 
 
 def age(born: date | None) -> int | None:
@@ -83,6 +67,12 @@ def questionnaire_title(questionnaire_id: str) -> str:
     return questionnaire.title[questionnaire.default_language]
 
 
+def week_label(week_starting: str) -> str:
+    """A report week as the NHS style guide writes a date: "7 Dec 2026"."""
+    day = date.fromisoformat(week_starting)
+    return f"{day.day} {day:%b %Y}"
+
+
 def init_app(app: Flask) -> None:
     app.add_template_filter(nhs_number, "nhs_number")
     app.add_template_filter(london, "london")
@@ -92,3 +82,5 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(clinic_name, "clinic_name")
     app.add_template_filter(need_name, "need_name")
     app.add_template_filter(questionnaire_title, "questionnaire_title")
+    app.add_template_filter(week_label, "week_label")
+    app.add_template_filter(group_name, "group_name")

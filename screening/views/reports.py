@@ -21,8 +21,10 @@ from ..core.extensions import db, remote_addr
 from ..reports import Filters, build_report, parse_report_filters
 from ..reports.exports import TABLES, csv_table
 from ..reports.groups import DIMENSIONS
+from ..reports.headline import headline, references_of_invited
 from ..reports.statistics import DISCLOSURE_RULE, INTERVAL_METHOD
 from ..staff import audit
+from ..triage.details import CLOSE_NAMES
 from .auth import require_role
 from .forms import DayField, FilterForm
 
@@ -116,6 +118,9 @@ def _page(
             stage_names=STAGE_NAMES,
             mode_names=MODE_NAMES,
             dimensions=DIMENSIONS,
+            headline=headline(report) if report else [],
+            references=references_of_invited(report) if report else {},
+            close_names=CLOSE_NAMES,
             disclosure_rule=DISCLOSURE_RULE,
             interval_method=INTERVAL_METHOD,
             download=lambda table, publish=False: url_for(

@@ -39,17 +39,22 @@ def test_a_clinician_reads_the_funnel_for_one_clinic(
     expect(page.locator("main")).to_have_attribute("data-page", "funnel")
     expect(page.get_by_role("img", name="The screening funnel")).to_be_visible()
     expect(page.locator("#stages-table")).to_contain_text("11")
+    expect(page.locator('[data-tile="invited"]')).to_contain_text("11")
     for name, size in (("phone", PHONE["viewport"]), ("desktop", DESKTOP)):
         page.set_viewport_size(size)
         check_accessibility(page)
+        assert _chart_text_problems(page) == [], name
         screenshot(page, f"report-funnel-{name}-{'js' if javascript else 'no-js'}")
     page.set_viewport_size(PHONE["viewport"])
 
+    page.get_by_text("Choose the clinic, questionnaire or dates").click()
     page.get_by_label("Clinic", exact=True).select_option("CARD-NUH")
     page.get_by_role("button", name="Show the report").click()
     assert "clinic=CARD-NUH" in page.url
     expect(page.locator("#stages-table tbody tr").first).to_contain_text("10")
-    expect(page.locator('[data-footer-for="stages-table"]')).to_contain_text("clinic CARD-NUH")
+    expect(page.locator("h1 + p")).to_contain_text("clinic CARD-NUH")
+
+    page.get_by_text("Choose the clinic, questionnaire or dates").click()
 
     start = page.get_by_role("group", name="Start date")
     start.get_by_label("Day").fill("30")
@@ -59,6 +64,33 @@ def test_a_clinician_reads_the_funnel_for_one_clinic(
     expect(page.locator(".nhsuk-error-summary")).to_contain_text("Enter a real date")
     expect(start.get_by_label("Day")).to_have_value("30")  # what was typed stays
     check_accessibility(page)
+
+
+def _chart_text_problems(page: Page) -> list[str]:
+    """Each text of the chart that runs outside the chart's box, or is drawn smaller than
+    the page's small print (and never under 12 px)."""
+    return page.evaluate(
+        """() => {
+          const svg = document.querySelector("svg.app-funnel-chart");
+          const box = svg.getBoundingClientRect();
+          const scale = box.width / svg.viewBox.baseVal.width;
+          const smallPrint = document.querySelector(".nhsuk-body-s");
+          const least = Math.max(12, parseFloat(getComputedStyle(smallPrint).fontSize));
+          const problems = [];
+          for (const text of svg.querySelectorAll("text")) {
+            const drawn = text.getBoundingClientRect();
+            if (drawn.left < box.left - 0.5 || drawn.right > box.right + 0.5 ||
+                drawn.top < box.top - 0.5 || drawn.bottom > box.bottom + 0.5) {
+              problems.push(`outside the chart: ${text.textContent}`);
+            }
+            const size = parseFloat(text.getAttribute("font-size")) * scale;
+            if (size < least) {
+              problems.push(`${size.toFixed(1)} px, under ${least} px: ${text.textContent}`);
+            }
+          }
+          return problems;
+        }"""
+    )
 
 
 def _nhs(serial: int) -> str:

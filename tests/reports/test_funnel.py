@@ -256,7 +256,7 @@ def test_the_largest_gaps_in_completion_are_named(session: Session) -> None:
     gaps = report_of(session)["completion_gaps"]
     first = gaps[0]
     assert (first["label"], first["pct_of_invited"], first["overall"], first["vs_all"]) == (
-        "Patients aged 85+", 10.0, 25.0, "lower",
+        "Patients aged 85 and over", 10.0, 25.0, "lower",
     )  # fmt: skip
     assert first["ci95"] == [5.5, 17.4]
 

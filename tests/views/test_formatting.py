@@ -8,8 +8,9 @@ from datetime import UTC, date, datetime
 import pytest
 
 from screening.core.clock import frozen_at
+from screening.core.i18n import language_in_english
 from screening.core.identifiers import national_format
-from screening.views.formatting import age, language_in_english
+from screening.views.formatting import age
 
 
 @pytest.mark.parametrize(

@@ -54,11 +54,14 @@ def test_the_page_shows_the_stages_as_a_chart_and_a_table(session: Session, clin
         "Stage Opened the link Patients 0 % of previous stage – % of invited 0.0%",
         "Stage Completed Patients 2 % of previous stage – % of invited 100.0%",
     ]
-    footer = html.select_one('[data-footer-for="stages-table"]').get_text()
-    assert "All appointments, all clinics" in footer and "suppressed" in footer
-    # Every patient-group table states the rule and the interval method.
-    group_footer = html.select_one('[data-footer-for="group-age_band"]').get_text()
-    assert "suppressed" in group_footer and "Wilson" in group_footer
+    assert "All appointments, all clinics" in text_of(html.select_one("h1 + p"))
+    # Each section states its disclosure rule once, under its tables; the patient groups'
+    # adds the interval method.
+    notes = {note["data-note-for"]: text_of(note) for note in html.select("[data-note-for]")}
+    assert {"stages", "needs", "process", "clinics", "equity"} <= set(notes)
+    assert "suppressed" in notes["stages"] and "Other counts are exact" in notes["stages"]
+    assert "suppressed" in notes["equity"] and "Wilson" in notes["equity"]
+    assert not html.select('[data-footer-for="stages-table"], [data-footer-for^="group-"]')
     assert "Money" in text_of(html) and "<script" not in str(chart)
 
 
@@ -68,8 +71,8 @@ def test_a_suppressed_count_is_drawn_as_c_never_as_a_bar(session: Session, clini
     chart = html.select_one("svg.app-funnel-chart")
     # One patient completed: invited, completed, flagged and wants help are [c] for
     # publication, the stages nobody reached are 0, and no bar is drawn for any of them.
-    assert chart.find_all("rect") == []
-    drawn = [text.get_text() for text in chart.find_all("text")]
+    assert chart.select(".app-funnel-chart__bar") == []
+    drawn = [text.get_text() for text in chart.select(".app-funnel-chart__value")]
     assert drawn.count("[c]") == 4 and drawn.count("0") == 4
     assert "fewer than 8 (suppressed)" in chart.find("desc").get_text()
 
