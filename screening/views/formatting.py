@@ -73,6 +73,11 @@ def week_label(week_starting: str) -> str:
     return f"{day.day} {day:%b %Y}"
 
 
+def group_named(group: str, dimension: str) -> str:
+    """`group | group_name(dimension)` in a template: a patient group by its name."""
+    return group_name(dimension, group)
+
+
 def init_app(app: Flask) -> None:
     app.add_template_filter(nhs_number, "nhs_number")
     app.add_template_filter(london, "london")
@@ -83,4 +88,4 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(need_name, "need_name")
     app.add_template_filter(questionnaire_title, "questionnaire_title")
     app.add_template_filter(week_label, "week_label")
-    app.add_template_filter(group_name, "group_name")
+    app.add_template_filter(group_named, "group_name")
