@@ -63,6 +63,9 @@ def test_the_page_shows_the_stages_as_a_chart_and_a_table(session: Session, clin
     assert "suppressed" in notes["equity"] and "Wilson" in notes["equity"]
     assert not html.select('[data-footer-for="stages-table"], [data-footer-for^="group-"]')
     assert "Money" in text_of(html) and "<script" not in str(chart)
+    # Groups by name: the patients, born in 1960, are in the band "65 to 74".
+    rows = html.select("#group-age_band tbody th")
+    assert [text_of(row.select("span")[-1]) for row in rows] == ["65 to 74"]
 
 
 def test_a_suppressed_count_is_drawn_as_c_never_as_a_bar(session: Session, clinician) -> None:
