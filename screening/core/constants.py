@@ -190,6 +190,10 @@ FUNNEL_STAGES: Final = (
     "contacted",
     "referred",
 )
+# Where patients stop (SPEC §7 `dropoff`): before the first question, and at "check your
+# answers"; between them, a question's item id.
+PAGE_START: Final = "start"
+PAGE_CHECK: Final = "check"
 
 # --- audit ---------------------------------------------------------------------------
 AUDIT_LOGIN: Final = "login"

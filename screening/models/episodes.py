@@ -87,6 +87,10 @@ class Episode(Timestamped, Base):
     wants_help_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     contacted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     referred_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Where an unfinished questionnaire stands (SPEC §7 `dropoff`): the first question it
+    # would show next, or `check`; none before an answer is saved (`start`). Kept as each
+    # answer is saved, so the report counts it without running the engine per episode.
+    stands_at: Mapped[str | None] = mapped_column(String(100))
     # Side exits.
     opted_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -21,7 +21,7 @@ from ..core import constants as c
 from ..models import Answer, Episode, Flag, Response, TriageTask
 from ..questionnaire import Questionnaire, evaluate
 from ..questionnaire.answers import stored_answers
-from ..questionnaire.engine import Evaluation, wants_contact
+from ..questionnaire.engine import Evaluation, stands_at, wants_contact
 from ..questionnaire.frozen import freeze
 from ..questionnaire.model import AnswerValue
 from ..triage.creation import raise_task
@@ -64,6 +64,7 @@ def save_answer(
     if item_id in evaluation.answers:
         _upsert(session, episode, item_id, evaluation.answers[item_id], now, entered_by)
     episode.started_at = episode.started_at or now
+    episode.stands_at = stands_at(questionnaire, evaluation)
     if episode.status in OPEN_STATUSES:
         episode.status = c.EPISODE_STARTED
     session.commit()

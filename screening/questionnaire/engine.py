@@ -13,7 +13,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from ..core.constants import PRIORITY_RANK, PRIORITY_ROUTINE, TASK_DECLINED, TASK_OPEN
+from ..core.constants import (
+    PAGE_CHECK,
+    PAGE_START,
+    PRIORITY_RANK,
+    PRIORITY_ROUTINE,
+    TASK_DECLINED,
+    TASK_OPEN,
+)
 from .model import (
     All,
     Answered,
@@ -87,6 +94,18 @@ def evaluate(questionnaire: Questionnaire, answers: Mapping[str, AnswerValue]) -
 def visible_items(questionnaire: Questionnaire, answers: Mapping[str, AnswerValue]) -> list[Item]:
     shown = set(evaluate(questionnaire, answers).visible)
     return [item for item in questionnaire.items if item.id in shown]
+
+
+def stands_at(questionnaire: Questionnaire, evaluation: Evaluation) -> str:
+    """The page an unfinished questionnaire stands at (SPEC §7 `dropoff`): `start` with
+    no answer, else the first shown question without one, else `check`."""
+    if not evaluation.answers:
+        return PAGE_START
+    items = {item.id: item for item in questionnaire.items}
+    for item_id in evaluation.visible:
+        if items[item_id].asks and item_id not in evaluation.answers:
+            return item_id
+    return PAGE_CHECK
 
 
 def triage_decision(questionnaire: Questionnaire, evaluation: Evaluation) -> TaskDecision | None:

@@ -108,6 +108,12 @@ def _weekly(report: Mapping[str, Any]) -> Iterator[list[Any]]:
         yield from _stage_rows(week["stages"], week["week_starting"])
 
 
+def _dropoff(report: Mapping[str, Any]) -> Iterator[list[Any]]:
+    for entry in report["dropoff"]:
+        for page in entry["pages"]:
+            yield [entry["questionnaire"], page["page"], _published(page["stopped"])]
+
+
 STAGE_COLUMNS = ["stage", "count", "pct_of_previous", "pct_of_invited"]
 TABLES: dict[str, tuple[list[str], Callable[[Mapping[str, Any]], Iterator[list[Any]]]]] = {
     "stages": (STAGE_COLUMNS, _stages),
@@ -125,6 +131,7 @@ TABLES: dict[str, tuple[list[str], Callable[[Mapping[str, Any]], Iterator[list[A
     ),
     "process": (["measure", "category", "value"], _process),
     "weekly": (["week_starting", *STAGE_COLUMNS], _weekly),
+    "dropoff": (["questionnaire", "page", "stopped"], _dropoff),
 }
 
 

@@ -110,6 +110,7 @@ def funnel_report(
             for mode in c.MODES
         ],
         "declined_items": _declined_items(session, filters, questionnaires, in_scope, shown),
+        "dropoff": _dropoff(queries.stopped_counts(session, filters), questionnaires, shown),
         "process": _process(session, filters, shown),
         "weekly": _weekly(queries.invitation_days(session, filters), shown),
         "follow_ups": _follow_ups(session, filters, shown),
@@ -249,6 +250,36 @@ def completion_gaps(report: Mapping[str, Any], limit: int = GAPS_SHOWN) -> list[
             )
     gaps.sort(key=lambda gap: (gap["vs_all"] == "similar", -gap["gap"], gap["label"]))
     return gaps[:limit]
+
+
+# --- where patients stop -------------------------------------------------------------------
+
+
+def _dropoff(
+    stopped: Mapping[tuple[str, str], int],
+    questionnaires: Mapping[str, Questionnaire],
+    shown: Any,
+) -> list[dict[str, Any]]:
+    """Each questionnaire with engaged, unfinished episodes, its pages in the order a
+    patient meets them: the start page, each question, then "check your answers". A page
+    a later version dropped keeps its count, after the questions, so the counts still add
+    up to the unfinished episodes."""
+    by_questionnaire: dict[str, dict[str, int]] = defaultdict(dict)
+    for (questionnaire_id, page), count in stopped.items():
+        by_questionnaire[questionnaire_id][page] = count
+    entries = []
+    for questionnaire_id, counts in sorted(by_questionnaire.items()):
+        questionnaire = questionnaires.get(questionnaire_id)
+        asked = [item.id for item in questionnaire.items if item.asks] if questionnaire else []
+        retired = sorted(set(counts) - {*asked, c.PAGE_START, c.PAGE_CHECK})
+        pages = [c.PAGE_START, *asked, *retired, c.PAGE_CHECK]
+        entries.append(
+            {
+                "questionnaire": questionnaire_id,
+                "pages": [{"page": page, "stopped": shown(counts.get(page, 0))} for page in pages],
+            }
+        )
+    return entries
 
 
 # --- what patients need ------------------------------------------------------------------

@@ -204,6 +204,22 @@ def domain_counts(session: Session, filters: Filters) -> dict[str, int]:
     return {domain: count for domain, count in session.execute(query)}
 
 
+def stopped_counts(session: Session, filters: Filters) -> dict[tuple[str, str], int]:
+    """{(questionnaire, page): episodes} for those engaged and not completed: where each
+    stands now (SPEC §7 `dropoff`), `start` where no answer was saved."""
+    page = func.coalesce(Episode.stands_at, c.PAGE_START)
+    query = (
+        select(Episode.questionnaire_id, page, func.count())
+        .where(
+            *cohort(filters),
+            Episode.opened_at.is_not(None),
+            Episode.completed_at.is_(None),
+        )
+        .group_by(Episode.questionnaire_id, page)
+    )
+    return {(questionnaire, at): count for questionnaire, at, count in session.execute(query)}
+
+
 class ItemAnswers(NamedTuple):
     questionnaire_id: str
     item_id: str

@@ -10,6 +10,7 @@ from flask import Flask
 
 from ..config.loaded import state
 from ..core import clock
+from ..core import constants as c
 from ..core.i18n import language_in_english
 from ..core.identifiers import national_format
 from ..reports.groups import group_name
@@ -67,6 +68,19 @@ def questionnaire_title(questionnaire_id: str) -> str:
     return questionnaire.title[questionnaire.default_language]
 
 
+def page_name(page: str, questionnaire_id: str) -> str:
+    """A page of a questionnaire as the report's drop-off names it: the question's words."""
+    if page == c.PAGE_START:
+        return "Start page, before the first question"
+    if page == c.PAGE_CHECK:
+        return "Check your answers"
+    questionnaire = state().questionnaires.questionnaires.get(questionnaire_id)
+    items = {item.id: item for item in questionnaire.items} if questionnaire else {}
+    if page not in items:
+        return f"A question no longer asked ({page})"
+    return items[page].text[questionnaire.default_language]
+
+
 def week_label(week_starting: str) -> str:
     """A report week as the NHS style guide writes a date: "7 Dec 2026"."""
     day = date.fromisoformat(week_starting)
@@ -88,4 +102,5 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(need_name, "need_name")
     app.add_template_filter(questionnaire_title, "questionnaire_title")
     app.add_template_filter(week_label, "week_label")
+    app.add_template_filter(page_name, "page_name")
     app.add_template_filter(group_named, "group_name")

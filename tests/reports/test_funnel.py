@@ -24,6 +24,7 @@ from screening.models import (
     SupportSession,
     TriageTask,
 )
+from screening.patient.responses import save_answer
 from screening.reports import BadFilter, Filters, build_report, parse_report_filters
 from screening.reports.exports import TABLES, csv_table
 
@@ -339,3 +340,57 @@ def test_text_someone_typed_cannot_run_as_a_spreadsheet_formula(session: Session
     assert not any(group.startswith(("=", "+", "-", "@", "\t")) for group in written)
     # Counts and percentages are numbers, never quoted.
     assert all(r["count"].isdigit() or r["count"] == "[c]" for r in rows)
+
+
+def test_where_patients_stop_counts_each_unfinished_episode_at_its_next_page(
+    session: Session,
+) -> None:
+    sync_clinics(session, state().config)
+    barts = state().questionnaires.questionnaires["barts-social-welfare"]
+    # Answers saved through the patient's own path, which keeps the page each stands at.
+    first_four = {"ends_meet": "no", "missed_meals": "no", "stable_housing": "yes",
+                  "support_network": "yes"}  # fmt: skip
+    all_six = {**first_four, "feel_unsafe": "no", "carer_impact": "no"}
+    answered = {
+        "start": {},
+        "missed_meals": {"ends_meet": "no"},
+        "feel_unsafe": first_four,
+        # Item 7 (wants help) shows only after a flag: without one, every question is done.
+        "check": all_six,
+        "wants_help": {**all_six, "ends_meet": "yes"},
+    }
+    for page, answers in answered.items():
+        for _ in range(2 if page == "feel_unsafe" else 1):
+            episode = add_episode(session, reached="engaged")
+            for item_id, value in answers.items():
+                save_answer(session, barts, episode, item_id, value, now=WHEN)
+    add_episode(session, reached="completed")  # finished: not a stop
+    add_episode(session, reached="delivered")  # never opened the link: not a stop
+    add_episode(session, reached="engaged", questionnaire="simple-question")
+    session.commit()
+
+    report = report_of(session)
+    by_questionnaire = {
+        entry["questionnaire"]: {p["page"]: p["stopped"] for p in entry["pages"]}
+        for entry in report["dropoff"]
+    }
+    assert list(by_questionnaire["barts-social-welfare"]) == [
+        "start", "ends_meet", "missed_meals", "stable_housing", "support_network",
+        "feel_unsafe", "carer_impact", "wants_help", "check",
+    ]  # fmt: skip
+    assert by_questionnaire["barts-social-welfare"] == {
+        "start": 1, "ends_meet": 0, "missed_meals": 1, "stable_housing": 0,
+        "support_network": 0, "feel_unsafe": 2, "carer_impact": 0, "wants_help": 1, "check": 1,
+    }  # fmt: skip
+    assert by_questionnaire["simple-question"]["start"] == 1
+    # Every unfinished, engaged episode is somewhere: the counts add up to them.
+    counts = {entry["stage"]: entry["count"] for entry in report["stages"]}
+    unfinished = counts["engaged"] - counts["completed"]
+    assert sum(sum(pages.values()) for pages in by_questionnaire.values()) == unfinished == 7
+    rows = list(csv.DictReader(io.StringIO(csv_table(report, "dropoff"))))
+    assert ("barts-social-welfare", "feel_unsafe", "2") in [
+        (r["questionnaire"], r["page"], r["stopped"]) for r in rows
+    ]
+    # For publication, each count is under the rule like any other.
+    published = report_of(session, suppress=True)["dropoff"][0]["pages"]
+    assert {p["stopped"] for p in published} <= {0, None}

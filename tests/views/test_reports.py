@@ -12,9 +12,12 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from screening.config.loaded import state
+from screening.core import clock
 from screening.core import constants as c
 from screening.models import AuditEvent
-from tests.factories import make_task
+from screening.patient.responses import save_answer
+from tests.factories import make_invited_episode, make_task
 from tests.pages import page, text_of
 
 from .test_triage import sign_in, staff_page
@@ -121,3 +124,17 @@ def test_views_and_downloads_are_audited_with_their_filters(session: Session, cl
         (c.AUDIT_EXPORT_REPORT, {"table": "groups", "suppress": True}),
     ]
     assert all(e.patient_id is None for e in events)
+
+
+def test_where_patients_stop_names_the_question(session: Session, clinician) -> None:
+    episode, _ = make_invited_episode(session)
+    episode.opened_at = clock.now()
+    barts = state().questionnaires.questionnaires["barts-social-welfare"]
+    save_answer(session, barts, episode, "ends_meet", "no", now=clock.now())
+    html = staff_page(clinician, "/reports/funnel", "funnel")
+    rows = html.select("#dropoff-barts-social-welfare tbody tr")
+    [row] = [tr for tr in rows if "Do you ever have to miss a meal" in text_of(tr.th)]
+    assert [text_of(td.select("span")[-1]) for td in row.select("td")] == ["1", "100.0%"]
+    assert 'most stopped at "Do you ever have to miss a meal' in text_of(html)
+    download = clinician.get("/reports/funnel.csv?table=dropoff").text
+    assert ["barts-social-welfare", "missed_meals", "1"] in list(csv.reader(io.StringIO(download)))
