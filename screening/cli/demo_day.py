@@ -1,7 +1,13 @@
-"""The demo: fictional patients, one staff user per role, invitations on the console.
+"""The demo: a fortnight of fictional work, played through the service's own code.
 
 Every NHS number is from the 999 test range and every mobile from 07400 1xxxxx, and the
 demo always runs the console SMS backend, so nothing here can reach a real person.
+
+The clinic list is imported a fortnight ago; then each day the invitations due are sent,
+patients answer at the Newham pilot's rates (some stop part way), and on working days two
+social prescribers claim, phone, refer, record sessions and close tasks, and services
+answer referrals. Every step runs at its own moment on the clock, so the history, due
+dates and the report read as a real fortnight does.
 """
 
 from __future__ import annotations
@@ -10,25 +16,27 @@ import csv
 import random
 import secrets
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..config import Config
 from ..core import constants as c
 from ..core.clock import LONDON
 from ..core.identifiers import normalise_nhs_number
-from ..models import Episode, StaffUser, TriageTask
+from ..invitations.tokens import link_token, link_url
+from ..models import Episode, StaffUser, SupportSession, TriageTask
+from ..patient.assisted import start_assisted
 from ..patient.links import record_opened
 from ..patient.responses import save_answer, submit
 from ..questionnaire import Questionnaire, evaluate
 from ..questionnaire.engine import visible_items
 from ..questionnaire.model import AnswerValue, Item
-from ..staff.accounts import create_user, hash_password
-from ..triage import tasks
+from ..staff.accounts import create_user
+from ..triage import follow_ups, tasks
 from ..triage.calls import to_call
 
 DEMO_USERS = {
@@ -36,7 +44,18 @@ DEMO_USERS = {
     "prescriber": "prescriber@demo.screening.invalid",
     "clinician": "clinician@demo.screening.invalid",
 }
-DEMO_PATIENTS = 150
+COLLEAGUE = "colleague@demo.screening.invalid"  # a second prescriber, for shared work
+DEMO_NAMES = {
+    DEMO_USERS["admin"]: "Alex Morgan",
+    DEMO_USERS["prescriber"]: "Priya Shah",
+    DEMO_USERS["clinician"]: "Dr Tom Reid",
+    COLLEAGUE: "Jo Okafor",
+}
+DEMO_PATIENTS = 320
+FORTNIGHT = 14
+# Appointments run from 10 days ago to 13 days ahead, so the fortnight's invitations
+# (7 days before each) have been sent and some are still to come.
+FIRST_DAY, LAST_DAY = -10, 13
 _GIVEN = ["Amina", "Ben", "Chloe", "Dev", "Esther", "Farid", "Grace", "Hassan", "Ivy", "Jon"]
 _FAMILY = ["Ahmed", "Brown", "Chowdhury", "Davies", "Evans", "Fernandes", "Green", "Hussain"]
 # NHS Data Dictionary ETHNIC CATEGORY codes, roughly as an east London list has them.
@@ -48,44 +67,46 @@ _COLUMNS = [
 
 
 def seed_users(session: Session) -> dict[str, str]:
-    """One user per role, each with a fresh random password (printed, stored only hashed)."""
+    """One user per role and a second prescriber, each named, each with a fresh random
+    password (printed, stored only hashed)."""
+    roles = {email: role for role, email in DEMO_USERS.items()}
     passwords = {}
-    for role, email in DEMO_USERS.items():
-        password = secrets.token_urlsafe(12)
-        user = session.scalar(select(StaffUser).where(StaffUser.email == email))
-        if user is None:
-            create_user(session, email, password, role)
-        else:
-            user.password_hash = hash_password(password)
-            user.failed_logins, user.locked_until = 0, None
-        passwords[email] = password
+    for email, role in {**roles, COLLEAGUE: c.ROLE_PRESCRIBER}.items():
+        passwords[email] = secrets.token_urlsafe(12)
+        create_user(session, email, passwords[email], role, name=DEMO_NAMES[email])
     return passwords
 
 
-def write_clinic_list(path: Path, today: date, clinic_codes: list[str]) -> Path:
-    """A clinic list for the next fortnight, with the awkward rows real lists have."""
+def write_clinic_list(path: Path, today: date, clinic_codes: list[str], *, as_of: date) -> Path:
+    """The trust's list as exported on `as_of`: appointments from 10 days before `today`
+    to 13 after, with the awkward rows real lists have; those already held marked
+    attended or not attended."""
     rng = random.Random(2024)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(_COLUMNS)
         for serial in range(1, DEMO_PATIENTS + 1):
-            writer.writerow(_row(serial, today, clinic_codes, rng))
+            writer.writerow(_row(serial, today, clinic_codes, rng, as_of))
     return path
 
 
-def _row(serial: int, today: date, clinic_codes: list[str], rng: random.Random) -> list[str]:
-    # Most appointments fall in the next fortnight; one in fifteen is today, for the clinic
-    # day list (too late to text: those patients are seen in clinic).
-    day = today if serial % 15 == 0 else today + timedelta(days=2 + serial % 12)
+def _row(
+    serial: int, today: date, clinic_codes: list[str], rng: random.Random, as_of: date
+) -> list[str]:
+    # Spread over the days; one patient in twelve is in today's clinic.
+    day = today if serial % 12 == 0 else today + timedelta(days=FIRST_DAY + serial % 24)
     slot = time(9 + serial % 8, 30 if serial % 2 else 0)
-    age = 15 if serial % 75 == 0 else rng.randint(30, 90)  # two teenagers: phoned, not texted
+    age = 15 if serial % 75 == 0 else rng.randint(30, 90)  # a few teenagers: phoned, not texted
     if serial % 19 == 0:
         mobile = ""  # no mobile on record: phoned
     elif serial % 37 == 0:
         mobile = f"020 7946 0{serial:03d}"  # a landline: phoned
     else:
         mobile = f"07400 1{serial:05d}"
+    status = "cancelled" if serial % 31 == 0 else "booked"
+    if status == "booked" and day < as_of:
+        status = "dna" if serial % 9 == 0 else "attended"
     return [
         f"DEMO{serial:04d}",
         _test_nhs_number(serial),
@@ -95,7 +116,7 @@ def _row(serial: int, today: date, clinic_codes: list[str], rng: random.Random) 
         mobile,
         clinic_codes[(serial % 4 == 0) % len(clinic_codes)],  # a quarter in the second
         datetime.combine(day, slot, tzinfo=LONDON).isoformat(),
-        "cancelled" if serial % 31 == 0 else "booked",
+        status,
         rng.choice(["female", "male"]),
         rng.choice(_ETHNICITY),
         "bn" if serial % 7 == 0 else "ur" if serial % 11 == 0 else "en",
@@ -113,16 +134,7 @@ def _test_nhs_number(serial: int) -> str:
     raise ValueError(serial)
 
 
-def send_time(now: datetime, quiet: bool) -> datetime:
-    """When the demo 'runs' send-due: now, or 10:00 next morning during quiet hours."""
-    if not quiet:
-        return now
-    local = now.astimezone(LONDON)
-    day = local.date() if local.hour < 9 else local.date() + timedelta(days=1)
-    return datetime.combine(day, time(10), tzinfo=LONDON)
-
-
-# --- a living demo: patients answer, a prescriber has started the day ------------------------
+# --- the fortnight ------------------------------------------------------------------------
 
 # The Newham pilot's rates (SPEC §1): 45% of those invited engaged, 50% of those completed,
 # 56% of completers flagged a concern, 68% of those were in financial distress.
@@ -130,47 +142,92 @@ PILOT_ENGAGED = 0.45
 PILOT_COMPLETED = 0.50
 PILOT_FLAGGED = 0.56
 PILOT_FINANCIAL = 0.68
-OTHER_DOMAIN = 0.25  # each other domain among the flagged: the demo's own choice
+# The demo's own choices, for a list that shows every state.
+OTHER_DOMAIN = 0.25  # each other domain among the flagged
 WANTS_HELP = 0.75
-SAFETY_EVERY = 5  # one flagged patient in five feels unsafe: the queue opens with urgent tasks
+SAFETY_SHARE = 0.2  # of the flagged, who also feel unsafe: the queue has urgent tasks
+ANSWER_DELAYS = (0, 0, 1, 2, 3)  # days from the text to opening the link
+CALL_OUTCOMES = {"reached": 55, "no_answer": 25, "voicemail": 15, "declined_help": 5}
+MORNING, AFTERNOON = time(10), time(15)
 
 
 @dataclass
-class DemoDay:
+class Fortnight:
+    """What the fortnight did, for the demo's summary."""
+
     opened: int = 0
     completed: int = 0
     tasks: int = 0
     claimed: int = 0
     calls: int = 0
+    sessions: int = 0
     referrals: int = 0
+    closed: int = 0
+    follow_ups: int = 0
+    follow_ups_sent: int = 0
+    follow_up_task: int | None = None
+    last_day: date = field(default_factory=date.today)  # the last morning played
 
 
-def simulate_day(
-    session: Session, config: Config, questionnaires: Mapping[str, Questionnaire], now: datetime
-) -> DemoDay:
-    """Patients open their links and answer at the pilot's rates, through the same code the
-    patient pages use; then the demo prescriber claims, calls and refers some of the tasks."""
-    rng = random.Random(1964)
-    day = DemoDay()
-    flagged = iter(range(1_000_000))
-    invited = session.scalars(
-        select(Episode).where(Episode.invited_at.is_not(None)).order_by(Episode.id)
+def fortnight_start(now: datetime) -> datetime:
+    """When the demo's list is first imported: 08:00 the day before the fortnight."""
+    first = now.astimezone(LONDON).date() - timedelta(days=FORTNIGHT + 1)
+    return datetime.combine(first, time(8), tzinfo=LONDON)
+
+
+def days_of(now: datetime) -> Iterator[date]:
+    today = now.astimezone(LONDON).date()
+    for back in range(FORTNIGHT, -1, -1):
+        yield today - timedelta(days=back)
+
+
+def at(day: date, moment: time) -> datetime:
+    return datetime.combine(day, moment, tzinfo=LONDON)
+
+
+def patients_answer(
+    session: Session,
+    questionnaires: Mapping[str, Questionnaire],
+    morning: datetime,
+    fortnight: Fortnight,
+) -> None:
+    """The patients texted in the last few days who open their link this morning: some
+    finish, some stop part way; follow-up questionnaires are answered the day they come."""
+    waiting = session.scalars(
+        select(Episode)
+        .where(
+            Episode.invited_at.is_not(None),
+            Episode.invited_at <= morning,
+            Episode.opened_at.is_(None),
+            Episode.status != c.EPISODE_CANCELLED,
+        )
+        .order_by(Episode.id)
     ).all()
-    for episode in invited:
+    for episode in waiting:
+        questionnaire = questionnaires.get(episode.questionnaire_id)
+        if questionnaire is None:
+            continue
+        if episode.follow_up_task_id is not None:
+            _answer_follow_up(session, questionnaire, episode, morning, fortnight)
+            continue
+        rng = random.Random(episode.id)  # one patient's choices, whichever day is asked
+        texted = episode.invited_at.astimezone(LONDON).date()
+        if (morning.astimezone(LONDON).date() - texted).days != rng.choice(ANSWER_DELAYS):
+            continue
+        if episode.appointment_at is not None and episode.appointment_at <= morning:
+            continue
         if rng.random() >= PILOT_ENGAGED:
             continue
-        record_opened(episode, now)
-        day.opened += 1
-        questionnaire = questionnaires.get(episode.questionnaire_id)
-        if questionnaire is None or rng.random() >= PILOT_COMPLETED:
-            session.commit()
-            continue
-        _answer(session, questionnaire, episode, rng, now, flagged)
-        result = submit(session, questionnaire, episode, language="en", now=now)
-        day.completed += 1
-        day.tasks += result.task is not None
-    _prescriber_starts_work(session, config, questionnaires, now, rng, day)
-    return day
+        record_opened(episode, morning)
+        fortnight.opened += 1
+        finishes = rng.random() < PILOT_COMPLETED
+        stop_after = None if finishes else rng.randint(0, 5)
+        _answer(session, questionnaire, episode, rng, morning, stop_after=stop_after)
+        if finishes:
+            result = submit(session, questionnaire, episode, language="en", now=morning)
+            fortnight.completed += 1
+            fortnight.tasks += result.task is not None
+        session.commit()
 
 
 def _answer(
@@ -179,23 +236,17 @@ def _answer(
     episode: Episode,
     rng: random.Random,
     now: datetime,
-    flagged: Iterator[int],
+    *,
+    stop_after: int | None = None,
+    entered_by: int | None = None,
 ) -> None:
-    """Answers that raise the domains drawn for this patient, item by item as shown."""
-    domains: set[str] = set()
-    if rng.random() < PILOT_FLAGGED:
-        declared = list(questionnaire.domains)
-        if "financial" in declared and rng.random() < PILOT_FINANCIAL:
-            domains.add("financial")
-        others = [d for d in declared if d not in ("financial", "safety")]
-        domains |= {d for d in others if rng.random() < OTHER_DOMAIN}
-        if "safety" in declared and next(flagged) % SAFETY_EVERY == 0:
-            domains.add("safety")
-        domains = domains or {rng.choice(declared)}
+    """Answers that raise the domains drawn for this patient, item by item as shown,
+    stopping after `stop_after` answers if given."""
+    domains = _needs(questionnaire, rng)
     consent = questionnaire.triage.consent_item
     evaluation = evaluate(questionnaire, {})
     answers: dict[str, AnswerValue] = {}
-    while True:
+    while stop_after is None or len(answers) < stop_after:
         pending = [
             item
             for item in visible_items(questionnaire, evaluation.answers)
@@ -206,8 +257,26 @@ def _answer(
         item = pending[0]
         answers[item.id] = _choose(item, domains, item.id == consent, questionnaire, rng)
         evaluation = save_answer(
-            session, questionnaire, episode, item.id, answers[item.id], now=now
+            session,
+            questionnaire,
+            episode,
+            item.id,
+            answers[item.id],
+            now=now,
+            entered_by=entered_by,
         )
+
+
+def _needs(questionnaire: Questionnaire, rng: random.Random) -> set[str]:
+    if rng.random() >= PILOT_FLAGGED:
+        return set()
+    declared = list(questionnaire.domains)
+    domains = {"financial"} if "financial" in declared and rng.random() < PILOT_FINANCIAL else set()
+    others = [d for d in declared if d not in ("financial", "safety")]
+    domains |= {d for d in others if rng.random() < OTHER_DOMAIN}
+    if "safety" in declared and rng.random() < SAFETY_SHARE:
+        domains.add("safety")
+    return domains or {rng.choice(declared)}
 
 
 def _choose(
@@ -234,57 +303,233 @@ def _choose(
     return values[0]
 
 
-def _prescriber_starts_work(
+def _answer_follow_up(
+    session: Session,
+    questionnaire: Questionnaire,
+    episode: Episode,
+    morning: datetime,
+    fortnight: Fortnight,
+) -> None:
+    """A wellbeing questionnaire after support: the first a little low, the later better."""
+    first = fortnight.follow_ups == 0
+    record_opened(episode, morning)
+    for item in questionnaire.items:
+        if item.asks and item.type == "scale" and item.flag is not None:
+            low = item.flag.at_most is not None  # a low score is the worry (not anxiety)
+            value = ("4" if low else "7") if first else ("7" if low else "3")
+            save_answer(session, questionnaire, episode, item.id, value, now=morning)
+    submit(session, questionnaire, episode, language="en", now=morning)
+    fortnight.follow_ups += 1
+    session.commit()
+
+
+def staff_work(
     session: Session,
     config: Config,
     questionnaires: Mapping[str, Questionnaire],
-    now: datetime,
-    rng: random.Random,
-    day: DemoDay,
+    afternoon: datetime,
+    fortnight: Fortnight,
 ) -> None:
-    """The demo prescriber has claimed half the active tasks, phoned some, referred a few."""
-    prescriber = session.scalar(
-        select(StaffUser).where(StaffUser.email == DEMO_USERS["prescriber"])
-    )
-    assert prescriber is not None
-    ctx = tasks.Context(by=prescriber, now=now)
-    services = {domain: s for s in reversed(config.services) for domain in s.domains}
+    """A working afternoon: new tasks claimed (urgent ones by the lead), each held task
+    moved on a step, a few patients on the to-call list phoned. The last day's new tasks
+    are left for the person who opens the demo."""
+    people = {
+        user.email: user
+        for user in session.scalars(
+            select(StaffUser).where(StaffUser.email.in_([DEMO_USERS["prescriber"], COLLEAGUE]))
+        )
+    }
+    lead, colleague = people[DEMO_USERS["prescriber"]], people[COLLEAGUE]
+    today = afternoon.astimezone(LONDON).date()
     active = session.scalars(
-        select(TriageTask).where(TriageTask.status == c.TASK_OPEN).order_by(TriageTask.id)
+        select(TriageTask)
+        .where(TriageTask.status.in_(sorted(c.ACTIVE_TASK_STATUSES)))
+        .order_by(TriageTask.id)
     ).all()
-    for index, task in enumerate(active):
-        if index % 2:
+    for task in active:
+        rng = random.Random(task.id * 1000 + today.toordinal())
+        if task.assigned_to_user_id is None:
+            if task.created_at.astimezone(LONDON).date() == fortnight.last_day:
+                continue
+            holder = lead if task.priority == c.PRIORITY_URGENT or task.id % 2 else colleague
+            tasks.claim(session, task.id, tasks.Context(by=holder, now=afternoon))
+            fortnight.claimed += 1
             continue
-        tasks.claim(session, task.id, ctx)
-        day.claimed += 1
-        if index % 4 == 0:
-            tasks.log_contact(session, task.id, ctx, method="phone", outcome="no_answer")
-            day.calls += 1
+        holder = lead if task.assigned_to_user_id == lead.id else colleague
+        ctx = tasks.Context(by=holder, now=afternoon)
+        _next_step(session, config, questionnaires, task, ctx, rng, fortnight)
+    _phone_the_to_call_list(session, config, questionnaires, lead, afternoon, fortnight)
+    session.commit()
+
+
+def _next_step(
+    session: Session,
+    config: Config,
+    questionnaires: Mapping[str, Questionnaire],
+    task: TriageTask,
+    ctx: tasks.Context,
+    rng: random.Random,
+    fortnight: Fortnight,
+) -> None:
+    attempts = list(task.contact_attempts)
+    today = ctx.now.astimezone(LONDON).date()
+    if any(a.outcome == c.CONTACT_DECLINED for a in attempts):
+        _close(session, config, task, ctx, "declined", fortnight)
+    elif not any(a.outcome in c.REACHED_OUTCOMES for a in attempts):
+        if len(attempts) >= config.settings.unable_to_contact_after and (
+            tasks.unable_to_contact_allowed(attempts, config.settings)
+        ):
+            _close(session, config, task, ctx, "unable_to_contact", fortnight)
+        elif all(a.attempted_at.astimezone(LONDON).date() < today for a in attempts):
+            outcome = rng.choices(list(CALL_OUTCOMES), weights=list(CALL_OUTCOMES.values()))[0]
+            tasks.log_contact(session, task.id, ctx, method="phone", outcome=outcome)
+            fortnight.calls += 1
+    elif not task.referrals and not _has_sessions(session, task):
+        _support(session, config, questionnaires, task, ctx, rng, fortnight)
+    elif _follow_up_due(task, today, fortnight):
+        day = (today + timedelta(days=1)).isoformat()
+        follow_ups.schedule(
+            session,
+            task.id,
+            ctx,
+            questionnaire_id="ons4-wellbeing",
+            day=day,
+            questionnaires=dict(questionnaires),
+            config=config,
+        )
+        fortnight.follow_up_task = task.id
+        fortnight.follow_ups_sent += 1
+    else:
+        _services_answer(session, task, ctx)
+        done = all(r.status in ("completed", "declined") for r in task.referrals)
+        held_for = (today - task.created_at.astimezone(LONDON).date()).days
+        if done and held_for >= 5 and task.id != fortnight.follow_up_task:
+            outcome = "referred" if task.referrals else "support_arranged"
+            _close(session, config, task, ctx, outcome, fortnight)
+
+
+def _support(
+    session: Session,
+    config: Config,
+    questionnaires: Mapping[str, Questionnaire],
+    task: TriageTask,
+    ctx: tasks.Context,
+    rng: random.Random,
+    fortnight: Fortnight,
+) -> None:
+    """Once the patient is reached: a session, and a referral for a need a service meets."""
+    tasks.record_session(session, task.id, ctx, minutes=rng.choice((20, 30, 45)))
+    fortnight.sessions += 1
+    services = {domain: s for s in reversed(config.services) for domain in s.domains}
+    flagged = [flag.domain for flag in task.response.flags] if task.response else []
+    wanted = next((domain for domain in flagged if domain in services), None)
+    if wanted is not None and rng.random() < 0.8:
+        tasks.refer(
+            session,
+            task.id,
+            ctx,
+            service=services[wanted].id,
+            services=config.services,
+            domains=list(questionnaires[task.episode.questionnaire_id].domains),
+            domain=wanted,
+        )
+        fortnight.referrals += 1
+
+
+def _has_sessions(session: Session, task: TriageTask) -> bool:
+    held = select(func.count()).where(SupportSession.task_id == task.id)
+    return bool(session.scalar(held))
+
+
+def _services_answer(session: Session, task: TriageTask, ctx: tasks.Context) -> None:
+    """The service answers a referral after two days (most accept) and most complete it
+    three days later; one in six is still in hand."""
+    today = ctx.now.astimezone(LONDON).date()
+    for referral in list(task.referrals):
+        waited = (today - referral.referred_at.astimezone(LONDON).date()).days
+        if referral.status == "made" and waited >= 2:
+            # The fortnight's first referral, and one in six after it, is declined.
+            status = "declined" if referral.id % 6 == 1 else "accepted"
+        elif referral.status == "accepted" and waited >= 5 and referral.id % 6 != 3:
+            status = "completed"
+        else:
             continue
-        tasks.log_contact(session, task.id, ctx, method="phone", outcome="reached")
-        day.calls += 1
-        flagged = [flag.domain for flag in task.response.flags] if task.response else []
-        wanted = next((domain for domain in flagged if domain in services), None)
-        if wanted is not None:
-            declared = list(questionnaires[task.episode.questionnaire_id].domains)
-            tasks.refer(
-                session,
-                task.id,
-                ctx,
-                service=services[wanted].id,
-                services=config.services,
-                domains=declared,
-                domain=wanted,
-            )
-            day.referrals += 1
-    for entry in to_call(
+        tasks.update_referral(session, task.id, referral.id, ctx, status=status)
+
+
+def _follow_up_due(task: TriageTask, today: date, fortnight: Fortnight) -> bool:
+    """One patient is asked the wellbeing questions early in their support and again in
+    the fortnight's last days: the task page's scores over time."""
+    if task.episode.patient.mobile is None:
+        return False
+    if fortnight.follow_up_task is None:
+        return today <= fortnight.last_day - timedelta(days=8)
+    near_the_end = today >= fortnight.last_day - timedelta(days=4)
+    return task.id == fortnight.follow_up_task and near_the_end and fortnight.follow_ups_sent == 1
+
+
+def _close(
+    session: Session,
+    config: Config,
+    task: TriageTask,
+    ctx: tasks.Context,
+    outcome: str,
+    fortnight: Fortnight,
+) -> None:
+    tasks.close(
+        session, task.id, ctx, outcome=outcome, version=task.version, settings=config.settings
+    )
+    fortnight.closed += 1
+
+
+def _phone_the_to_call_list(
+    session: Session,
+    config: Config,
+    questionnaires: Mapping[str, Questionnaire],
+    caller: StaffUser,
+    now: datetime,
+    fortnight: Fortnight,
+) -> None:
+    """Two calls from the to-call list; a patient reached answers the questions by phone."""
+    ctx = tasks.Context(by=caller, now=now)
+    entries = to_call(
         session,
         now=now,
         days_before=config.settings.to_call_days_before,
         unanswered_limit=config.settings.unable_to_contact_after,
-    ).entries[:3]:
+    ).entries
+    for entry in entries[:2]:
         episode = session.get(Episode, entry.episode_id)
+        questionnaire = questionnaires.get(entry.questionnaire_id)
         assert episode is not None
-        tasks.record_contact(session, episode, ctx, method="phone", outcome="voicemail", note="")
-        day.calls += 1
-    session.commit()
+        rng = random.Random(episode.id * 7 + now.toordinal())
+        outcome = rng.choice(("no_answer", "voicemail", "reached"))
+        tasks.record_contact(session, episode, ctx, method="phone", outcome=outcome, note="")
+        fortnight.calls += 1
+        if outcome == "reached" and questionnaire is not None:
+            start_assisted(session, episode, mode=c.MODE_ASSISTED_PHONE, user_id=caller.id, now=now)
+            _answer(session, questionnaire, episode, rng, now, entered_by=caller.id)
+            result = submit(session, questionnaire, episode, language="en", now=now)
+            fortnight.completed += 1
+            fortnight.tasks += result.task is not None
+
+
+def patient_links(session: Session, config: Config, now: datetime, count: int = 5) -> list[str]:
+    """Links of patients texted who have not opened them, appointments still to come: what
+    each patient's text message holds."""
+    episodes = session.scalars(
+        select(Episode)
+        .where(
+            Episode.invited_at.is_not(None),
+            Episode.opened_at.is_(None),
+            Episode.follow_up_task_id.is_(None),
+            Episode.appointment_at > now,
+            Episode.status == c.EPISODE_INVITED,
+        )
+        .order_by(Episode.appointment_at, Episode.id)
+        .limit(count)
+    ).all()
+    return [
+        link_url(config.public_base_url, link_token(config.secret_key, episode.public_id))
+        for episode in episodes
+    ]

@@ -14,7 +14,8 @@ from screening.core.constants import MESSAGE_DELIVERED
 
 from .client import Accepted, OutgoingSms
 
-logger = logging.getLogger("screening.sms.console")
+CONSOLE_LOGGER = "screening.sms.console"
+logger = logging.getLogger(CONSOLE_LOGGER)
 
 
 def masked(number: str) -> str:

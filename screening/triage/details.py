@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -315,6 +315,15 @@ def _status_changes(
     ]
 
 
+def _day(detail: Mapping[str, Any]) -> str:
+    """An audit detail's ISO `due` date as the page writes dates: "4 December 2026"."""
+    try:
+        due = date.fromisoformat(str(detail.get("due")))
+    except ValueError:
+        return str(detail.get("due"))
+    return f"{due.day} {due:%B %Y}"
+
+
 def _describe(event: AuditEvent, users: dict[int, str], referral_names: dict[int, str]) -> str:
     detail = event.detail or {}
     if event.action == c.AUDIT_TASK_CLAIMED:
@@ -333,5 +342,5 @@ def _describe(event: AuditEvent, users: dict[int, str], referral_names: dict[int
         service = referral_names.get(detail.get("referral_id", 0), "a service")
         return f"Referral to {service} now {status.lower()}"
     if event.action == c.AUDIT_TASK_FOLLOW_UP:
-        return f"Scheduled {detail.get('questionnaire')} for {detail.get('due')}"
+        return f"Scheduled the {detail.get('questionnaire')} questionnaire for {_day(detail)}"
     return "Reopened the task"

@@ -197,34 +197,49 @@ def test_create_user_refuses_bad_input(
     assert "Traceback" not in result.stderr
 
 
-def test_demo_seeds_one_user_per_role_on_its_own_sqlite_file(tmp_path: Path) -> None:
+def test_demo_plays_a_fortnight_on_its_own_sqlite_file(tmp_path: Path) -> None:
     result = run("demo", "--no-serve", **isolated(tmp_path))
     assert result.returncode == 0, result.stderr
     for role in ("admin", "prescriber", "clinician"):
         assert f"{role}@demo.screening.invalid" in result.stdout
-    assert "barts-social-welfare" in result.stdout
-    assert "CARD-NUH" in result.stdout
-    assert "imported 150, updated 0, unchanged 0, rejected 0" in result.stdout
-    # Invitations went out through the console backend only: logged, with their links.
-    sent = int(result.stdout.split(" invitations and ")[0].rsplit(" ", 1)[-1])
-    assert sent > 0 and result.stderr.count("SMS to ") == sent
-    assert "http://127.0.0.1:5000/s/" in result.stderr
-    assert (tmp_path / "instance" / "demo.db").exists()
-    # A living demo: patients answered through the real submit code and a prescriber has
-    # started on the queue, so every staff page opens with something on it.
-    assert "http://127.0.0.1:5000/triage" in result.stdout
+    assert "Priya Shah" in result.stdout  # staff by name, as the pages show them
+    assert "barts-social-welfare" in result.stdout and "CARD-NUH" in result.stdout
+    assert "as exported a fortnight ago: imported 320, updated 0, unchanged 0, rejected 0" in (
+        result.stdout
+    )
+    # Texts went through the console backend only, one JSON line each in a log file it
+    # names; the terminal shows five patients' links as a short list.
+    texts = tmp_path / "instance" / "demo-texts.log"
+    assert f"Each text message sent is in {texts}." in result.stdout
+    lines = [json.loads(line) for line in texts.read_text().splitlines()]
+    assert len(lines) > 100 and all(line["message"].startswith("SMS to ") for line in lines)
+    assert "SMS to " not in result.stderr
+    links = [line for line in result.stdout.splitlines() if line.startswith("  http")]
+    assert len(links) == 5 and all("127.0.0.1:5000/s/" in link for link in links)
+    assert "Look first at:" in result.stdout
     with sqlite3.connect(tmp_path / "instance" / "demo.db") as db:
-        tasks = dict(db.execute("SELECT priority, count(*) FROM triage_tasks GROUP BY 1"))
-        held = db.execute("SELECT count(*) FROM triage_tasks WHERE status = 'assigned'")
-        calls = db.execute("SELECT count(*) FROM contact_attempts WHERE task_id IS NULL")
-        referrals = db.execute("SELECT count(*) FROM referrals")
-        today = db.execute(
+
+        def rows(sql: str) -> dict:
+            return dict(db.execute(sql).fetchall())
+
+        tasks = rows("SELECT status, count(*) FROM triage_tasks GROUP BY 1")
+        priorities = rows("SELECT priority, count(*) FROM triage_tasks GROUP BY 1")
+        referrals = rows("SELECT status, count(*) FROM referrals GROUP BY 1")
+        assert sum(tasks.values()) >= 20 and {"open", "assigned", "closed"} <= set(tasks)
+        assert set(priorities) == {"urgent", "routine"}  # the shipped tools raise no `high`
+        assert set(referrals) == {"made", "accepted", "declined", "completed"}
+        [(sessions,)] = db.execute("SELECT count(*) FROM support_sessions")
+        [(calls,)] = db.execute("SELECT count(*) FROM contact_attempts WHERE task_id IS NULL")
+        [(pair,)] = db.execute(
+            "SELECT max(n) FROM (SELECT count(*) AS n FROM episodes WHERE follow_up_task_id"
+            " IS NOT NULL AND completed_at IS NOT NULL GROUP BY follow_up_task_id)"
+        )
+        [(today,)] = db.execute(
             "SELECT count(*) FROM appointments WHERE date(appointment_at) = date('now')"
         )
-        assert set(tasks) == {"urgent", "routine"}  # the shipped tools raise no `high` flag
-        assert held.fetchone()[0] > 0 and calls.fetchone()[0] > 0
-        assert referrals.fetchone()[0] > 0 and today.fetchone()[0] > 0
-    # The funnel has numbers on first open, down to the patient groups.
+        [(unnamed,)] = db.execute("SELECT count(*) FROM staff_users WHERE display_name IS NULL")
+        assert sessions > 0 and calls > 0 and pair == 2 and today > 0 and unnamed == 0
+    # The funnel has numbers on first open, down to the patient groups and drop-off.
     demo_db = {
         **isolated(tmp_path),
         "SCREENING_DATABASE_URL": f"sqlite:///{tmp_path / 'instance' / 'demo.db'}",
@@ -232,8 +247,11 @@ def test_demo_seeds_one_user_per_role_on_its_own_sqlite_file(tmp_path: Path) -> 
     report = json.loads(run("report", "funnel", "--format", "json", **demo_db).stdout)
     counts = {s["stage"]: s["count"] for s in report["stages"]}
     assert counts["invited"] > counts["engaged"] > counts["completed"] > counts["flagged"] > 0
+    assert counts["referred"] > 0
     assert {g["group"] for g in report["groups"]["ethnicity"]} >= {"white", "asian", "black"}
     assert {g["group"] for g in report["groups"]["language"]} >= {"en", "bn"}
+    stopped = sum(p["stopped"] for entry in report["dropoff"] for p in entry["pages"])
+    assert stopped == counts["engaged"] - counts["completed"] > 0
 
 
 # --- report funnel ----------------------------------------------------------------------
