@@ -4,8 +4,9 @@ Seeds `--tasks` triage tasks (default 200,000; a tenth of them active) with thei
 appointments, episodes, responses, answers, flags, contact attempts and referrals, plus
 `--to-call` invited episodes that have not answered (the to-call list's source), written
 with bulk inserts. Then, through gunicorn serving the real `create_app()` (2 sync workers),
-a signed-in prescriber asks `--requests` times each for: the first queue page, a filtered
-queue page, the to-call page and one task page. Prints p50/p95 per page, the SQL
+a signed-in prescriber asks `--requests` times each for: the home page (its counts and the
+90 days' funnel), the first queue page, a filtered queue page, the first and the third
+page of the to-call list, and one task page. Prints p50/p95 per page, the SQL
 statements each page runs (counted in-process, at two page sizes, so an N+1 shows as a
 difference), and the query plans of the queue's statements.
 
@@ -284,9 +285,11 @@ def seed(env: dict[str, str], tasks: int, to_call: int) -> dict[str, Any]:
 
 
 PAGES = {
+    "home": "/",
     "queue": "/triage",
     "queue filtered": "/triage?priority=routine&domain=food&assigned=unassigned",
     "to-call": "/triage/to-call",
+    "to-call page 3": "/triage/to-call?page=3",
     "task": "/triage/{task_id}",
 }
 
@@ -319,7 +322,7 @@ def count_statements(env: dict[str, str], ids: dict[str, Any]) -> dict[str, Any]
             counts.setdefault(name, []).append(len(statements))
             captured.setdefault(name, list(statements))
     event.remove(db.engine, "before_cursor_execute", record)
-    plans = {name: explain(db.engine, captured[name]) for name in ("queue", "to-call")}
+    plans = {name: explain(db.engine, captured[name]) for name in ("home", "queue", "to-call")}
     return {"counts": counts, "plans": plans}
 
 

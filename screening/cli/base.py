@@ -22,6 +22,7 @@ from ..config.loaded import loaded_by
 from ..core import logs
 from ..core.extensions import db
 from ..models.migrate import current_revision, head_revision, upgrade_to_head
+from ..patient.responses import place_unfinished
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
@@ -78,13 +79,16 @@ def main() -> None:
 
 
 def prepare_database(app: Flask, session: Session) -> None:
-    """Migrate to head and copy the configured clinics in."""
+    """Migrate to head, copy the configured clinics in, and place unfinished episodes
+    answered before their page was kept (migration 0014)."""
     assert db.engine is not None
     if db.engine.url.get_backend_name() == "sqlite" and db.engine.url.database:
         Path(db.engine.url.database).parent.mkdir(parents=True, exist_ok=True)
     upgrade_to_head(db.engine)
-    sync_clinics(session, loaded_by(app).config)
+    loaded = loaded_by(app)
+    sync_clinics(session, loaded.config)
     session.commit()
+    place_unfinished(session, loaded.questionnaires.questionnaires)
 
 
 def require_schema() -> None:

@@ -44,7 +44,8 @@ def demo(host: str, port: int, no_serve: bool) -> None:
         "SCREENING_PUBLIC_BASE_URL": base,
     }
     # Each run starts a fresh fortnight ending today.
-    (instance / DEMO_DATABASE).unlink(missing_ok=True)
+    for suffix in ("", "-wal", "-shm"):  # SQLite's journal files go with it
+        (instance / f"{DEMO_DATABASE}{suffix}").unlink(missing_ok=True)
     sms_log = _texts_to_file(instance / DEMO_SMS_LOG)
     with app_session(overrides) as (app, session):
         prepare_database(app, session)

@@ -1,7 +1,8 @@
 """The demo: a fortnight of fictional work, played through the service's own code.
 
-Every NHS number is from the 999 test range and every mobile from 07400 1xxxxx, and the
-demo always runs the console SMS backend, so nothing here can reach a real person.
+Every NHS number is from the 999 test range, every mobile from 07400 1xxxxx and every
+landline from 020 7946 0xxx (Ofcom's drama ranges), and the demo always runs the console
+SMS backend, so nothing here can reach a real person.
 
 The clinic list is imported a fortnight ago; then each day the invitations due are sent,
 patients answer at the Newham pilot's rates (some stop part way), and on working days two

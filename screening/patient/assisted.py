@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from ..core import constants as c
 from ..core.identifiers import normalise_nhs_number
 from ..core.numbers import page_number
-from ..core.refusals import Problems
+from ..core.refusals import Problems, Refused
 from ..models import Episode, Patient
 
 ASSISTED_MODES = (c.MODE_ASSISTED_IN_PERSON, c.MODE_ASSISTED_PHONE)
@@ -104,7 +104,7 @@ def start_assisted(
 ) -> None:
     """Open an episode in assisted mode; the funnel counts it from here (SPEC §7)."""
     if mode not in ASSISTED_MODES:
-        raise ValueError(f"assisted mode must be one of {ASSISTED_MODES}, not {mode!r}")
+        raise Refused("Select how you are talking to the patient", field="mode")
     if episode.completed_at is not None:
         return
     episode.mode = mode

@@ -10,6 +10,7 @@ set of flags, one task.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -22,7 +23,7 @@ from ..models import Answer, Episode, Flag, Response, TriageTask
 from ..questionnaire import Questionnaire, evaluate
 from ..questionnaire.answers import stored_answers
 from ..questionnaire.engine import Evaluation, stands_at, wants_contact
-from ..questionnaire.frozen import freeze
+from ..questionnaire.frozen import answered_version, freeze
 from ..questionnaire.model import AnswerValue
 from ..triage.creation import raise_task
 
@@ -69,6 +70,27 @@ def save_answer(
         episode.status = c.EPISODE_STARTED
     session.commit()
     return evaluation
+
+
+def place_unfinished(session: Session, questionnaires: Mapping[str, Questionnaire]) -> int:
+    """Give each unfinished episode with answers but no page its page (SPEC §7 `dropoff`):
+    those answered before the page was kept. Run after every upgrade; finds none once done."""
+    unplaced = session.scalars(
+        select(Episode).where(
+            Episode.stands_at.is_(None),
+            Episode.completed_at.is_(None),
+            select(Answer.id).where(Answer.episode_id == Episode.id).exists(),
+        )
+    ).all()
+    for episode in unplaced:
+        questionnaire = answered_version(
+            session, questionnaires, episode.questionnaire_id, episode.questionnaire_version
+        )
+        if questionnaire is not None:
+            evaluation = evaluate(questionnaire, stored_answers(session, episode))
+            episode.stands_at = stands_at(questionnaire, evaluation)
+    session.commit()
+    return len(unplaced)
 
 
 def _upsert(

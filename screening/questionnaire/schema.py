@@ -10,10 +10,20 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, StrictBool, StrictInt, Tag
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    StrictBool,
+    StrictInt,
+    Tag,
+    field_validator,
+)
 
 ID_PATTERN = r"^[a-z0-9-]+$"
 ITEM_ID_PATTERN = r"^[a-z0-9_]+$"
+RESERVED_ITEM_IDS = ("start", "check")
 LANGUAGE_PATTERN = r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$"
 DOMAIN_PATTERN = r"^[a-z0-9_]+$"
 
@@ -84,6 +94,17 @@ class RawItem(Strict):
     show_if: dict[str, Any] | None = None
     source: str | None = None
     code: RawCode | None = None
+
+    @field_validator("id")
+    @classmethod
+    def _not_a_page_name(cls, value: str) -> str:
+        # The report's drop-off (SPEC §7) names these pages of every questionnaire.
+        if value in RESERVED_ITEM_IDS:
+            raise ValueError(
+                f"'{value}' names a page of every questionnaire (before the first question, "
+                "or check your answers): give the item another id"
+            )
+        return value
 
 
 class RawTriage(Strict):

@@ -110,7 +110,9 @@ def funnel_report(
             for mode in c.MODES
         ],
         "declined_items": _declined_items(session, filters, questionnaires, in_scope, shown),
-        "dropoff": _dropoff(queries.stopped_counts(session, filters), questionnaires, shown),
+        "dropoff": _dropoff(
+            queries.stopped_counts(session, filters), in_scope, questionnaires, shown
+        ),
         "process": _process(session, filters, shown),
         "weekly": _weekly(queries.invitation_days(session, filters), shown),
         "follow_ups": _follow_ups(session, filters, shown),
@@ -257,16 +259,17 @@ def completion_gaps(report: Mapping[str, Any], limit: int = GAPS_SHOWN) -> list[
 
 def _dropoff(
     stopped: Mapping[tuple[str, str], int],
+    in_scope: set[str],
     questionnaires: Mapping[str, Questionnaire],
     shown: Any,
 ) -> list[dict[str, Any]]:
-    """Each questionnaire with engaged, unfinished episodes, its pages in the order a
-    patient meets them: the start page, each question, then "check your answers". A page
-    a later version dropped keeps its count, after the questions, so the counts still add
-    up to the unfinished episodes."""
-    by_questionnaire: dict[str, dict[str, int]] = defaultdict(dict)
+    """Each questionnaire in the report, its pages in the order a patient meets them: the
+    start page, each question, then "check your answers", every one listed even at 0. A
+    page a later version dropped keeps its count, after the questions, so the counts
+    still add up to the unfinished episodes."""
+    by_questionnaire: dict[str, dict[str, int]] = {questionnaire: {} for questionnaire in in_scope}
     for (questionnaire_id, page), count in stopped.items():
-        by_questionnaire[questionnaire_id][page] = count
+        by_questionnaire.setdefault(questionnaire_id, {})[page] = count
     entries = []
     for questionnaire_id, counts in sorted(by_questionnaire.items()):
         questionnaire = questionnaires.get(questionnaire_id)
@@ -276,10 +279,17 @@ def _dropoff(
         entries.append(
             {
                 "questionnaire": questionnaire_id,
-                "pages": [{"page": page, "stopped": shown(counts.get(page, 0))} for page in pages],
+                "pages": [_stopped(page, shown(counts.get(page, 0))) for page in pages],
             }
         )
     return entries
+
+
+def _stopped(page: str, count: int | None) -> dict[str, Any]:
+    entry: dict[str, Any] = {"page": page, "stopped": count}
+    if count is None:
+        entry["suppressed"] = True
+    return entry
 
 
 # --- what patients need ------------------------------------------------------------------

@@ -322,7 +322,8 @@ class ClinicDayEntry(CallEntry):
     wants_help: bool = False
     completed: bool = False
     domains: tuple[str, ...] = ()  # the needs flagged, first raised first
-    in_clinic: bool = False  # still there to answer the questions with a prescriber
+    in_clinic: bool = False  # there today, to answer the questions with a prescriber
+    over: bool = False  # gone home: to be phoned instead
 
 
 @dataclass(frozen=True)
@@ -359,7 +360,8 @@ def clinic_day(session: Session, day: date, *, now: datetime) -> ClinicDay:
             wants_help=row.wants_help_at is not None,
             completed=row.completed_at is not None,
             domains=tuple((row.domains or "").split()),
-            in_clinic=now < row.appointment_at + STILL_IN_CLINIC,
+            in_clinic=_in_clinic(row.appointment_at, now),
+            over=now >= row.appointment_at + STILL_IN_CLINIC,
         )
         for row in rows
     ]
@@ -368,6 +370,12 @@ def clinic_day(session: Session, day: date, *, now: datetime) -> ClinicDay:
         to_see=[entry for entry in entries if entry.completed],
         not_screened=[entry for entry in entries if not entry.completed],
     )
+
+
+def _in_clinic(appointment_at: datetime, now: datetime) -> bool:
+    """The appointment is today and the patient may still be in the building."""
+    same_day = appointment_at.astimezone(clock.LONDON).date() == now.astimezone(clock.LONDON).date()
+    return same_day and now < appointment_at + STILL_IN_CLINIC
 
 
 def count_to_see(session: Session, day: date) -> int:

@@ -57,14 +57,48 @@ def choose_mode(public_id: str) -> ResponseReturnValue:
     episode = _open_episode(public_id)
     _audit_view(episode.patient_id, "assisted_start")
     db.session.commit()
-    return render_template(
-        "patient/assisted_start.html", episode=episode, form=StartForm.blank(), modes=MODE_NAMES
+    return _mode_page(episode, StartForm.blank())
+
+
+@bp.post("/start/<public_id>")
+def start(public_id: str) -> ResponseReturnValue:
+    episode = _open_episode(public_id)
+    form = StartForm()
+    mode = form.value("mode")
+    started = form.submit(
+        lambda: assisted.start_assisted(
+            db.session(), episode, mode=mode, user_id=current_user.id, now=clock.now()
+        )
     )
+    if not started:
+        return _mode_page(episode, form)
+    audit.record(
+        db.session(),
+        AUDIT_ASSISTED_START,
+        actor=current_user,
+        subject_type="episode",
+        subject_id=episode.id,
+        remote_addr=remote_addr(),
+        detail={"mode": mode},
+    )
+    db.session.commit()
+    patient.enter_as_staff(episode)
+    return redirect(url_for("patient.resume"))
+
+
+def _mode_page(episode: Episode, form: StartForm) -> ResponseReturnValue:
+    return render_template(
+        "patient/assisted_start.html", episode=episode, form=form, modes=MODE_NAMES
+    ), form.http_status
 
 
 def _open_episode(public_id: str) -> Episode:
+    """An episode staff may answer with the patient: not cancelled, not answered, and its
+    patient's record not purged."""
     episode = db.session.scalar(select(Episode).where(Episode.public_id == public_id))
     if episode is None or episode.status == EPISODE_CANCELLED or episode.completed_at:
+        abort(404)
+    if episode.patient.purged_at is not None:
         abort(404)
     return episode
 
@@ -79,27 +113,3 @@ def _audit_view(patient_id: int, view: str) -> None:
         remote_addr=remote_addr(),
         detail={"view": view},
     )
-
-
-@bp.post("/start/<public_id>")
-def start(public_id: str) -> ResponseReturnValue:
-    episode = db.session.scalar(select(Episode).where(Episode.public_id == public_id))
-    mode = StartForm().value("mode")
-    # Its buttons send a fixed mode: anything else is not a request this page made.
-    if episode is None or mode not in assisted.ASSISTED_MODES:
-        abort(404)
-    assisted.start_assisted(
-        db.session(), episode, mode=mode, user_id=current_user.id, now=clock.now()
-    )
-    audit.record(
-        db.session(),
-        AUDIT_ASSISTED_START,
-        actor=current_user,
-        subject_type="episode",
-        subject_id=episode.id,
-        remote_addr=remote_addr(),
-        detail={"mode": mode},
-    )
-    db.session.commit()
-    patient.enter_as_staff(episode)
-    return redirect(url_for("patient.resume"))

@@ -324,9 +324,10 @@ def _task_page(task_id: int, failed: StaffForm | None = None) -> ResponseReturnV
     view = task_view(session, found, loaded.config, loaded.questionnaires.questionnaires)
     forms = _task_forms(found, view.referrals)
     if failed is not None:
-        if failed.key not in forms:  # a colleague closed or reopened it: not on the page now
+        if failed.key in forms:
+            forms[failed.key] = failed
+        else:  # a colleague closed or reopened it: the form is not on the page now
             failed.anchor = SUMMARY_ANCHOR
-        forms[failed.key] = failed
     audit.record(
         session,
         c.AUDIT_VIEW_PATIENT,

@@ -180,3 +180,16 @@ def screenshot(page: Page, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=path, full_page=True)
     return path
+
+
+DESKTOP: dict[str, int] = {"width": 1280, "height": 800}
+
+
+def check_both_widths(page: Page, name: str, javascript: bool) -> None:
+    """No violation and no sideways scroll on a phone and on a desktop screen, with a
+    screenshot of each in tests/artifacts/; the page is left at the phone's width."""
+    for width, size in (("phone", PHONE["viewport"]), ("desktop", DESKTOP)):
+        page.set_viewport_size(size)
+        check_accessibility(page)
+        screenshot(page, f"{name}-{width}-{'js' if javascript else 'no-js'}")
+    page.set_viewport_size(PHONE["viewport"])

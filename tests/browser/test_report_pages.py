@@ -11,12 +11,11 @@ from sqlalchemy.orm import Session
 
 from tests.factories import make_invited_episode, make_task, make_user
 
-from .axe import PHONE, check_accessibility, screenshot
+from .axe import DESKTOP, PHONE, check_accessibility, check_both_widths
 from .conftest import LiveServer
 
 EMAIL = "doc@example.nhs.uk"
 PASSWORD = "correct horse battery"
-DESKTOP = {"width": 1280, "height": 800}
 
 pytestmark = pytest.mark.parametrize("javascript", [True, False], ids=["js", "no-js"])
 
@@ -40,12 +39,10 @@ def test_a_clinician_reads_the_funnel_for_one_clinic(
     expect(page.get_by_role("img", name="The screening funnel")).to_be_visible()
     expect(page.locator("#stages-table")).to_contain_text("11")
     expect(page.locator('[data-tile="invited"]')).to_contain_text("11")
-    for name, size in (("phone", PHONE["viewport"]), ("desktop", DESKTOP)):
+    for size in (PHONE["viewport"], DESKTOP):
         page.set_viewport_size(size)
-        check_accessibility(page)
-        assert _chart_text_problems(page) == [], name
-        screenshot(page, f"report-funnel-{name}-{'js' if javascript else 'no-js'}")
-    page.set_viewport_size(PHONE["viewport"])
+        assert _chart_text_problems(page) == [], size
+    check_both_widths(page, "report-funnel", javascript)
 
     page.get_by_text("Choose the clinic, questionnaire or dates").click()
     page.get_by_label("Clinic", exact=True).select_option("CARD-NUH")

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from tests.factories import make_user
 
-from .axe import FONT_HOST, check_accessibility, screenshot
+from .axe import FONT_HOST, check_accessibility, check_both_widths, screenshot
 from .conftest import LiveServer, PageLog
 
 EMAIL = "admin@example.nhs.uk"
@@ -82,8 +82,7 @@ def test_signing_in_reaches_the_staff_home(
     expect(main).to_contain_text("Barts Social Welfare Screening Tool")
     expect(main).to_contain_text("CARD-NUH")
     expect(browser_page.get_by_role("button", name="Sign out")).to_be_visible()
-    check_accessibility(browser_page)
-    shot(browser_page, "home", javascript)
+    check_both_widths(browser_page, "home", javascript)
 
 
 def test_the_accessibility_statement_is_linked_from_the_footer(

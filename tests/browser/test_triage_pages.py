@@ -17,23 +17,17 @@ from screening.core import clock
 from screening.models import TriageTask
 from tests.factories import make_invited_episode, make_task, make_user
 
-from .axe import PHONE, check_accessibility, screenshot
+from .axe import check_both_widths as both_widths
 from .conftest import LiveServer
 
 EMAIL = "sp@example.nhs.uk"
 PASSWORD = "correct horse battery"
-DESKTOP = {"width": 1280, "height": 800}
 
 pytestmark = pytest.mark.parametrize("javascript", [True, False], ids=["js", "no-js"])
 
 
 def check_both_widths(page: Page, kind: str, javascript: bool) -> None:
-    """No violation and no sideways scroll on a phone and on a desktop screen."""
-    for name, size in (("phone", PHONE["viewport"]), ("desktop", DESKTOP)):
-        page.set_viewport_size(size)
-        check_accessibility(page)
-        screenshot(page, f"triage-{kind}-{name}-{'js' if javascript else 'no-js'}")
-    page.set_viewport_size(PHONE["viewport"])
+    both_widths(page, f"triage-{kind}", javascript)
 
 
 def test_a_prescriber_works_the_urgent_task_from_queue_to_closed(

@@ -63,7 +63,7 @@ def test_validate_accepts_the_shipped_questionnaires_and_runs_their_examples(
 ) -> None:
     result = run("validate", "questionnaires/", **isolated(tmp_path))
     assert result.returncode == 0, result.stderr
-    assert "barts-social-welfare version 1, 7 items, 10 examples" in result.stdout
+    assert "barts-social-welfare version 2, 7 items, 10 examples" in result.stdout
     assert result.stdout.strip().endswith("valid: 3 questionnaires, 21 examples passed")
 
 
@@ -505,7 +505,7 @@ def test_export_fhir_writes_ndjson_and_refuses_an_unwritable_folder(
     assert "wrote 3 Questionnaire, 0 QuestionnaireResponse" in done.stdout
     lines = (tmp_path / "fhir" / "Questionnaire.ndjson").read_text().splitlines()
     assert {json.loads(line)["id"] for line in lines} == {
-        "barts-social-welfare-1", "ons4-wellbeing-1", "simple-question-1",
+        "barts-social-welfare-2", "ons4-wellbeing-1", "simple-question-1",
     }  # fmt: skip
     (tmp_path / "a-file").write_text("")
     refused = run("export", "fhir", "--out", str(tmp_path / "a-file" / "fhir"), **initialised)

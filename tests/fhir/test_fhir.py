@@ -172,7 +172,7 @@ def test_the_pilot_exports_and_every_resource_validates(
     responses = resources["QuestionnaireResponse"]
     assert len(responses) == COMPLETED
     assert {r["questionnaire"] for r in responses} == {
-        f"{BASE}/fhir/Questionnaire/barts-social-welfare|1"
+        f"{BASE}/fhir/Questionnaire/barts-social-welfare|2"
     }
     assert all(r["subject"]["identifier"]["system"] == NHS_NUMBER_SYSTEM for r in responses)
     categories = Counter(o["category"][1]["coding"][0]["code"] for o in resources["Observation"])

@@ -132,3 +132,24 @@ def test_a_patient_on_their_own_phone_is_never_recorded_as_staff(
     browser.start(token)
     browser.answer_all(BARTS_NO_NEEDS)
     assert set(session.scalars(select(Answer.entered_by_user_id))) == {None}
+
+
+def test_the_mode_must_be_chosen_and_a_cancelled_episode_cannot_be_started(
+    app: Flask, session: Session
+) -> None:
+    episode, _ = make_invited_episode(session)
+    client = signed_in(app, session)
+    here = f"/assisted/start/{episode.public_id}"
+    choose = page(client.get(here))
+    assert not choose.select("input[name=mode][checked]")  # no guess at how they talk
+    refused = page(client.post(here, data={"csrf_token": csrf_token(choose)}), 400, "Error: ")
+    summary = refused.select_one(".nhsuk-error-summary")
+    assert "Select how you are talking to the patient" in text_of(summary)
+    assert refused.select_one(summary.find("a")["href"]) is not None
+    stored = session.get(Episode, episode.id)
+    assert stored.opened_at is None and stored.mode == c.MODE_SMS  # nothing started
+    stored.status = c.EPISODE_CANCELLED
+    session.commit()
+    data = {"csrf_token": csrf_token(choose), "mode": "assisted_phone"}
+    assert client.post(here, data=data).status_code == 404
+    assert client.get(here).status_code == 404

@@ -140,7 +140,7 @@ BARTS_CONSENT_TEXT = "Do you want to talk to someone who may be able to help?"
 
 def test_barts_has_the_seven_items_of_spec_section_2_in_order() -> None:
     barts = load("barts-social-welfare")
-    assert (barts.id, barts.version, barts.languages) == ("barts-social-welfare", 1, ("en",))
+    assert (barts.id, barts.version, barts.languages) == ("barts-social-welfare", 2, ("en",))
     assert barts.title == {"en": "Barts Social Welfare Screening Tool"}
     assert [item.text["en"] for item in barts.items] == [
         *(text for text, *_ in BARTS_SCREENING_ITEMS),

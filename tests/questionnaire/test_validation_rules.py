@@ -41,6 +41,7 @@ RULES = {
     "missing-items",
     "no-items",
     "bad-id-pattern",
+    "item-id-names-a-page",
     "version-not-integer",
     "version-below-one",
     "bad-language-code",

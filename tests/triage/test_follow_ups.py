@@ -104,7 +104,8 @@ def test_wellbeing_scores_appear_on_the_task_over_time(app: Flask, session: Sess
     text = text_of(page(client.get(here)))
     assert "Scores over time" in text
     assert f"{first_item.text['en']}" in text and ": 3" in text
-    assert "ons4-wellbeing: answered" in text
+    title = questionnaire.title[questionnaire.default_language]
+    assert f"{title}: answered" in text  # the questionnaire by its title
 
 
 def test_a_follow_up_with_a_bad_date_shows_the_error_on_the_task_page(

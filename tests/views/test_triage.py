@@ -392,7 +392,8 @@ def test_the_clinic_day_shows_who_to_see_and_who_has_not_answered(
     to_see = html.select_one(f'[data-episode-id="{flagged.episode_id}"]')
     assert to_see.find("a", href=f"/triage/{flagged.id}")
     assert "Needs: Money" in to_see.get_text(" ", strip=True)
-    assert html.select_one(f'[data-episode-id="{waiting.id}"]').find("form")
+    # Three days ahead: answering in clinic is offered on the day, not before.
+    assert html.select_one(f'[data-episode-id="{waiting.id}"]').find("form") is None
 
 
 def test_the_clinic_day_offers_the_questions_in_clinic_only_while_the_patient_is_there(
@@ -401,12 +402,17 @@ def test_the_clinic_day_offers_the_questions_in_clinic_only_while_the_patient_is
     day = (clock.now() + timedelta(days=3)).astimezone(clock.LONDON).replace(hour=10, minute=0)
     episode, _ = make_invited_episode(session, nhs_number="9990000026", appointment_at=day)
 
-    def offered(at: timedelta) -> bool:
-        [entry] = calls.clinic_day(session, day.date(), now=day + at).not_screened
-        return entry.episode_id == episode.id and entry.in_clinic
+    def entry(at: timedelta) -> calls.ClinicDayEntry:
+        [found] = calls.clinic_day(session, day.date(), now=day + at).not_screened
+        assert found.episode_id == episode.id
+        return found
 
-    assert offered(timedelta(hours=-2)) and offered(timedelta(hours=1, minutes=59))
-    assert not offered(calls.STILL_IN_CLINIC)
+    # On the day, from the morning until two hours after the appointment's start.
+    assert entry(timedelta(hours=-2)).in_clinic and entry(timedelta(hours=1, minutes=59)).in_clinic
+    assert not entry(timedelta(days=-1)).in_clinic  # the day before: not there yet
+    assert not entry(timedelta(days=-1)).over
+    gone = entry(calls.STILL_IN_CLINIC)
+    assert not gone.in_clinic and gone.over  # phoned instead
 
 
 # --- role boundaries -------------------------------------------------------------------------
