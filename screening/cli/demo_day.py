@@ -29,7 +29,7 @@ from ..core import constants as c
 from ..core.clock import LONDON
 from ..core.identifiers import normalise_nhs_number
 from ..invitations.tokens import link_token, link_url
-from ..models import Episode, StaffUser, SupportSession, TriageTask
+from ..models import ContactAttempt, Episode, StaffUser, SupportSession, TriageTask
 from ..patient.assisted import start_assisted
 from ..patient.links import record_opened
 from ..patient.responses import save_answer, submit
@@ -324,6 +324,16 @@ def _answer_follow_up(
     session.commit()
 
 
+@dataclass
+class Team:
+    """What a working afternoon needs: where it records, what it knows, what it counts."""
+
+    session: Session
+    config: Config
+    questionnaires: Mapping[str, Questionnaire]
+    fortnight: Fortnight
+
+
 def staff_work(
     session: Session,
     config: Config,
@@ -334,6 +344,7 @@ def staff_work(
     """A working afternoon: new tasks claimed (urgent ones by the lead), each held task
     moved on a step, a few patients on the to-call list phoned. The last day's new tasks
     are left for the person who opens the demo."""
+    team = Team(session, config, questionnaires, fortnight)
     people = {
         user.email: user
         for user in session.scalars(
@@ -357,89 +368,94 @@ def staff_work(
             fortnight.claimed += 1
             continue
         holder = lead if task.assigned_to_user_id == lead.id else colleague
-        ctx = tasks.Context(by=holder, now=afternoon)
-        _next_step(session, config, questionnaires, task, ctx, rng, fortnight)
-    _phone_the_to_call_list(session, config, questionnaires, lead, afternoon, fortnight)
+        _next_step(team, task, tasks.Context(by=holder, now=afternoon), rng)
+    _phone_the_to_call_list(team, lead, afternoon)
     session.commit()
 
 
-def _next_step(
-    session: Session,
-    config: Config,
-    questionnaires: Mapping[str, Questionnaire],
-    task: TriageTask,
-    ctx: tasks.Context,
-    rng: random.Random,
-    fortnight: Fortnight,
-) -> None:
+def _next_step(team: Team, task: TriageTask, ctx: tasks.Context, rng: random.Random) -> None:
+    """Phone until the patient is reached; then support them; then see it through."""
     attempts = list(task.contact_attempts)
-    today = ctx.now.astimezone(LONDON).date()
     if any(a.outcome == c.CONTACT_DECLINED for a in attempts):
-        _close(session, config, task, ctx, "declined", fortnight)
+        _close(team, task, ctx, "declined")
     elif not any(a.outcome in c.REACHED_OUTCOMES for a in attempts):
-        if len(attempts) >= config.settings.unable_to_contact_after and (
-            tasks.unable_to_contact_allowed(attempts, config.settings)
-        ):
-            _close(session, config, task, ctx, "unable_to_contact", fortnight)
-        elif all(a.attempted_at.astimezone(LONDON).date() < today for a in attempts):
-            outcome = rng.choices(list(CALL_OUTCOMES), weights=list(CALL_OUTCOMES.values()))[0]
-            tasks.log_contact(session, task.id, ctx, method="phone", outcome=outcome)
-            fortnight.calls += 1
-    elif not task.referrals and not _has_sessions(session, task):
-        _support(session, config, questionnaires, task, ctx, rng, fortnight)
-    elif _follow_up_due(task, today, fortnight):
-        day = (today + timedelta(days=1)).isoformat()
-        follow_ups.schedule(
-            session,
-            task.id,
-            ctx,
-            questionnaire_id="ons4-wellbeing",
-            day=day,
-            questionnaires=dict(questionnaires),
-            config=config,
-        )
-        fortnight.follow_up_task = task.id
-        fortnight.follow_ups_sent += 1
+        _phone(team, task, ctx, rng, attempts)
+    elif not task.referrals and not _has_sessions(team.session, task):
+        _support(team, task, ctx, rng)
+    elif _follow_up_due(task, ctx.now.astimezone(LONDON).date(), team.fortnight):
+        _ask_wellbeing(team, task, ctx)
     else:
-        _services_answer(session, task, ctx)
-        done = all(r.status in ("completed", "declined") for r in task.referrals)
-        held_for = (today - task.created_at.astimezone(LONDON).date()).days
-        if done and held_for >= 5 and task.id != fortnight.follow_up_task:
-            outcome = "referred" if task.referrals else "support_arranged"
-            _close(session, config, task, ctx, outcome, fortnight)
+        _see_through(team, task, ctx)
 
 
-def _support(
-    session: Session,
-    config: Config,
-    questionnaires: Mapping[str, Questionnaire],
+def _phone(
+    team: Team,
     task: TriageTask,
     ctx: tasks.Context,
     rng: random.Random,
-    fortnight: Fortnight,
+    attempts: list[ContactAttempt],
 ) -> None:
+    """Once a day until reached; closed once the unanswered calls allow it."""
+    settings = team.config.settings
+    today = ctx.now.astimezone(LONDON).date()
+    if len(attempts) >= settings.unable_to_contact_after and (
+        tasks.unable_to_contact_allowed(attempts, settings)
+    ):
+        _close(team, task, ctx, "unable_to_contact")
+    elif all(a.attempted_at.astimezone(LONDON).date() < today for a in attempts):
+        outcome = rng.choices(list(CALL_OUTCOMES), weights=list(CALL_OUTCOMES.values()))[0]
+        tasks.log_contact(team.session, task.id, ctx, method="phone", outcome=outcome)
+        team.fortnight.calls += 1
+
+
+def _support(team: Team, task: TriageTask, ctx: tasks.Context, rng: random.Random) -> None:
     """Once the patient is reached: a session, and a referral for a need a service meets."""
-    tasks.record_session(session, task.id, ctx, minutes=rng.choice((20, 30, 45)))
-    fortnight.sessions += 1
-    services = {domain: s for s in reversed(config.services) for domain in s.domains}
+    tasks.record_session(team.session, task.id, ctx, minutes=rng.choice((20, 30, 45)))
+    team.fortnight.sessions += 1
+    services = {domain: s for s in reversed(team.config.services) for domain in s.domains}
     flagged = [flag.domain for flag in task.response.flags] if task.response else []
     wanted = next((domain for domain in flagged if domain in services), None)
     if wanted is not None and rng.random() < 0.8:
         tasks.refer(
-            session,
+            team.session,
             task.id,
             ctx,
             service=services[wanted].id,
-            services=config.services,
-            domains=list(questionnaires[task.episode.questionnaire_id].domains),
+            services=team.config.services,
+            domains=list(team.questionnaires[task.episode.questionnaire_id].domains),
             domain=wanted,
         )
-        fortnight.referrals += 1
+        team.fortnight.referrals += 1
 
 
 def _has_sessions(session: Session, task: TriageTask) -> bool:
     held = select(func.count()).where(SupportSession.task_id == task.id)
     return bool(session.scalar(held))
+
+
+def _ask_wellbeing(team: Team, task: TriageTask, ctx: tasks.Context) -> None:
+    tomorrow = ctx.now.astimezone(LONDON).date() + timedelta(days=1)
+    follow_ups.schedule(
+        team.session,
+        task.id,
+        ctx,
+        questionnaire_id="ons4-wellbeing",
+        day=tomorrow.isoformat(),
+        questionnaires=dict(team.questionnaires),
+        config=team.config,
+    )
+    team.fortnight.follow_up_task = task.id
+    team.fortnight.follow_ups_sent += 1
+
+
+def _see_through(team: Team, task: TriageTask, ctx: tasks.Context) -> None:
+    """Services answer; once every referral is settled and the task is five days old, it
+    is closed (the patient asked about their wellbeing twice stays open)."""
+    _services_answer(team.session, task, ctx)
+    settled = all(r.status in ("completed", "declined") for r in task.referrals)
+    held_for = (ctx.now.astimezone(LONDON).date() - task.created_at.astimezone(LONDON).date()).days
+    if settled and held_for >= 5 and task.id != team.fortnight.follow_up_task:
+        _close(team, task, ctx, "referred" if task.referrals else "support_arranged")
 
 
 def _services_answer(session: Session, task: TriageTask, ctx: tasks.Context) -> None:
@@ -469,50 +485,38 @@ def _follow_up_due(task: TriageTask, today: date, fortnight: Fortnight) -> bool:
     return task.id == fortnight.follow_up_task and near_the_end and fortnight.follow_ups_sent == 1
 
 
-def _close(
-    session: Session,
-    config: Config,
-    task: TriageTask,
-    ctx: tasks.Context,
-    outcome: str,
-    fortnight: Fortnight,
-) -> None:
+def _close(team: Team, task: TriageTask, ctx: tasks.Context, outcome: str) -> None:
+    settings = team.config.settings
     tasks.close(
-        session, task.id, ctx, outcome=outcome, version=task.version, settings=config.settings
+        team.session, task.id, ctx, outcome=outcome, version=task.version, settings=settings
     )
-    fortnight.closed += 1
+    team.fortnight.closed += 1
 
 
-def _phone_the_to_call_list(
-    session: Session,
-    config: Config,
-    questionnaires: Mapping[str, Questionnaire],
-    caller: StaffUser,
-    now: datetime,
-    fortnight: Fortnight,
-) -> None:
+def _phone_the_to_call_list(team: Team, caller: StaffUser, now: datetime) -> None:
     """Two calls from the to-call list; a patient reached answers the questions by phone."""
+    session, settings = team.session, team.config.settings
     ctx = tasks.Context(by=caller, now=now)
     entries = to_call(
         session,
         now=now,
-        days_before=config.settings.to_call_days_before,
-        unanswered_limit=config.settings.unable_to_contact_after,
+        days_before=settings.to_call_days_before,
+        unanswered_limit=settings.unable_to_contact_after,
     ).entries
     for entry in entries[:2]:
         episode = session.get(Episode, entry.episode_id)
-        questionnaire = questionnaires.get(entry.questionnaire_id)
+        questionnaire = team.questionnaires.get(entry.questionnaire_id)
         assert episode is not None
         rng = random.Random(episode.id * 7 + now.toordinal())
         outcome = rng.choice(("no_answer", "voicemail", "reached"))
         tasks.record_contact(session, episode, ctx, method="phone", outcome=outcome, note="")
-        fortnight.calls += 1
+        team.fortnight.calls += 1
         if outcome == "reached" and questionnaire is not None:
             start_assisted(session, episode, mode=c.MODE_ASSISTED_PHONE, user_id=caller.id, now=now)
             _answer(session, questionnaire, episode, rng, now, entered_by=caller.id)
             result = submit(session, questionnaire, episode, language="en", now=now)
-            fortnight.completed += 1
-            fortnight.tasks += result.task is not None
+            team.fortnight.completed += 1
+            team.fortnight.tasks += result.task is not None
 
 
 def patient_links(session: Session, config: Config, now: datetime, count: int = 5) -> list[str]:
