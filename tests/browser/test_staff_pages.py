@@ -134,3 +134,54 @@ def test_the_checks_catch_violations_offsite_requests_and_policy_breaches(
     # Seen: the fixture's teardown must not fail the test on them.
     page_log.offsite_requests.clear()
     page_log.script_errors.clear()
+
+
+def test_an_admin_adds_a_user_and_reads_the_audit_trail_by_date(
+    browser_page: Page, live_server: LiveServer, session: Session, javascript: bool
+) -> None:
+    make_user(session, email=EMAIL, role="admin", password=PASSWORD)
+    page = browser_page
+    page.goto("/login")
+    fill_sign_in(page, EMAIL, PASSWORD)
+
+    page.goto("/admin/users")
+    expect(page.locator("main")).to_have_attribute("data-page", "users")
+    add = page.locator("form#new")
+    # Every mistake of the form at once, in the service manual's words.
+    add.get_by_label("Email address").fill("not an address")
+    add.get_by_label("Password").fill("short")
+    add.get_by_role("button", name="Add user").click()
+    summary = page.locator(".nhsuk-error-summary")
+    expect(summary.get_by_role("link")).to_have_count(3)  # email, role, password
+    check_both_widths(page, "users-error", javascript)
+    add = page.locator("form#new")
+    add.get_by_label("Name").fill("Sam Patel")
+    add.get_by_label("Email address").fill("sam.patel@example.nhs.uk")
+    add.get_by_label("Role").select_option("prescriber")
+    add.get_by_label("Password").fill("a long enough password")
+    add.get_by_role("button", name="Add user").click()
+    expect(page.locator("main")).to_contain_text("Sam Patel (sam.patel@example.nhs.uk)")
+    check_both_widths(page, "users", javascript)
+
+    page.goto("/admin/audit")
+    expect(page.locator("main")).to_have_attribute("data-page", "audit")
+    start = page.get_by_role("group", name="Start date")
+    start.get_by_label("Day").fill("31")
+    start.get_by_label("Month").fill("2")
+    start.get_by_label("Year").fill("2026")
+    page.get_by_role("button", name="Show events").click()
+    expect(page.locator(".nhsuk-error-summary")).to_contain_text("Enter a real date")
+    check_both_widths(page, "audit-error", javascript)
+    start = page.get_by_role("group", name="Start date")
+    start.get_by_label("Day").fill("1")
+    page.get_by_role("button", name="Show events").click()
+    expect(page.locator("main table")).to_contain_text("User created")
+    check_both_widths(page, "audit", javascript)
+
+
+def test_the_accessibility_statement_reads_at_both_widths(
+    browser_page: Page, javascript: bool
+) -> None:
+    browser_page.goto("/accessibility")
+    expect(browser_page.locator("main")).to_have_attribute("data-page", "accessibility")
+    check_both_widths(browser_page, "staff-accessibility", javascript)
