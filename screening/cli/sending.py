@@ -13,15 +13,17 @@ import click
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from ..config import MAX_WORKER_CONCURRENCY
+from ..config import MAX_WORKER_CONCURRENCY, Config
 from ..config.loaded import loaded_by
 from ..core import clock, logs
+from ..core import constants as c
 from ..core.clock import frozen_at
 from ..invitations.schedule import create_due_messages
+from ..mail import outbox
 from ..sms import client_for
 from ..sms.heartbeat import record_run
 from ..sms.outbox import drain
-from ..triage.alerts import send_due_alerts
+from ..triage.alerts import compose_alert
 from .base import app_session, cli, fail, require_schema
 
 log = logging.getLogger("screening.worker")
@@ -65,7 +67,7 @@ def send_due(
             concurrency=concurrency or config.settings.worker_concurrency,
             stop=stop,
         )
-        alerts = send_due_alerts(session, config, now)
+        mailed = outbox.send_due(session, config, now, mail_composers(config))
     if dispatched.stopped is None:
         # A run the provider refused is no sign of health: /healthz shows it as stale.
         record_run(session)
@@ -73,7 +75,15 @@ def send_due(
         f"{now.isoformat()}: created {created.invitations} invitations and "
         f"{created.reminders} reminders; {dispatched.summary()}"
     )
-    return f"{summary}; {alerts.summary()}" if alerts.sent or alerts.failed else summary
+    return f"{summary}; {mailed.summary()}" if mailed.sent or mailed.failed else summary
+
+
+def mail_composers(config: Config) -> dict[str, outbox.Composer]:
+    """What each kind of mail says; a kind whose mailbox is not set waits."""
+    composers: dict[str, outbox.Composer] = {}
+    if config.settings.urgent_alert_email:
+        composers[c.MAIL_URGENT_ALERT] = compose_alert
+    return composers
 
 
 @cli.command()

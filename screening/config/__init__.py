@@ -28,6 +28,7 @@ from .schema import (
     MAX_WORKER_CONCURRENCY,
     SMS_PLACEHOLDERS,
     RawClinic,
+    RawPractice,
     RawService,
     RawSettings,
 )
@@ -42,6 +43,7 @@ __all__ = [
     "Config",
     "ConfigError",
     "RawClinic",
+    "RawPractice",
     "RawService",
     "RawSettings",
     "Settings",

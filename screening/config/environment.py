@@ -13,7 +13,13 @@ from typing import Any
 from ..core.constants import ROLES
 from ..core.numbers import whole_number
 from ..core.yamlsource import Problem
-from .files import load_clinics, load_services, load_settings, sms_length_warnings
+from .files import (
+    load_clinics,
+    load_practices,
+    load_services,
+    load_settings,
+    sms_length_warnings,
+)
 from .model import ENVIRONMENTS, LOG_LEVELS, SMS_BACKENDS, Config, ConfigError, SingleSignOn
 
 MAX_PROXIES = 10  # hops in front of the app; more is a typo, not a deployment
@@ -90,6 +96,7 @@ def load_config(
     hospital, clinics = load_clinics(config_dir / "clinics.yaml", settings, problems)
     warnings = sms_length_warnings(config_dir / "clinics.yaml", clinics, public_base_url)
     services = load_services(config_dir / "services.yaml", problems)
+    practices = load_practices(config_dir / "practices.yaml", problems)
     messages.extend(str(p) for p in sorted(problems))
     if messages:
         raise ConfigError(messages)
@@ -122,6 +129,7 @@ def load_config(
         clinics=clinics,
         services=services,
         clinics_file=str(config_dir / "clinics.yaml"),
+        practices=practices,
         warnings=tuple(warnings),
     )
 

@@ -1,5 +1,6 @@
-"""Reading the config files (`config/settings.yaml`, `clinics.yaml`, `services.yaml`),
-checked like questionnaires (unknown keys and bad values are `FILE:LINE: message`)."""
+"""Reading the config files (`config/settings.yaml`, `clinics.yaml`, `services.yaml`,
+`practices.yaml`), checked like questionnaires (unknown keys and bad values are
+`FILE:LINE: message`)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 
 from ..core.yamlsource import Problem, Source, read, validate
 from .model import Clinic, Config, Settings
-from .schema import RawClinics, RawService, RawServices, RawSettings
+from .schema import RawClinics, RawPractice, RawPractices, RawService, RawServices, RawSettings
 from .wording import DEFAULT_INVITE, DEFAULT_REMINDER, LONGEST_DATE, segments
 
 
@@ -102,6 +103,30 @@ def load_services(path: Path, problems: list[Problem]) -> tuple[RawService, ...]
         seen.setdefault(service.id, source.line(("services", index)))
     problems.extend(source.problems)
     return tuple(raw.services)
+
+
+def load_practices(path: Path, problems: list[Problem]) -> dict[str, RawPractice]:
+    """`config/practices.yaml`: the GP practices letters may go to, by ODS code."""
+    source = _read_optional(path, problems)
+    if source is None:
+        return {}
+    raw = validate(source, RawPractices)
+    practices: dict[str, RawPractice] = {}
+    lines: dict[str, int] = {}
+    for index, practice in enumerate(raw.practices if isinstance(raw, RawPractices) else ()):
+        if practice.code in practices:
+            source.problems.append(
+                source.problem(
+                    ("practices", index, "code"),
+                    f"practice code '{practice.code}' is already used at line "
+                    f"{lines[practice.code]}",
+                )
+            )
+            continue
+        practices[practice.code] = practice
+        lines[practice.code] = source.line(("practices", index))
+    problems.extend(source.problems)
+    return practices
 
 
 def sms_length_warnings(path: Path, clinics: dict[str, Clinic], base_url: str) -> list[str]:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from .schema import RawService
+from .schema import RawPractice, RawService
 
 ENVIRONMENTS = ("development", "demo", "test", "production")
 SMS_BACKENDS = ("console", "twilio")
@@ -59,6 +59,7 @@ class Settings:
     urgent_alert_email: str | None = None
     unable_to_contact_sms: str | None = None
     follow_up_link_days: int = 14
+    referral_response_working_days: int = 10
     reference_rates: dict[str, float] = field(
         default_factory=lambda: {"engaged": 45, "completed": 50, "flagged": 56}
     )
@@ -110,6 +111,8 @@ class Config:
     clinics: dict[str, Clinic]
     services: tuple[RawService, ...]
     clinics_file: str
+    # GP practices by ODS code (SPEC §13): only these are ever mailed.
+    practices: dict[str, RawPractice] = field(default_factory=dict)
     # Problems worth a look that do not stop the service (FILE:LINE: warning: ...).
     warnings: tuple[str, ...] = ()
 

@@ -18,6 +18,15 @@ _CLOCK = r"([01]\d|2[0-3]):[0-5]\d"
 MAX_WORKER_CONCURRENCY = 32
 
 
+def _mailbox(value: str | None) -> str | None:
+    # The same rule as a staff account's address on the admin page and the command line.
+    if value is None:
+        return None
+    if problem := email_problem(value):
+        raise ValueError(problem)
+    return value.strip()
+
+
 class SlaDays(Strict):
     """Working days from a task's creation to its due date, by priority."""
 
@@ -55,18 +64,12 @@ class RawSettings(Strict):
     urgent_alert_email: str | None = None
     unable_to_contact_sms: str | None = Field(default=None, min_length=1, max_length=480)
     follow_up_link_days: StrictInt = Field(default=14, ge=1, le=90)
+    # Closing the loop (SPEC §13): a referral unanswered this long is overdue.
+    referral_response_working_days: StrictInt = Field(default=10, ge=1, le=60)
     # The funnel report's comparison (SPEC §7): the Newham pilot's rates unless set.
     reference_rates: ReferenceRates = Field(default_factory=lambda: ReferenceRates())
 
-    @field_validator("urgent_alert_email")
-    @classmethod
-    def _a_mailbox(cls, value: str | None) -> str | None:
-        # The same rule as a staff account's address on the admin page and the command line.
-        if value is None:
-            return None
-        if problem := email_problem(value):
-            raise ValueError(problem)
-        return value.strip()
+    _mailbox = field_validator("urgent_alert_email")(lambda cls, value: _mailbox(value))
 
     @field_validator("unable_to_contact_sms")
     @classmethod
@@ -132,7 +135,30 @@ class RawService(Strict):
     # `pcn`: the patient's GP practice (PCN) social prescribing service; a referral to it is
     # a "referral back to the PCN" (SPEC §6).
     kind: Literal["pcn"] | None = None
+    # Closing the loop (SPEC §13): where a new referral's notice goes; whether the service
+    # is part of the NHS (its partners see the NHS number and date of birth); the SNOMED CT
+    # code of a referral to it, for the FHIR ServiceRequest.
+    referral_email: str | None = None
+    nhs_service: StrictBool = False
+    snomed: Annotated[str, Field(pattern=r"^[1-9][0-9]{5,17}$")] | None = None
+
+    _mailbox = field_validator("referral_email")(lambda cls, value: _mailbox(value))
 
 
 class RawServices(Strict):
     services: list[RawService] = Field(default_factory=list)
+
+
+class RawPractice(Strict):
+    """A GP practice that hears back when a task closes (SPEC §13)."""
+
+    code: Annotated[str, Field(pattern=r"^[A-Z0-9]{3,8}$")]
+    name: str = Field(min_length=1, max_length=200)
+    # The practice's secure mailbox; without one its letters are downloaded instead.
+    email: str | None = None
+
+    _mailbox = field_validator("email")(lambda cls, value: _mailbox(value))
+
+
+class RawPractices(Strict):
+    practices: list[RawPractice] = Field(default_factory=list)

@@ -8,7 +8,9 @@ from typing import Final
 ROLE_ADMIN: Final = "admin"
 ROLE_PRESCRIBER: Final = "prescriber"
 ROLE_CLINICIAN: Final = "clinician"
-ROLES: Final = (ROLE_ADMIN, ROLE_PRESCRIBER, ROLE_CLINICIAN)
+# Someone at an onward service: only the referrals to their own services (SPEC §13).
+ROLE_PARTNER: Final = "partner"
+ROLES: Final = (ROLE_ADMIN, ROLE_PRESCRIBER, ROLE_CLINICIAN, ROLE_PARTNER)
 
 # --- appointments (SPEC §4) ----------------------------------------------------------
 APPOINTMENT_BOOKED: Final = "booked"
@@ -112,6 +114,22 @@ REFERRAL_NEXT: Final = {
     REFERRAL_DECLINED: frozenset(),
     REFERRAL_COMPLETED: frozenset(),
 }
+# Why a service declined, and what came of a completed referral (SPEC §13).
+DECLINE_REASONS: Final = (
+    "no_capacity",
+    "not_eligible",
+    "patient_declined",
+    "unable_to_contact",
+    "other",
+)
+REFERRAL_HELPED: Final = "helped"
+REFERRAL_PARTLY_HELPED: Final = "partly_helped"
+REFERRAL_NOT_HELPED: Final = "not_helped"
+REFERRAL_OUTCOMES: Final = (REFERRAL_HELPED, REFERRAL_PARTLY_HELPED, REFERRAL_NOT_HELPED)
+# The service says the patient got help: the funnel's `helped` (SPEC §7).
+HELPED_OUTCOMES: Final = frozenset({REFERRAL_HELPED, REFERRAL_PARTLY_HELPED})
+# A partner still sees a referral this long after it was completed or declined.
+PARTNER_SEES_ENDED_DAYS: Final = 90
 SERVICE_OTHER: Final = "other"
 SERVICE_KIND_PCN: Final = "pcn"
 
@@ -168,7 +186,17 @@ FINAL_MESSAGE_STATUSES: Final = frozenset(
     }
 )
 
-# The urgent alert's mail (SPEC §10): pending → sending → sent, back to pending to retry.
+# The mail outbox (SPEC §10, §13): pending → sending → sent, back to pending to retry.
+MAIL_URGENT_ALERT: Final = "urgent_alert"
+MAIL_REFERRAL_NOTICE: Final = "referral_notice"
+MAIL_REFERRAL_REMINDER: Final = "referral_reminder"
+MAIL_GP_LETTER: Final = "gp_letter"
+MAIL_KINDS: Final = (
+    MAIL_URGENT_ALERT,
+    MAIL_REFERRAL_NOTICE,
+    MAIL_REFERRAL_REMINDER,
+    MAIL_GP_LETTER,
+)
 MAIL_PENDING: Final = "pending"
 MAIL_SENDING: Final = "sending"
 MAIL_SENT: Final = "sent"
@@ -189,6 +217,7 @@ FUNNEL_STAGES: Final = (
     "wants_help",
     "contacted",
     "referred",
+    "helped",
 )
 # Where patients stop (SPEC §7 `dropoff`): before the first question, and at "check your
 # answers"; between them, a question's item id.
@@ -221,6 +250,9 @@ AUDIT_TASK_NOTE: Final = "task_note"
 AUDIT_TASK_CLOSED: Final = "task_closed"
 AUDIT_TASK_REOPENED: Final = "task_reopened"
 AUDIT_TASK_FOLLOW_UP: Final = "task_follow_up"
+AUDIT_TASK_LETTER: Final = "task_letter"
+# A partner opening a referral (SPEC §13): a view of the patient's details.
+AUDIT_VIEW_REFERRAL: Final = "view_referral"
 AUDIT_EPISODE_CALL: Final = "episode_call"
 AUDIT_ASSISTED_START: Final = "assisted_start"
 # The funnel report: counts only, but who looked at or downloaded which figures is kept.

@@ -7,12 +7,12 @@ Every other table refers to a patient only through `patient_id`.
 
 - base: the shared helpers and the created time
 - patients: the patient, the only table with identifiable data
-- staff: staff accounts
+- staff: staff accounts, and the services a partner answers for
 - appointments: clinics and their appointments
 - episodes: the screening episode, one timestamp per funnel stage
 - funnel_indexes: the episodes' covering indexes that the funnel report reads
 - answers: answers, the submitted response, its flags, frozen questionnaire versions
-- triage: tasks, contact attempts, sessions, referrals, notes, the urgent alert's mail
+- triage: tasks, contact attempts, sessions, referrals, notes, GP letters, the mail outbox
 - messages: the SMS outbox, opt-outs, the shared sending pace
 - operations: workers' heartbeats and the audit trail
 - migrate, migrations/: the schema's history (Alembic), applied by `init-db` and the tests
@@ -25,14 +25,22 @@ from .funnel_indexes import FUNNEL_BREAKDOWNS, FUNNEL_FILTERS, FUNNEL_STAGE_COLU
 from .messages import OptOut, OutboundMessage, SmsPace
 from .operations import AuditEvent, WorkerHeartbeat
 from .patients import Patient
-from .staff import StaffUser
-from .triage import AlertMail, ContactAttempt, Referral, SupportSession, TaskNote, TriageTask
+from .staff import StaffService, StaffUser
+from .triage import (
+    ContactAttempt,
+    GpLetter,
+    Mail,
+    Referral,
+    ReferralUpdate,
+    SupportSession,
+    TaskNote,
+    TriageTask,
+)
 
 __all__ = [
     "FUNNEL_BREAKDOWNS",
     "FUNNEL_FILTERS",
     "FUNNEL_STAGE_COLUMNS",
-    "AlertMail",
     "Answer",
     "Appointment",
     "AuditEvent",
@@ -40,13 +48,17 @@ __all__ = [
     "ContactAttempt",
     "Episode",
     "Flag",
+    "GpLetter",
+    "Mail",
     "OptOut",
     "OutboundMessage",
     "Patient",
     "QuestionnaireVersion",
     "Referral",
+    "ReferralUpdate",
     "Response",
     "SmsPace",
+    "StaffService",
     "StaffUser",
     "SupportSession",
     "TaskNote",

@@ -87,6 +87,8 @@ class Episode(Timestamped, Base):
     wants_help_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     contacted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     referred_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A service said the patient got help (SPEC §7 `helped`, §13).
+    helped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Where an unfinished questionnaire stands (SPEC §7 `dropoff`): the first question it
     # would show next, or `check`; none before an answer is saved (`start`). Kept as each
     # answer is saved, so the report counts it without running the engine per episode.

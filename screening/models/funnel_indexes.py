@@ -19,6 +19,7 @@ FUNNEL_STAGE_COLUMNS = (
     "wants_help_at",
     "contacted_at",
     "referred_at",
+    "helped_at",
 )
 assert len(FUNNEL_STAGE_COLUMNS) == len(c.FUNNEL_STAGES)
 

@@ -35,6 +35,8 @@ class Patient(Timestamped, Base):
     ethnicity: Mapped[str | None] = mapped_column(String(80))
     language: Mapped[str | None] = mapped_column(String(12))
     imd_decile: Mapped[int | None] = mapped_column(Integer)
+    # The ODS code of the registered GP practice (SPEC §4, §13), as the latest list gave it.
+    gp_practice: Mapped[str | None] = mapped_column(String(10))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     # Set when a retention purge blanked the identifiable fields above.
     purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

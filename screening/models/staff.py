@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, CheckConstraint, ColumnElement, Integer, String, func
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    ColumnElement,
+    ForeignKey,
+    Integer,
+    String,
+    func,
+)
 from sqlalchemy.ext.hybrid import hybrid_property
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..core import constants as c
 from ..core.db import Base, UTCDateTime
@@ -36,7 +44,16 @@ class StaffUser(Timestamped, Base):
     # signed in through it (single sign-on). The email may change there; this does not.
     sso_subject: Mapped[str | None] = mapped_column(String(400), unique=True)
 
+    # A partner's services (SPEC §13): the only referrals they see.
+    services: Mapped[list[StaffService]] = relationship(
+        cascade="all, delete-orphan", order_by="StaffService.service_id", lazy="selectin"
+    )
+
     __table_args__ = (CheckConstraint(one_of("role", c.ROLES), name="role_known"),)
+
+    @property
+    def service_ids(self) -> tuple[str, ...]:
+        return tuple(entry.service_id for entry in self.services)
 
     @hybrid_property
     def shown_name(self) -> str:
@@ -46,3 +63,12 @@ class StaffUser(Timestamped, Base):
     @classmethod
     def _shown_name(cls) -> ColumnElement[str]:
         return func.coalesce(cls.display_name, cls.email)
+
+
+class StaffService(Base):
+    """A service of `config/services.yaml` that a partner user answers referrals for."""
+
+    __tablename__ = "staff_services"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id"), primary_key=True)
+    service_id: Mapped[str] = mapped_column(String(100), primary_key=True)

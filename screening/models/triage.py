@@ -1,12 +1,21 @@
 """The social prescriber's work: tasks, contact attempts, sessions, referrals, notes,
-and the urgent alert's mail."""
+letters to GP practices, and the mail outbox."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..core import clock
@@ -130,8 +139,51 @@ class Referral(Base):
     status_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     by_user_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
     note: Mapped[str | None] = mapped_column(Text)
+    # The service's answer (SPEC §13): why it declined, what came of it once completed, and
+    # when each status was first reached (the report counts those ever reached, and the
+    # working days to the first answer).
+    reason: Mapped[str | None] = mapped_column(String(20))
+    outcome: Mapped[str | None] = mapped_column(String(20))
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    declined_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the chaser reminded the service (once) that this referral waits for an answer.
+    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     task: Mapped[TriageTask] = relationship(back_populates="referrals")
+    updates: Mapped[list[ReferralUpdate]] = relationship(order_by="ReferralUpdate.id")
+
+    __table_args__ = (
+        CheckConstraint(one_of("status", c.REFERRAL_STATUSES), name="status_known"),
+        CheckConstraint(
+            f"reason IS NULL OR {one_of('reason', c.DECLINE_REASONS)}", name="reason_known"
+        ),
+        CheckConstraint(
+            f"outcome IS NULL OR {one_of('outcome', c.REFERRAL_OUTCOMES)}", name="outcome_known"
+        ),
+        # The chaser's pass: referrals still waiting for an answer, oldest first.
+        Index("ix_referrals_status", "status", "referred_at"),
+        Index("ix_referrals_service", "service_id", "status"),
+    )
+
+
+class ReferralUpdate(Base):
+    """A change of a referral's status (SPEC §13), by its service's partner or by a
+    prescriber the service told by phone: the referral's history, with the note given."""
+
+    __tablename__ = "referral_updates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    referral_id: Mapped[int] = mapped_column(ForeignKey("referrals.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    by_user_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    status: Mapped[str] = mapped_column(String(12))
+    reason: Mapped[str | None] = mapped_column(String(20))
+    outcome: Mapped[str | None] = mapped_column(String(20))
+    # Free text: blanked by the retention purge.
+    note: Mapped[str | None] = mapped_column(Text)
+
+    by: Mapped[StaffUser | None] = relationship()
 
     __table_args__ = (CheckConstraint(one_of("status", c.REFERRAL_STATUSES), name="status_known"),)
 
@@ -146,18 +198,25 @@ class TaskNote(Base):
     text: Mapped[str] = mapped_column(Text)
 
 
-class AlertMail(Timestamped, Base):
-    """A mail to the shared mailbox that an urgent task is waiting (SPEC §10).
+class Mail(Timestamped, Base):
+    """The mail outbox (SPEC §10, §13): the urgent alert, a service's referral notice and
+    its reminder, and the letter to a GP practice.
 
-    Queued in the patient's submission, sent by the worker: a mail server that is down
-    never fails or slows a submission, and the alert is retried until it goes. It carries
-    no patient detail, only the task's link.
+    Queued in the transaction of what caused it, sent by the worker: a mail server that is
+    down never fails or slows a patient's submission or a prescriber's action, and a mail
+    is retried until it goes. Only the letter carries patient detail, as an attachment to
+    the practice's secure mailbox; the others carry a link that needs a sign-in.
     """
 
-    __tablename__ = "alert_mails"
+    __tablename__ = "mails"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    task_id: Mapped[int] = mapped_column(ForeignKey("triage_tasks.id"), unique=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    task_id: Mapped[int | None] = mapped_column(ForeignKey("triage_tasks.id"), index=True)
+    referral_id: Mapped[int | None] = mapped_column(ForeignKey("referrals.id"), index=True)
+    letter_id: Mapped[int | None] = mapped_column(ForeignKey("gp_letters.id"), index=True)
+    # Where it goes; none for the urgent alert, which goes to the mailbox set at send time.
+    to_address: Mapped[str | None] = mapped_column(String(320))
     status: Mapped[str] = mapped_column(String(12), default=c.MAIL_PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -168,5 +227,23 @@ class AlertMail(Timestamped, Base):
 
     __table_args__ = (
         CheckConstraint(one_of("status", c.MAIL_STATUSES), name="status_known"),
-        Index("ix_alert_mails_status", "status", "next_attempt_at"),
+        CheckConstraint(one_of("kind", c.MAIL_KINDS), name="kind_known"),
+        Index("ix_mails_status", "status", "next_attempt_at"),
     )
+
+
+class GpLetter(Base):
+    """The message back to the patient's GP practice when a task closes (SPEC §13): the
+    PDF as made then, so what was mailed or downloaded can be shown again as it was."""
+
+    __tablename__ = "gp_letters"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("triage_tasks.id"), index=True)
+    practice_code: Mapped[str | None] = mapped_column(String(10))
+    made_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    # The task's outcome and its referrals' statuses when made: a later closing mails a
+    # new letter only when this changes.
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    # Blanked by the retention purge with the patient's other details.
+    pdf: Mapped[bytes | None] = mapped_column(LargeBinary)

@@ -21,9 +21,11 @@ from pydantic import (
     field_validator,
 )
 
+from ..core.constants import PAGE_CHECK, PAGE_START
+
 ID_PATTERN = r"^[a-z0-9-]+$"
 ITEM_ID_PATTERN = r"^[a-z0-9_]+$"
-RESERVED_ITEM_IDS = ("start", "check")
+RESERVED_ITEM_IDS = (PAGE_START, PAGE_CHECK)
 LANGUAGE_PATTERN = r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$"
 DOMAIN_PATTERN = r"^[a-z0-9_]+$"
 

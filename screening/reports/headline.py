@@ -7,10 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..core import constants as c
 from .statistics import percent
-
-STAGES = c.FUNNEL_STAGES
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,10 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from ..core import constants as c
-from ..models import AlertMail, Episode, Response, TriageTask
+from ..models import Episode, Response, TriageTask
 from ..questionnaire import Questionnaire, triage_decision
 from ..questionnaire.engine import Evaluation
+from .alerts import queue_alert
 
 
 def raise_task(
@@ -40,7 +41,7 @@ def raise_task(
         session.flush()
         # Queued here, mailed by the worker: the patient's submission never waits on,
         # or fails with, a mail server (SPEC §10).
-        session.add(AlertMail(task_id=task.id, status=c.MAIL_PENDING, created_at=now))
+        queue_alert(session, task.id, now)
     return task
 
 

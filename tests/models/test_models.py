@@ -191,3 +191,57 @@ def test_migration_0011_moves_searched_nhs_numbers_out_of_the_audit_trail(
         (2, None, None),  # a number nobody held: gone, and no patient to name
         (3, None, {"method": "sso"}),
     ]
+
+
+def test_migration_0015_keeps_staff_tasks_and_waiting_alerts_and_comes_back(
+    tmp_path: Path,
+) -> None:
+    """Partners need the staff table copied on SQLite (a new role in its check): every task
+    and audit event naming a colleague keeps them, and an urgent alert still waiting moves
+    into the one mail outbox."""
+    from alembic import command
+
+    from screening.models.migrate import alembic_config
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    config = alembic_config(engine)
+    command.upgrade(config, "0014")
+    with engine.begin() as connection:
+        run = connection.exec_driver_sql
+        run(
+            "INSERT INTO staff_users (id, email, password_hash, role, active, failed_logins, "
+            "session_generation, created_at) VALUES "
+            "(3, 'sp@example.nhs.uk', 'x', 'prescriber', 1, 0, 1, '2026-01-01')"
+        )
+        run(
+            "INSERT INTO patients (id, created_at, updated_at) "
+            "VALUES (7, '2026-01-01', '2026-01-01')"
+        )
+        run(
+            "INSERT INTO episodes (id, public_id, patient_id, questionnaire_id, status, mode, "
+            "dob_failures, created_at) VALUES "
+            "(5, 'p5', 7, 'barts-social-welfare', 'completed', 'sms', 0, '2026-01-01')"
+        )
+        run(
+            "INSERT INTO triage_tasks (id, episode_id, status, priority, assigned_to_user_id, "
+            "updated_at, version, created_at) VALUES "
+            "(9, 5, 'assigned', 'urgent', 3, '2026-01-02', 1, '2026-01-02')"
+        )
+        run(
+            "INSERT INTO alert_mails (task_id, status, attempts, created_at) "
+            "VALUES (9, 'pending', 2, '2026-01-02')"
+        )
+    command.upgrade(config, "head")
+    with engine.connect() as connection:
+        run = connection.exec_driver_sql
+        assert run("SELECT assigned_to_user_id FROM triage_tasks").scalar() == 3
+        assert run("SELECT kind, task_id, status, attempts FROM mails").all() == [
+            ("urgent_alert", 9, "pending", 2)
+        ]
+        assert run("PRAGMA foreign_key_check").all() == []
+    command.downgrade(config, "0014")
+    with engine.connect() as connection:
+        run = connection.exec_driver_sql
+        assert run("SELECT task_id, attempts FROM alert_mails").all() == [(9, 2)]
+        assert run("SELECT id, role FROM staff_users").all() == [(3, "prescriber")]
+    engine.dispose()

@@ -6,54 +6,31 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
-import socket
 from collections.abc import Iterator
 from datetime import timedelta
-from email import message_from_bytes
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
 from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from screening.config.loaded import state
 from screening.core import clock
-from screening.models import AlertMail
-from screening.triage.alerts import send_due_alerts
+from screening.models import Mail
 from tests.conftest import ROOT
 from tests.factories import make_task
+from tests.mailbox import Inbox, free_port, send_mail, smtp_server
 from tests.pages import page, text_of
 from tests.views.test_triage import sign_in
 
 MAILBOX = "triage-team@example.nhs.uk"
 
 
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append((envelope.rcpt_tos, message_from_bytes(envelope.content)))
-        return "250 OK"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture
 def inbox() -> Iterator[tuple[Inbox, int]]:
-    handler, port = Inbox(), free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield handler, port
-    finally:
-        controller.stop()
+    with smtp_server() as server:
+        yield server
 
 
 @pytest.fixture
@@ -73,7 +50,7 @@ def test_an_urgent_task_mails_the_team_with_its_link_and_nothing_about_the_patie
 ) -> None:
     task = make_task(session, feel_unsafe="yes")
     patient = task.episode.patient
-    run = send_due_alerts(session, state().config, clock.now())
+    run = send_mail(session, state().config, clock.now())
     assert (run.sent, run.failed) == (1, 0)
     (recipients, mail) = inbox[0].messages[0]
     assert recipients == [MAILBOX]
@@ -90,7 +67,7 @@ def test_an_urgent_task_mails_the_team_with_its_link_and_nothing_about_the_patie
     ):
         assert detail not in body and detail not in mail["Subject"], detail
     # Sent once: the next run finds nothing to send.
-    assert send_due_alerts(session, state().config, clock.now()).sent == 0
+    assert send_mail(session, state().config, clock.now()).sent == 0
     assert len(inbox[0].messages) == 1
 
 
@@ -99,8 +76,8 @@ def test_routine_and_declined_tasks_raise_no_alert(
 ) -> None:
     make_task(session, nhs_number="9990000018")
     make_task(session, nhs_number="9990000026", missed_meals="yes", wants_help="no")
-    assert session.scalars(select(AlertMail)).all() == []
-    assert send_due_alerts(session, state().config, clock.now()).sent == 0
+    assert session.scalars(select(Mail)).all() == []
+    assert send_mail(session, state().config, clock.now()).sent == 0
 
 
 def test_a_mail_server_that_is_down_delays_the_alert_not_the_patient(
@@ -110,16 +87,16 @@ def test_a_mail_server_that_is_down_delays_the_alert_not_the_patient(
     task = make_task(session, feel_unsafe="yes")  # the submission itself went through
     assert task.status == "open" and task.priority == "urgent"
     now = clock.now()
-    run = send_due_alerts(session, down, now)
+    run = send_mail(session, down, now)
     assert (run.sent, run.failed) == (0, 1)
-    mail = session.scalars(select(AlertMail)).one()
+    mail = session.scalars(select(Mail)).one()
     assert mail.status == "pending" and mail.attempts == 1
     assert mail.last_error == "ConnectionRefusedError" and mail.next_attempt_at > now
     # Not before its retry time, even with the server back...
-    assert send_due_alerts(session, state().config, now).sent == 0
+    assert send_mail(session, state().config, now).sent == 0
     # ...and then it goes.
     later = mail.next_attempt_at + timedelta(seconds=1)
-    assert send_due_alerts(session, state().config, later).sent == 1
+    assert send_mail(session, state().config, later).sent == 1
     assert len(inbox[0].messages) == 1
 
 
@@ -129,7 +106,7 @@ def test_the_staff_home_says_when_alerts_wait(
     make_task(session, feel_unsafe="yes")
     client = sign_in(app, session, "sp@example.nhs.uk")
     assert "1 urgent alert is waiting to be mailed" in text_of(page(client.get("/")))
-    send_due_alerts(session, state().config, clock.now())
+    send_mail(session, state().config, clock.now())
     assert "waiting to be mailed" not in text_of(page(client.get("/")))
 
 
@@ -138,6 +115,6 @@ def test_without_a_mail_server_alerts_wait_unsent(
 ) -> None:
     unset = dataclasses.replace(state().config, smtp_url=None)
     make_task(session, feel_unsafe="yes")
-    assert send_due_alerts(session, unset, clock.now()).sent == 0
+    assert send_mail(session, unset, clock.now()).sent == 0
     assert inbox[0].messages == []
-    assert session.scalars(select(AlertMail)).one().status == "pending"
+    assert session.scalars(select(Mail)).one().status == "pending"

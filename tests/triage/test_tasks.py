@@ -4,7 +4,7 @@ message and changes nothing; two prescribers cannot both win a claim."""
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from flask import Flask
@@ -337,6 +337,12 @@ def test_a_closed_task_takes_no_more_work_until_reopened(
 def test_unable_to_contact_needs_enough_attempts_on_two_days(
     app: Flask, session: Session, prescriber
 ) -> None:
+    # Mid-morning, so "a day later" is the next London day whenever the suite runs.
+    with clock.frozen_at(datetime(2026, 3, 10, 10, 0)):
+        _try_unable_to_contact(session, prescriber)
+
+
+def _try_unable_to_contact(session: Session, prescriber) -> None:
     task = make_task(session)
     for minutes in (0, 10, 20):  # three attempts, one day
         tasks.log_contact(

@@ -1,13 +1,19 @@
 """Alembic environment: always runs on the engine handed over by `screening.models.migrate`."""
 
 from alembic import context
+from sqlalchemy import Connection
 
 from screening import models  # noqa: F401  (registers every table on Base.metadata)
 from screening.core.db import Base
 
 engine = context.config.attributes["engine"]
 
-with engine.begin() as connection:
+
+class BrokenForeignKeys(Exception):
+    pass
+
+
+def run(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=Base.metadata,
@@ -17,3 +23,25 @@ with engine.begin() as connection:
     )
     with context.begin_transaction():
         context.run_migrations()
+        if connection.dialect.name == "sqlite":
+            # Checked here instead, before anything commits.
+            broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+            if broken:
+                raise BrokenForeignKeys(f"rows naming rows that are gone: {broken[:5]}")
+
+
+with engine.connect() as connection:
+    if connection.dialect.name != "sqlite":
+        run(connection)
+    else:
+        # Copying a table that others name (batch mode) drops the original: with foreign
+        # keys on, that fails whenever a row names it. SQLite's own advice is to switch
+        # them off for a schema change, outside any transaction, and check afterwards.
+        connection.exec_driver_sql("PRAGMA foreign_keys = OFF")
+        connection.commit()
+        try:
+            run(connection)
+        finally:
+            connection.rollback()
+            connection.exec_driver_sql("PRAGMA foreign_keys = ON")
+            connection.commit()

@@ -1,0 +1,52 @@
+"""A real SMTP server on 127.0.0.1 (aiosmtpd) that keeps what it is sent, and the outbox
+run the worker makes, for the tests of every mail (SPEC §10, §13)."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from email import message_from_bytes
+from email.message import Message
+
+from aiosmtpd.controller import Controller
+from sqlalchemy.orm import Session
+
+from screening.cli.sending import mail_composers
+from screening.config import Config
+from screening.mail import outbox
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.messages: list[tuple[list[str], Message]] = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append((envelope.rcpt_tos, message_from_bytes(envelope.content)))
+        return "250 OK"
+
+    def to(self, address: str) -> list[Message]:
+        return [message for recipients, message in self.messages if address in recipients]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def smtp_server() -> Iterator[tuple[Inbox, int]]:
+    handler, port = Inbox(), free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield handler, port
+    finally:
+        controller.stop()
+
+
+def send_mail(session: Session, config: Config, now: datetime) -> outbox.MailRun:
+    """What `send-due` does with the mail outbox."""
+    return outbox.send_due(session, config, now, mail_composers(config))
