@@ -4,8 +4,9 @@
 `gunicorn 'screening:create_app()'`); `screening.cli` is the `screening` command.
 
 The packages follow one patient along the pathway, each importing only those before it:
-core, models, questionnaire, config, staff, invitations, sms, triage, patient,
-appointments, reports, privacy, fhir, then views and cli (README, Architecture).
+core, models, questionnaire, config, mail, staff, invitations, sms, practices, triage,
+referrals, patient, appointments, reports, privacy, fhir, then views and cli (README,
+Architecture).
 """
 
 from .app import create_app

@@ -28,6 +28,7 @@ from .views import (
     health,
     navigation,
     patient,
+    referrals,
     reports,
     security,
     staff,
@@ -166,3 +167,4 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(triage.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(reports.bp)
+    app.register_blueprint(referrals.bp)

@@ -58,6 +58,7 @@ class _PatientRecord(_Record):
     ethnicity: str | None = None
     language: str | None = None
     imd_decile: int | None = None
+    gp_practice: str | None = None
 
 
 @_RECORD

@@ -39,6 +39,7 @@ REQUIRED_COLUMNS = (
     "appointment_at",
 )
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_ODS_CODE = re.compile(r"^[A-Z0-9]{3,8}$")
 _POSTCODE = re.compile(r"^[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2}$")
 _LANGUAGE = re.compile(r"^[a-z]{2}$")
 
@@ -301,6 +302,15 @@ def _optional_fields(
     if postcode:
         optional["postcode"] = (
             postcode if _POSTCODE.match(postcode) else _drop("postcode", "a UK postcode", warnings)
+        )
+    if "gp_practice" in fields:
+        # The latest row wins, a blank one too: a patient who left a practice must not
+        # keep its letters (SPEC §13). "" means "not known" (`rows.update_patient`).
+        code = fields["gp_practice"].strip().upper()
+        optional["gp_practice"] = (
+            code
+            if not code or _ODS_CODE.match(code)
+            else _drop("gp_practice", "an ODS code of 3 to 8 letters and digits", warnings)
         )
     decile = fields.get("imd_decile", "")
     if decile:

@@ -21,6 +21,7 @@ PATIENT_FIELDS = (
     "ethnicity",
     "language",
     "imd_decile",
+    "gp_practice",
 )
 EPISODE_SNAPSHOT = ("language", "age_band", "sex", "ethnicity", "imd_decile")
 
@@ -34,6 +35,8 @@ def update_patient(patient: Any, row: Row) -> bool:
         "mobile": row.mobile,
         **{k: v for k, v in row.optional.items() if v is not None},
     }
+    if values.get("gp_practice") == "":
+        values["gp_practice"] = None  # the list says the practice is not known
     return assign(patient, values)
 
 

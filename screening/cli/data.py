@@ -59,17 +59,27 @@ def import_appointments_command(file: Path) -> None:
 @click.argument("email")
 @click.option("--role", required=True, type=click.Choice(ROLES), help="The user's role.")
 @click.option("--name", default=None, help="The name colleagues see (else the email).")
-def create_user_command(email: str, role: str, name: str | None) -> None:
+@click.option(
+    "--service",
+    "services",
+    multiple=True,
+    help="For a partner: a service id of config/services.yaml (repeat for more).",
+)
+def create_user_command(email: str, role: str, name: str | None, services: tuple[str, ...]) -> None:
     """Create a staff user; the password is read from stdin."""
     password = _read_password()
-    with app_session() as (_app, session):
+    with app_session() as (app, session):
+        known = [service.id for service in loaded_by(app).config.services]
         try:
-            user = create_user(session, email, password, role, name=name)
+            user = create_user(
+                session, email, password, role, name=name, services=services, known_services=known
+            )
         except Refused as exc:
             session.rollback()
             fail("refused: " + "; ".join(problem.message for problem in exc.problems))
         session.commit()
-        click.echo(f"created {user.role} user {user.email}")
+        serving = f" for {', '.join(user.service_ids)}" if user.service_ids else ""
+        click.echo(f"created {user.role} user {user.email}{serving}")
 
 
 def _read_password() -> str:

@@ -134,3 +134,7 @@ def _print_where_to_start(base: str) -> None:
     click.echo(f"     the urgent tasks nobody holds yet come first ({base}/triage?priority=urgent)")
     click.echo(f"  2. {base}/triage/to-call and {base}/triage/clinic-day: whom to phone and see")
     click.echo(f"  3. {base}/login as {clinician}: the funnel report, {base}/reports/funnel")
+    click.echo(
+        f"  4. {base}/login as {seed.DEMO_USERS['partner']}: the food bank's referrals to"
+        " accept, decline or complete; the prescriber's task shows the answer"
+    )

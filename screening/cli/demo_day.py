@@ -29,13 +29,14 @@ from ..core import constants as c
 from ..core.clock import LONDON
 from ..core.identifiers import normalise_nhs_number
 from ..invitations.tokens import link_token, link_url
-from ..models import ContactAttempt, Episode, StaffUser, SupportSession, TriageTask
+from ..models import ContactAttempt, Episode, Referral, StaffUser, SupportSession, TriageTask
 from ..patient.assisted import start_assisted
 from ..patient.links import record_opened
 from ..patient.responses import save_answer, submit
 from ..questionnaire import Questionnaire, evaluate
 from ..questionnaire.engine import visible_items
 from ..questionnaire.model import AnswerValue, Item
+from ..referrals import answers
 from ..staff.accounts import create_user
 from ..triage import follow_ups, tasks
 from ..triage.calls import to_call
@@ -44,14 +45,22 @@ DEMO_USERS = {
     "admin": "admin@demo.screening.invalid",
     "prescriber": "prescriber@demo.screening.invalid",
     "clinician": "clinician@demo.screening.invalid",
+    "partner": "foodbank@demo.screening.invalid",
 }
+# The partner answers for the food bank (config/services.yaml); the other services answer
+# the prescribers by phone.
+PARTNER_SERVICE = "food-bank"
 COLLEAGUE = "colleague@demo.screening.invalid"  # a second prescriber, for shared work
 DEMO_NAMES = {
     DEMO_USERS["admin"]: "Alex Morgan",
     DEMO_USERS["prescriber"]: "Priya Shah",
     DEMO_USERS["clinician"]: "Dr Tom Reid",
     COLLEAGUE: "Jo Okafor",
+    DEMO_USERS["partner"]: "Sam Carter",
 }
+# GP practices (SPEC §13): most patients at the practice config/practices.yaml lists, some
+# at one it does not (their letters are only downloaded), a few not known.
+_PRACTICES = ["DEMO01", "DEMO01", "DEMO01", "DEMO02", ""]
 DEMO_PATIENTS = 320
 FORTNIGHT = 14
 # Appointments run from 10 days ago to 13 days ahead, so the fortnight's invitations
@@ -64,17 +73,27 @@ _ETHNICITY = ["A", "A", "C", "H", "J", "K", "K", "L", "M", "N", "R", "Z", "99"]
 _COLUMNS = [
     "appointment_id", "nhs_number", "given_name", "family_name", "date_of_birth", "mobile",
     "clinic_code", "appointment_at", "status", "sex", "ethnicity", "language", "imd_decile",
+    "gp_practice",
 ]  # fmt: skip
 
 
 def seed_users(session: Session) -> dict[str, str]:
     """One user per role and a second prescriber, each named, each with a fresh random
-    password (printed, stored only hashed)."""
+    password (printed, stored only hashed); the partner answers for the food bank."""
     roles = {email: role for role, email in DEMO_USERS.items()}
     passwords = {}
     for email, role in {**roles, COLLEAGUE: c.ROLE_PRESCRIBER}.items():
         passwords[email] = secrets.token_urlsafe(12)
-        create_user(session, email, passwords[email], role, name=DEMO_NAMES[email])
+        serves = [PARTNER_SERVICE] if role == c.ROLE_PARTNER else []
+        create_user(
+            session,
+            email,
+            passwords[email],
+            role,
+            name=DEMO_NAMES[email],
+            services=serves,
+            known_services=serves,
+        )
     return passwords
 
 
@@ -122,6 +141,7 @@ def _row(
         rng.choice(_ETHNICITY),
         "bn" if serial % 7 == 0 else "ur" if serial % 11 == 0 else "en",
         str(rng.randint(1, 6)),
+        _PRACTICES[serial % len(_PRACTICES)],
     ]
 
 
@@ -332,6 +352,16 @@ class Team:
     config: Config
     questionnaires: Mapping[str, Questionnaire]
     fortnight: Fortnight
+    partner: StaffUser
+
+    @property
+    def need_names(self) -> dict[str, str]:
+        """Each flag domain by the need it names, for the letters to GP practices."""
+        return {
+            domain: label[q.default_language]
+            for q in self.questionnaires.values()
+            for domain, label in q.domains.items()
+        }
 
 
 def staff_work(
@@ -344,14 +374,13 @@ def staff_work(
     """A working afternoon: new tasks claimed (urgent ones by the lead), each held task
     moved on a step, a few patients on the to-call list phoned. The last day's new tasks
     are left for the person who opens the demo."""
-    team = Team(session, config, questionnaires, fortnight)
+    working = [DEMO_USERS["prescriber"], COLLEAGUE, DEMO_USERS["partner"]]
     people = {
         user.email: user
-        for user in session.scalars(
-            select(StaffUser).where(StaffUser.email.in_([DEMO_USERS["prescriber"], COLLEAGUE]))
-        )
+        for user in session.scalars(select(StaffUser).where(StaffUser.email.in_(working)))
     }
     lead, colleague = people[DEMO_USERS["prescriber"]], people[COLLEAGUE]
+    team = Team(session, config, questionnaires, fortnight, people[DEMO_USERS["partner"]])
     today = afternoon.astimezone(LONDON).date()
     active = session.scalars(
         select(TriageTask)
@@ -451,27 +480,39 @@ def _ask_wellbeing(team: Team, task: TriageTask, ctx: tasks.Context) -> None:
 def _see_through(team: Team, task: TriageTask, ctx: tasks.Context) -> None:
     """Services answer; once every referral is settled and the task is five days old, it
     is closed (the patient asked about their wellbeing twice stays open)."""
-    _services_answer(team.session, task, ctx)
+    _services_answer(team, task, ctx)
     settled = all(r.status in ("completed", "declined") for r in task.referrals)
     held_for = (ctx.now.astimezone(LONDON).date() - task.created_at.astimezone(LONDON).date()).days
     if settled and held_for >= 5 and task.id != team.fortnight.follow_up_task:
         _close(team, task, ctx, "referred" if task.referrals else "support_arranged")
 
 
-def _services_answer(session: Session, task: TriageTask, ctx: tasks.Context) -> None:
-    """The service answers a referral after two days (most accept) and most complete it
-    three days later; one in six is still in hand."""
+def _services_answer(team: Team, task: TriageTask, ctx: tasks.Context) -> None:
+    """A service answers a referral after two days (most accept) and most complete it
+    three days later; one in six is still in hand. The food bank answers on its own page
+    (its partner); the others by phone, recorded by the prescriber. The food bank's last
+    three days of referrals wait for whoever opens the demo as its partner."""
     today = ctx.now.astimezone(LONDON).date()
     for referral in list(task.referrals):
         waited = (today - referral.referred_at.astimezone(LONDON).date()).days
-        if referral.status == "made" and waited >= 2:
-            # The fortnight's first referral, and one in six after it, is declined.
-            status = "declined" if referral.id % 6 == 1 else "accepted"
-        elif referral.status == "accepted" and waited >= 5 and referral.id % 6 != 3:
-            status = "completed"
-        else:
+        by_partner = referral.service_id == PARTNER_SERVICE
+        answer = _service_answer(referral, waited)
+        if answer is None or (by_partner and today > team.fortnight.last_day - timedelta(days=3)):
             continue
-        tasks.update_referral(session, task.id, referral.id, ctx, status=status)
+        who = team.partner if by_partner else ctx.by
+        answers.respond(team.session, referral, tasks.Context(by=who, now=ctx.now), answer)
+
+
+def _service_answer(referral: Referral, waited: int) -> answers.Answer | None:
+    if referral.status == c.REFERRAL_MADE and waited >= 2:
+        # The fortnight's first referral, and one in six after it, is declined.
+        if referral.id % 6 == 1:
+            return answers.Answer(c.REFERRAL_DECLINED, reason="no_capacity")
+        return answers.Answer(c.REFERRAL_ACCEPTED)
+    if referral.status == c.REFERRAL_ACCEPTED and waited >= 5 and referral.id % 6 != 3:
+        outcome = ("partly_helped", "not_helped", "helped", "helped")[referral.id % 4]
+        return answers.Answer(c.REFERRAL_COMPLETED, outcome=outcome)
+    return None
 
 
 def _follow_up_due(task: TriageTask, today: date, fortnight: Fortnight) -> bool:
@@ -486,9 +527,14 @@ def _follow_up_due(task: TriageTask, today: date, fortnight: Fortnight) -> bool:
 
 
 def _close(team: Team, task: TriageTask, ctx: tasks.Context, outcome: str) -> None:
-    settings = team.config.settings
     tasks.close(
-        team.session, task.id, ctx, outcome=outcome, version=task.version, settings=settings
+        team.session,
+        task.id,
+        ctx,
+        outcome=outcome,
+        version=task.version,
+        config=team.config,
+        need_names=team.need_names,
     )
     team.fortnight.closed += 1
 

@@ -100,7 +100,8 @@ def export() -> None:
     help="Folder for the NDJSON files (default: fhir in the instance folder).",
 )
 def export_fhir_command(out_dir: Path | None) -> None:
-    """FHIR R4 Questionnaire, QuestionnaireResponse, Observation and Task resources."""
+    """FHIR R4 Questionnaire, QuestionnaireResponse, Observation, Task, ServiceRequest and
+    Organization resources."""
     with app_session() as (app, session):
         require_schema()
         loaded = loaded_by(app)
@@ -111,6 +112,7 @@ def export_fhir_command(out_dir: Path | None) -> None:
                 loaded.questionnaires.questionnaires,
                 loaded.config.public_base_url,
                 folder,
+                services=loaded.config.services,
             )
         except OSError as exc:
             fail(f"--out: cannot write to {folder}: {exc.strerror or exc}")

@@ -20,6 +20,8 @@ from ..core import constants as c
 from ..core.clock import frozen_at
 from ..invitations.schedule import create_due_messages
 from ..mail import outbox
+from ..practices import letters
+from ..referrals import chaser, notices
 from ..sms import client_for
 from ..sms.heartbeat import record_run
 from ..sms.outbox import drain
@@ -40,7 +42,8 @@ CONCURRENCY = click.option(
 @click.option("--now", "now_text", help="Replace the clock (ISO 8601; naive is Europe/London).")
 @CONCURRENCY
 def send_due_command(now_text: str | None, concurrency: int | None) -> None:
-    """Create the invitations and reminders due now and send the outbox."""
+    """Create the invitations and reminders due now, send the SMS and mail outboxes, and
+    remind services of referrals overdue for an answer."""
     now = _parse_now(now_text)
     with app_session() as (app, session):
         require_schema()
@@ -67,6 +70,7 @@ def send_due(
             concurrency=concurrency or config.settings.worker_concurrency,
             stop=stop,
         )
+        chased = chaser.chase(session, config, now)
         mailed = outbox.send_due(session, config, now, mail_composers(config))
     if dispatched.stopped is None:
         # A run the provider refused is no sign of health: /healthz shows it as stale.
@@ -75,12 +79,18 @@ def send_due(
         f"{now.isoformat()}: created {created.invitations} invitations and "
         f"{created.reminders} reminders; {dispatched.summary()}"
     )
+    if chased.reminded:
+        summary = f"{summary}; {chased.summary()}"
     return f"{summary}; {mailed.summary()}" if mailed.sent or mailed.failed else summary
 
 
 def mail_composers(config: Config) -> dict[str, outbox.Composer]:
     """What each kind of mail says; a kind whose mailbox is not set waits."""
-    composers: dict[str, outbox.Composer] = {}
+    composers: dict[str, outbox.Composer] = {
+        c.MAIL_REFERRAL_NOTICE: notices.compose_notice,
+        c.MAIL_REFERRAL_REMINDER: notices.compose_reminder,
+        c.MAIL_GP_LETTER: letters.compose,
+    }
     if config.settings.urgent_alert_email:
         composers[c.MAIL_URGENT_ALERT] = compose_alert
     return composers

@@ -11,22 +11,45 @@ from __future__ import annotations
 import json
 import os
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from ..config.schema import RawService
 from ..core import constants as c
-from ..models import Answer, Episode, Flag, Patient, QuestionnaireVersion, Response, TriageTask
+from ..models import (
+    Answer,
+    Episode,
+    Flag,
+    Patient,
+    QuestionnaireVersion,
+    Referral,
+    Response,
+    TriageTask,
+)
 from ..questionnaire.model import Questionnaire
 from ..staff import audit
 from .questionnaire import questionnaire_resource
 from .records import observation_resource, response_resource, task_resource
+from .referrals import (
+    organization_id,
+    organization_resource,
+    referral_task_resource,
+    service_request_resource,
+)
 
-RESOURCE_TYPES = ("Questionnaire", "QuestionnaireResponse", "Observation", "Task")
+RESOURCE_TYPES = (
+    "Questionnaire",
+    "QuestionnaireResponse",
+    "Observation",
+    "Task",
+    "ServiceRequest",
+    "Organization",
+)
 BATCH = 500
 
 
@@ -51,8 +74,12 @@ def export_fhir(
     questionnaires: Mapping[str, Questionnaire],
     base_url: str,
     out_dir: Path,
+    *,
+    services: Sequence[RawService] = (),
 ) -> ExportCounts:
-    """Write the four NDJSON files into `out_dir`; audit the export (the caller commits)."""
+    """Write one NDJSON file per resource type into `out_dir`; audit the export (the
+    caller commits). `services` is the directory of `config/services.yaml`: without it a
+    referral's service is still exported, by the name it was referred under, uncoded."""
     out_dir.mkdir(parents=True, exist_ok=True)
     counts = ExportCounts()
     files = {kind: _private_file(out_dir / f"{kind}.ndjson.partial") for kind in RESOURCE_TYPES}
@@ -63,6 +90,11 @@ def export_fhir(
         for resource in _records(session, versions, base_url, counts):
             _write(files, counts, resource)
         for resource in _tasks(session):
+            _write(files, counts, resource)
+        directory = {service.id: service for service in services}
+        for resource in _referrals(session, directory, base_url):
+            _write(files, counts, resource)
+        for resource in _organizations(session, directory, base_url):
             _write(files, counts, resource)
     finally:
         for handle in files.values():
@@ -107,19 +139,21 @@ def _records(
         yield from _batch(session, rows, versions, base_url, counts)
 
 
-def _pages(session: Session, model: Any, episode_id: Any) -> Iterator[list[Any]]:
+def _pages(
+    session: Session, model: Any, episode_id: Any, *through: tuple[Any, Any]
+) -> Iterator[list[Any]]:
     """(row, NHS number) of every `model` row, BATCH at a time in id order: memory stays
-    one batch deep however many there are."""
+    one batch deep however many there are. `through`: (table, ON clause) joins that lead
+    from `model` to the table of `episode_id`."""
+    query = select(model, Patient.nhs_number)
+    for table, on in through:
+        query = query.join(table, on)
+    query = query.join(Episode, episode_id == Episode.id).join(
+        Patient, Episode.patient_id == Patient.id
+    )
     last = 0
     while True:
-        rows = session.execute(
-            select(model, Patient.nhs_number)
-            .join(Episode, episode_id == Episode.id)
-            .join(Patient, Episode.patient_id == Patient.id)
-            .where(model.id > last)
-            .order_by(model.id)
-            .limit(BATCH)
-        ).all()
+        rows = session.execute(query.where(model.id > last).order_by(model.id).limit(BATCH)).all()
         if not rows:
             return
         last = rows[-1][0].id
@@ -169,3 +203,35 @@ def _tasks(session: Session) -> Iterator[dict[str, Any]]:
     for rows in _pages(session, TriageTask, TriageTask.episode_id):
         for task, nhs_number in rows:
             yield task_resource(task, nhs_number)
+
+
+def _referrals(
+    session: Session, directory: Mapping[str, RawService], base_url: str
+) -> Iterator[dict[str, Any]]:
+    """Each referral as what was asked of the service, and the service's answer."""
+    pages = _pages(
+        session, Referral, TriageTask.episode_id, (TriageTask, Referral.task_id == TriageTask.id)
+    )
+    for rows in pages:
+        for referral, nhs_number in rows:
+            entry = directory.get(referral.service_id)
+            yield service_request_resource(referral, entry, nhs_number)
+            yield referral_task_resource(referral, entry, nhs_number, base_url)
+
+
+def _organizations(
+    session: Session, directory: Mapping[str, RawService], base_url: str
+) -> Iterator[dict[str, Any]]:
+    """Each service referred to, once, so every referral's `performer` resolves, those
+    the directory no longer lists too. Its (service, name) pairs are few: one query."""
+    latest = func.max(Referral.id)
+    found: dict[str, tuple[str, str | None]] = {}
+    for service_id, name in session.execute(
+        select(Referral.service_id, Referral.service_name)
+        .group_by(Referral.service_id, Referral.service_name)
+        .order_by(latest)
+    ):
+        # In the order last referred to: the latest name of a service wins.
+        found[organization_id(service_id, name)] = (service_id, name)
+    for service_id, name in found.values():
+        yield organization_resource(service_id, name, directory.get(service_id), base_url)

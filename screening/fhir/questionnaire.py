@@ -159,8 +159,10 @@ def _as_enable_when(
         case All(conditions=inner) if all(isinstance(c, Equals | Answered) for c in inner):
             return [_one(questionnaire, c) for c in inner], "all"
         case AnyOf(conditions=inner) if all(isinstance(c, Equals | In | Answered) for c in inner):
-            flat = [(Equals(item=c.item, value=v) for v in c.values) if isinstance(c, In)
-                    else (c,) for c in inner]  # fmt: skip
+            # Lists, not generators: a generator would read `c.item` only when consumed,
+            # by then the last condition's item.
+            flat = [[Equals(item=c.item, value=v) for v in c.values] if isinstance(c, In)
+                    else [c] for c in inner]  # fmt: skip
             return [_one(questionnaire, c) for group in flat for c in group], "any"
     return None
 

@@ -44,6 +44,11 @@ TASK_STATUS = {
 TASK_PRIORITY = {"routine": "routine", "high": "urgent", "urgent": "asap"}
 
 
+def sdoh_category(domain: str | None) -> str:
+    """The Gravity SDOH category of a need's domain: a flag's and a referral's alike."""
+    return SDOH_CATEGORY.get(domain or "", UNSPECIFIED_CATEGORY)
+
+
 def subject(nhs_number: str | None) -> dict[str, Any]:
     if nhs_number is None:
         return {}
@@ -84,7 +89,7 @@ def response_resource(
         "questionnaire": f"{canonical_url(base_url, questionnaire.id)}|{questionnaire.version}",
         "status": "completed",
         "language": response.language,
-        "authored": _instant(response.submitted_at),
+        "authored": instant(response.submitted_at),
         **subject(nhs_number),
         "item": items,
     }
@@ -107,7 +112,7 @@ def observation_resource(
         if item.code is not None
         else {"text": item.text[language]}
     )
-    category = SDOH_CATEGORY.get(flag.domain, UNSPECIFIED_CATEGORY)
+    category = sdoh_category(flag.domain)
     resource: dict[str, Any] = {
         "resourceType": "Observation",
         "id": f"flag-{flag.id}",
@@ -118,7 +123,7 @@ def observation_resource(
         ],
         "code": code,
         **subject(nhs_number),
-        "effectiveDateTime": _instant(response.submitted_at),
+        "effectiveDateTime": instant(response.submitted_at),
         "derivedFrom": [{"reference": f"QuestionnaireResponse/{response_id(response.id)}"}],
     }
     resource.update(_observed_value(questionnaire, item, answer, language))
@@ -136,13 +141,13 @@ def task_resource(task: TriageTask, nhs_number: str | None) -> dict[str, Any]:
     )
     resource: dict[str, Any] = {
         "resourceType": "Task",
-        "id": f"task-{task.id}",
+        "id": task_resource_id(task.id),
         "status": status,
         "intent": "order",
         "priority": TASK_PRIORITY[task.priority],
         "code": {"coding": [{"system": SNOMED, "code": code, "display": display}]},
-        "authoredOn": _instant(task.created_at),
-        "lastModified": _instant(task.updated_at),
+        "authoredOn": instant(task.created_at),
+        "lastModified": instant(task.updated_at),
     }
     if task.response_id is not None:
         resource["focus"] = {"reference": f"QuestionnaireResponse/{response_id(task.response_id)}"}
@@ -152,14 +157,18 @@ def task_resource(task: TriageTask, nhs_number: str | None) -> dict[str, Any]:
         resource["businessStatus"] = {"text": task.outcome}
     if task.closed_at is not None:
         resource["executionPeriod"] = {
-            "start": _instant(task.created_at),
-            "end": _instant(task.closed_at),
+            "start": instant(task.created_at),
+            "end": instant(task.closed_at),
         }
     return resource
 
 
 def response_id(response_pk: int) -> str:
     return f"response-{response_pk}"
+
+
+def task_resource_id(task_pk: int) -> str:
+    return f"task-{task_pk}"
 
 
 def _observed_value(
@@ -180,5 +189,5 @@ def _observed_value(
     )
 
 
-def _instant(moment: datetime) -> str:
+def instant(moment: datetime) -> str:
     return moment.isoformat()

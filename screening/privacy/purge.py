@@ -1,20 +1,24 @@
 """`screening purge --before DATE`: remove what identifies patients from old episodes.
 
-What goes: the patient's name, NHS number, date of birth, mobile, other phone, postcode and
-list details (the patient row, kept as an empty shell so counts still join to it); the
-answers to free-text questions; every note staff wrote (contact attempts, sessions,
-referrals, task notes); the link's token hash. What stays: the stage timestamps, the
-coded patient-group snapshot on each episode, choice answers, flags, tasks, calls and
-referrals without their notes — everything the funnel and its breakdowns count — and the
-audit trail, whose rows hold ids and codes only.
+What goes: the patient's name, NHS number, date of birth, mobile, other phone, postcode,
+GP practice and list details (the patient row, kept as an empty shell so counts still join
+to it); the answers to free-text questions; every note staff or services wrote (contact
+attempts, sessions, referrals and their updates, task notes); the PDF of each letter to
+the GP practice, which names the patient; the link's token hash. What stays: the stage
+timestamps, the coded patient-group snapshot on each episode, choice answers, flags,
+tasks, calls, referrals with their statuses, reasons, outcomes and history but without
+their notes, that a letter was made and when — everything the funnel and its breakdowns
+count — the mail outbox, whose rows hold a mailbox and ids, and the audit trail, whose
+rows hold ids and codes only.
 
 An episode is old when its appointment (or, without one, its invitation, or its creation)
-is before DATE. An episode whose task is still open or assigned, or with a text still to
-send (a follow-up scheduled for later), is kept whole: someone is about to contact that
-patient. A patient is emptied only when none of their episodes or appointments is recent,
-so a patient with a clinic next week keeps their mobile. The audit trail keeps its events
-(who did what, when) but loses, for emptied patients, the address their own requests came
-from. One transaction: a purge that fails removes nothing.
+is before DATE. An episode whose task is still open or assigned, with a text still to
+send (a follow-up scheduled for later), or with a letter to the GP practice still to send,
+is kept whole: someone is about to contact that patient or their practice. A patient is
+emptied only when none of their episodes or appointments is recent, so a patient with a
+clinic next week keeps their mobile. The audit trail keeps its events (who did what, when)
+but loses, for emptied patients, the address their own requests came from. One
+transaction: a purge that fails removes nothing.
 """
 
 from __future__ import annotations
@@ -38,10 +42,13 @@ from ..models import (
     AuditEvent,
     ContactAttempt,
     Episode,
+    GpLetter,
+    Mail,
     OutboundMessage,
     Patient,
     QuestionnaireVersion,
     Referral,
+    ReferralUpdate,
     SupportSession,
     TaskNote,
     TriageTask,
@@ -49,8 +56,9 @@ from ..models import (
 from ..questionnaire.model import Questionnaire
 from ..staff import audit
 
-# Everything the list gave about the patient: the same fields an import writes.
-IDENTIFYING_PATIENT_FIELDS = ("nhs_number", *PATIENT_FIELDS)
+# Everything the list gave about the patient: the same fields an import writes, and the
+# GP practice (SPEC §13), once only should the import come to write it among them.
+IDENTIFYING_PATIENT_FIELDS = tuple(dict.fromkeys(("nhs_number", *PATIENT_FIELDS, "gp_practice")))
 
 
 @dataclass(frozen=True)
@@ -58,6 +66,7 @@ class PurgeCounts:
     patients: int
     free_text_answers: int
     notes: int
+    letters: int
     links: int
     kept_for_active_tasks: int
 
@@ -65,7 +74,8 @@ class PurgeCounts:
         verb = "would remove" if dry_run else "removed"
         return (
             f"{verb} the details of {self.patients} patients, {self.free_text_answers} "
-            f"free-text answers, {self.notes} notes and {self.links} links; kept "
+            f"free-text answers, {self.notes} notes, {self.letters} letters to GP practices "
+            f"and {self.links} links; kept "
             f"{self.kept_for_active_tasks} old episodes whose task is still open or assigned"
         )
 
@@ -128,6 +138,13 @@ class _Plan:
                 OutboundMessage.episode_id == Episode.id,
                 OutboundMessage.status.in_(c.UNSENT_MESSAGE_STATUSES),
             ),
+            # Its PDF is the letter: blanked before it went, the practice would never hear.
+            exists().where(
+                TriageTask.episode_id == Episode.id,
+                Mail.task_id == TriageTask.id,
+                Mail.kind == c.MAIL_GP_LETTER,
+                Mail.status != c.MAIL_SENT,
+            ),
         )
         self.old_episodes = select(Episode.id).where(when < before, ~active).correlate(None)
         self.kept_episodes = select(Episode.id).where(when < before, active).correlate(None)
@@ -160,7 +177,14 @@ class _Plan:
                 SupportSession.task_id.in_(self.tasks), SupportSession.note.is_not(None)
             ),
             Referral: and_(Referral.task_id.in_(self.tasks), Referral.note.is_not(None)),
+            ReferralUpdate: and_(
+                ReferralUpdate.referral_id.in_(
+                    select(Referral.id).where(Referral.task_id.in_(self.tasks)).correlate(None)
+                ),
+                ReferralUpdate.note.is_not(None),
+            ),
         }
+        self.letters = and_(GpLetter.task_id.in_(self.tasks), GpLetter.pdf.is_not(None))
         self.task_notes = TaskNote.task_id.in_(self.tasks)
         self.links = and_(Episode.id.in_(self.old_episodes), Episode.token_hash.is_not(None))
 
@@ -173,6 +197,7 @@ class _Plan:
             patients=self._count(Patient, Patient.id.in_(self.patients)),
             free_text_answers=self._count(Answer, self.free_text),
             notes=notes + self._count(TaskNote, self.task_notes),
+            letters=self._count(GpLetter, self.letters),
             links=self._count(Episode, self.links),
             kept_for_active_tasks=self._count(Episode, Episode.id.in_(self.kept_episodes)),
         )
@@ -197,6 +222,13 @@ class _Plan:
             )
         execute(
             delete(TaskNote).where(self.task_notes).execution_options(synchronize_session=False)
+        )
+        # The row stays (the task made a letter, then); the PDF naming the patient goes.
+        execute(
+            update(GpLetter)
+            .where(self.letters)
+            .values(pdf=None)
+            .execution_options(synchronize_session=False)
         )
         execute(
             update(Episode)

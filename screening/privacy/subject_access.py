@@ -4,7 +4,10 @@ For a subject-access request (UK GDPR Article 15): the patient's details, their
 appointments, each episode with the texts sent (kind, times and delivery; the wording is
 never stored), their answers with the question asked, the flags raised, the task with
 every contact attempt, session, referral and note, the opt-outs of their numbers, and the
-audit events about them. The request itself is audited before anything is returned.
+audit events about them. A referral comes with the service's answer and its history
+(each change, with the note given); a letter to the GP practice is listed as made, when and
+for which practice, and where it was mailed, not as its PDF: the letter holds nothing that
+is not in the record already. The request itself is audited before anything is returned.
 """
 
 from __future__ import annotations
@@ -17,12 +20,15 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from ..core import constants as c
+from ..core.clock import LONDON
 from ..models import (
     Answer,
     Appointment,
     AuditEvent,
     ContactAttempt,
     Episode,
+    GpLetter,
+    Mail,
     OptOut,
     OutboundMessage,
     Patient,
@@ -126,6 +132,7 @@ def _patient(patient: Patient) -> dict[str, Any]:
         "ethnicity": patient.ethnicity,
         "language": patient.language,
         "imd_decile": patient.imd_decile,
+        "gp_practice": patient.gp_practice,
         "first_received_at": _iso(patient.created_at),
         "updated_at": _iso(patient.updated_at),
     }
@@ -216,19 +223,21 @@ def _episode(
 
 
 def _task(session: Session, task: TriageTask, emails: Mapping[int, str]) -> dict[str, Any]:
-    def by(user_id: int | None) -> str | None:
-        return emails.get(user_id) if user_id else None
-
     return {
         "id": task.id,
         "status": task.status,
         "priority": task.priority,
         "created_at": _iso(task.created_at),
-        "assigned_to": by(task.assigned_to_user_id),
+        "assigned_to": _by(emails, task.assigned_to_user_id),
         "closed_at": _iso(task.closed_at),
         "outcome": task.outcome,
         "sessions": [
-            {"at": _iso(s.held_at), "by": by(s.by_user_id), "minutes": s.minutes, "note": s.note}
+            {
+                "at": _iso(s.held_at),
+                "by": _by(emails, s.by_user_id),
+                "minutes": s.minutes,
+                "note": s.note,
+            }
             for s in session.scalars(
                 select(SupportSession)
                 .where(SupportSession.task_id == task.id)
@@ -236,23 +245,68 @@ def _task(session: Session, task: TriageTask, emails: Mapping[int, str]) -> dict
             )
         ],
         "referrals": [
-            {
-                "service": r.service_id,
-                "service_name": r.service_name,
-                "domain": r.domain,
-                "status": r.status,
-                "referred_at": _iso(r.referred_at),
-                "by": by(r.by_user_id),
-                "note": r.note,
-            }
+            _referral(r, emails)
             for r in session.scalars(
                 select(Referral).where(Referral.task_id == task.id).order_by(Referral.id)
             )
         ],
         "notes": [
-            {"at": _iso(n.written_at), "by": by(n.by_user_id), "text": n.text}
+            {"at": _iso(n.written_at), "by": _by(emails, n.by_user_id), "text": n.text}
             for n in session.scalars(
                 select(TaskNote).where(TaskNote.task_id == task.id).order_by(TaskNote.id)
+            )
+        ],
+        "gp_letters": [
+            _letter(session, letter)
+            for letter in session.scalars(
+                select(GpLetter).where(GpLetter.task_id == task.id).order_by(GpLetter.id)
+            )
+        ],
+    }
+
+
+def _referral(referral: Referral, emails: Mapping[int, str]) -> dict[str, Any]:
+    """The referral, the service's answer, and every change with who made it and why."""
+    return {
+        "service": referral.service_id,
+        "service_name": referral.service_name,
+        "domain": referral.domain,
+        "status": referral.status,
+        "referred_at": _iso(referral.referred_at),
+        "by": _by(emails, referral.by_user_id),
+        "note": referral.note,
+        "reason": referral.reason,
+        "outcome": referral.outcome,
+        "accepted_at": _iso(referral.accepted_at),
+        "declined_at": _iso(referral.declined_at),
+        "completed_at": _iso(referral.completed_at),
+        "updates": [
+            {
+                "at": _iso(u.at),
+                "by": _by(emails, u.by_user_id),
+                "status": u.status,
+                "reason": u.reason,
+                "outcome": u.outcome,
+                "note": u.note,
+            }
+            for u in referral.updates
+        ],
+    }
+
+
+def _letter(session: Session, letter: GpLetter) -> dict[str, Any]:
+    """That a letter was made, when, for which practice and where it was mailed; not its
+    PDF, which repeats what the record says."""
+    made = letter.made_at.astimezone(LONDON)
+    return {
+        "letter": f"letter made on {made.day} {made:%B %Y at %H:%M} for GP practice "
+        f"{letter.practice_code or '(not known)'}",
+        "made_at": _iso(letter.made_at),
+        "practice_code": letter.practice_code,
+        "mailed": [
+            {"to": m.to_address, "status": m.status, "sent_at": _iso(m.sent_at)}
+            for m in session.scalars(
+                select(Mail).where(Mail.letter_id == letter.id).order_by(Mail.id)
             )
         ],
     }
@@ -275,6 +329,10 @@ def _events_about(session: Session, patient: Patient):  # type: ignore[no-untype
         )
         .order_by(AuditEvent.at, AuditEvent.id)
     )
+
+
+def _by(emails: Mapping[int, str], user_id: int | None) -> str | None:
+    return emails.get(user_id) if user_id else None
 
 
 def _question(questionnaire: Questionnaire | None, item_id: str) -> str | None:

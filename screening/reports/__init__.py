@@ -2,6 +2,7 @@
 
 - queries: the SQL passes, each reading one covering index
 - funnel: the passes folded into the report, one JSON-shaped dict
+- outcomes: what the services said of the referrals, and wellbeing before and after
 - statistics: rounding, Wilson intervals, funnel limits, disclosure control
 - groups: the patient groups and their order
 - filters: the report's filters, parsed and checked
@@ -49,5 +50,6 @@ def build_report(
         questionnaires=loaded.questionnaires.questionnaires,
         clinic_names=names,
         reference_rates=loaded.config.settings.reference_rates,
+        referral_response_working_days=loaded.config.settings.referral_response_working_days,
         suppress=suppress,
     )

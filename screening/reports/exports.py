@@ -12,6 +12,8 @@ import io
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+from ..core.constants import DECLINE_REASONS
+
 SUPPRESSED = "[c]"
 # A spreadsheet reads a cell that starts with one of these as a formula (OWASP's CSV
 # injection list): a group or service name someone typed could run one in Excel.
@@ -114,6 +116,42 @@ def _dropoff(report: Mapping[str, Any]) -> Iterator[list[Any]]:
             yield [entry["questionnaire"], page["page"], _published(page["stopped"])]
 
 
+def _outcomes(report: Mapping[str, Any]) -> Iterator[list[Any]]:
+    """A row per service, then the all-services row, then a row per wellbeing item: one flat
+    table whose `section` says which columns a row fills (the others are empty)."""
+    blank_wellbeing = [""] * len(WELLBEING_COLUMNS)
+    for entry in report["outcomes"]["referrals"]["by_service"]:
+        yield ["service", entry["service"], *_referral_cells(entry), *blank_wellbeing]
+    yield ["all_services", "", *_referral_cells(report["referrals_all_services"]),
+           *blank_wellbeing]  # fmt: skip
+    blank_referrals = [""] * len(REFERRAL_COLUMNS)
+    for item in report["outcomes"]["wellbeing"]:
+        lo, hi = item["ci95"] or (None, None)
+        yield [
+            "wellbeing", "", *blank_referrals, item["questionnaire"], item["item"],
+            _published(item["pairs"]), item["mean_before"], item["mean_after"],
+            item["mean_change"], lo, hi,
+        ]  # fmt: skip
+
+
+def _referral_cells(entry: Mapping[str, Any]) -> list[Any]:
+    reasons = entry["declined_reasons"]
+    return [
+        _published(entry["made"]), _published(entry["accepted"]), _published(entry["declined"]),
+        *(_published(reasons[reason]) for reason in DECLINE_REASONS),
+        _published(entry["completed"]), _published(entry["helped"]),
+        _published(entry["overdue"]), entry["median_days_to_response"],
+    ]  # fmt: skip
+
+
+REFERRAL_COLUMNS = [
+    "made", "accepted", "declined", *(f"declined_{reason}" for reason in DECLINE_REASONS),
+    "completed", "helped", "overdue", "median_days_to_response",
+]  # fmt: skip
+WELLBEING_COLUMNS = [
+    "questionnaire", "item", "pairs", "mean_before", "mean_after", "mean_change", "ci95_lo",
+    "ci95_hi",
+]  # fmt: skip
 STAGE_COLUMNS = ["stage", "count", "pct_of_previous", "pct_of_invited"]
 TABLES: dict[str, tuple[list[str], Callable[[Mapping[str, Any]], Iterator[list[Any]]]]] = {
     "stages": (STAGE_COLUMNS, _stages),
@@ -132,6 +170,7 @@ TABLES: dict[str, tuple[list[str], Callable[[Mapping[str, Any]], Iterator[list[A
     "process": (["measure", "category", "value"], _process),
     "weekly": (["week_starting", *STAGE_COLUMNS], _weekly),
     "dropoff": (["questionnaire", "page", "stopped"], _dropoff),
+    "outcomes": (["section", "service", *REFERRAL_COLUMNS, *WELLBEING_COLUMNS], _outcomes),
 }
 
 

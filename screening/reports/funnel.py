@@ -20,6 +20,7 @@ from ..triage.service_levels import working_days_between
 from . import queries
 from .filters import Filters
 from .groups import DIMENSIONS, GROUPERS, group_label, group_order
+from .outcomes import outcomes
 from .queries import DECLINE_VALUE
 from .statistics import (
     DISCLOSURE_RULE,
@@ -57,6 +58,7 @@ def funnel_report(
     questionnaires: Mapping[str, Questionnaire],
     clinic_names: Mapping[str, str] | None = None,
     reference_rates: Mapping[str, float] | None = None,
+    referral_response_working_days: int = 10,
     suppress: bool = False,
 ) -> dict[str, Any]:
     """Everything the report shows, for one clinic and period (SPEC §7's JSON, and more)."""
@@ -118,6 +120,13 @@ def funnel_report(
         "follow_ups": _follow_ups(session, filters, shown),
         "groups": _groups(by_group, published),
     }
+    report["outcomes"], report["referrals_all_services"] = outcomes(
+        session,
+        filters,
+        questionnaires=questionnaires,
+        response_working_days=referral_response_working_days,
+        shown=shown,
+    )
     report["completion_gaps"] = completion_gaps(report)
     return report
 
@@ -383,11 +392,11 @@ def _process(session: Session, filters: Filters, shown: Any) -> dict[str, Any]:
         to_pcn += row.count if row.to_pcn else 0
         total += row.count
     statuses: dict[str, int] = defaultdict(int)
-    outcomes: dict[str, int] = defaultdict(int)
+    closed_by_outcome: dict[str, int] = defaultdict(int)
     for status, outcome, count in queries.task_outcomes(session, filters):
         statuses[status] += count
         if outcome is not None:
-            outcomes[outcome] += count
+            closed_by_outcome[outcome] += count
     waits: dict[int, int] = defaultdict(int)
     for completed, contacted, count in queries.completion_to_contact_days(session, filters):
         wait = working_days_between(queries.london_day(completed), queries.london_day(contacted))
@@ -408,7 +417,7 @@ def _process(session: Session, filters: Filters, shown: Any) -> dict[str, Any]:
         "median_working_days_to_contact": median_of(waits),
         "tasks": {status: shown(statuses.get(status, 0)) for status in c.TASK_STATUSES},
         "tasks_closed_by_outcome": [
-            {"outcome": outcome, "count": shown(outcomes.get(outcome, 0))}
+            {"outcome": outcome, "count": shown(closed_by_outcome.get(outcome, 0))}
             for outcome in c.TASK_OUTCOMES
         ],
     }

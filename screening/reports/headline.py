@@ -1,5 +1,7 @@
-"""The report's headline: six stages a cardiology lead reads first, each as a share of the
-stage before it that matters, beside the reference rate where SPEC §6 gives one."""
+"""The report's headline: seven stages a cardiology lead reads first, each as a share of the
+stage before it that matters, beside the reference rate where SPEC §6 gives one. The last
+is the one the pathway exists for (SPEC §13: a referral is not help): those a service says
+it helped, of those referred."""
 
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ _TILES = (
     ("wants_help", "wants_help", "completed", "of those who completed"),
     ("contacted", "contacted", "wants_help", "of those who want help"),
     ("referred", "referred", "contacted", "of those reached"),
+    ("helped", "helped", "referred", "of those referred"),
 )
 
 

@@ -26,6 +26,7 @@ from sqlalchemy import (
     distinct,
     func,
     literal_column,
+    or_,
     select,
     tuple_,
 )
@@ -339,3 +340,97 @@ def follow_up_counts(session: Session, filters: Filters) -> tuple[int, int]:
     )
     invited, completed = session.execute(_of_cohort(query, TriageTask.episode_id, filters)).one()
     return invited, completed
+
+
+# --- what the services said (SPEC §7 `outcomes`, §13) ---------------------------------------
+
+
+def referral_outcomes(session: Session, filters: Filters, *, made_before: datetime) -> list[Any]:
+    """One row per service: its referrals made, ever accepted, declined and completed, the
+    completions that helped, those still waiting that were made before `made_before` (the
+    overdue), and the declines by reason (a column named by each reason).
+
+    A status counts as reached by its time, or by the status itself: referrals answered
+    before the times were kept (migration 0015) have a status and no time.
+    """
+    status = Referral.status
+
+    def ever(at: Any, *statuses: str) -> Any:
+        return func.count(case((or_(at.is_not(None), status.in_(statuses)), 1)))
+
+    def where(*conditions: Any) -> Any:
+        return func.count(case((and_(*conditions), 1)))
+
+    query = (
+        select(
+            Referral.service_id,
+            func.count().label("made"),
+            ever(Referral.accepted_at, c.REFERRAL_ACCEPTED, c.REFERRAL_COMPLETED).label("accepted"),
+            ever(Referral.declined_at, c.REFERRAL_DECLINED).label("declined"),
+            ever(Referral.completed_at, c.REFERRAL_COMPLETED).label("completed"),
+            where(
+                status == c.REFERRAL_COMPLETED, Referral.outcome.in_(sorted(c.HELPED_OUTCOMES))
+            ).label("helped"),
+            where(status == c.REFERRAL_MADE, Referral.referred_at < made_before).label("overdue"),
+            *(
+                where(status == c.REFERRAL_DECLINED, Referral.reason == reason).label(reason)
+                for reason in c.DECLINE_REASONS
+            ),
+        )
+        .join(TriageTask, TriageTask.id == Referral.task_id)
+        .group_by(Referral.service_id)
+    )
+    return list(session.execute(_of_cohort(query, TriageTask.episode_id, filters)))
+
+
+def referral_response_days(session: Session, filters: Filters) -> Iterator[Any]:
+    """(service, London day made, London day of the first answer, how many) for referrals
+    a service accepted or declined: the first answer is whichever came first."""
+    accepted, declined = Referral.accepted_at, Referral.declined_at
+    first_answer = case(
+        (or_(declined.is_(None), and_(accepted.is_not(None), accepted <= declined)), accepted),
+        else_=declined,
+    )
+    made, answered = (
+        _london_day_of(session, Referral.referred_at),
+        _london_day_of(session, first_answer),
+    )
+    query = (
+        select(Referral.service_id, made, answered, func.count())
+        .join(TriageTask, TriageTask.id == Referral.task_id)
+        .where(or_(accepted.is_not(None), declined.is_not(None)))
+        .group_by(Referral.service_id, made, answered)
+    )
+    return iter(session.execute(_of_cohort(query, TriageTask.episode_id, filters)))
+
+
+def _london_day_of(session: Session, at: Any) -> ColumnElement[Any]:
+    """`_day_key` for any time, not only an episode's column: the key `london_day` reads."""
+    if session.get_bind().dialect.name == "postgresql":
+        return cast(func.timezone("Europe/London", at), Date)
+    hour = func.substr(at, 12, 2)
+    return func.substr(at, 1, 10).concat(case((hour == "23", "+"), else_=""))
+
+
+def follow_up_answers(session: Session, filters: Filters, item_ids: Iterable[str]) -> list[Any]:
+    """The completed follow-up questionnaires (SPEC §11) of the cohort's tasks, each with its
+    answers to the items named: (task, questionnaire, episode, completed_at, item, value),
+    a follow-up with none of them once, its item null. Follow-ups are a few per task."""
+    follow_up = aliased(Episode)
+    query = (
+        select(
+            follow_up.follow_up_task_id.label("task_id"),
+            follow_up.questionnaire_id,
+            follow_up.id.label("episode_id"),
+            follow_up.completed_at,
+            Answer.item_id,
+            Answer.value,
+        )
+        .select_from(follow_up)
+        .join(TriageTask, TriageTask.id == follow_up.follow_up_task_id)
+        .outerjoin(
+            Answer, and_(Answer.episode_id == follow_up.id, Answer.item_id.in_(sorted(item_ids)))
+        )
+        .where(follow_up.follow_up_task_id.is_not(None), follow_up.completed_at.is_not(None))
+    )
+    return list(session.execute(_of_cohort(query, TriageTask.episode_id, filters)))

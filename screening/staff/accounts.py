@@ -14,6 +14,7 @@ import enum
 import functools
 import hashlib
 import unicodedata
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -33,11 +34,12 @@ from ..core.constants import (
     AUDIT_USER_PASSWORD_RESET,
     AUDIT_USER_RENAMED,
     AUDIT_USER_ROLE_CHANGED,
+    ROLE_PARTNER,
     ROLES,
 )
 from ..core.identifiers import email_problem
 from ..core.refusals import Problems, Refused
-from ..models import StaffUser
+from ..models import StaffService, StaffUser
 from ..models.staff import NAME_MAX
 from . import audit
 from .audit import Actor
@@ -135,9 +137,11 @@ def create_user(
     *,
     name: str | None = None,
     by: Actor | None = None,
+    services: Sequence[str] = (),
+    known_services: Collection[str] = (),
 ) -> StaffUser:
     """Add a staff user (the caller commits); refuse repeats, unknown roles, short passwords,
-    long names, every one at once."""
+    long names, a partner without a known service (SPEC §5, §13), every one at once."""
     email = normalise_email(email)
     problems = Problems()
     shown = display_name(name, problems)
@@ -151,9 +155,15 @@ def create_user(
         problems.add("role", "Select a role")
     if len(password) < MIN_PASSWORD_LENGTH:
         problems.add("password", f"A password needs at least {MIN_PASSWORD_LENGTH} characters")
+    chosen = list(dict.fromkeys(service.strip() for service in services if service.strip()))
+    _check_services(role, chosen, known_services, problems)
     problems.refuse()
     user = StaffUser(
-        email=email, display_name=shown, password_hash=hash_password(password), role=role
+        email=email,
+        display_name=shown,
+        password_hash=hash_password(password),
+        role=role,
+        services=[StaffService(service_id=service) for service in chosen],
     )
     session.add(user)
     session.flush()  # the audit event names the new user's id
@@ -163,9 +173,27 @@ def create_user(
         actor=by,
         subject_type=SUBJECT_STAFF_USER,
         subject_id=user.id,
-        detail={"role": role},
+        detail={"role": role, "services": chosen or None},
     )
     return user
+
+
+def _check_services(
+    role: str, chosen: list[str], known: Collection[str], problems: Problems
+) -> None:
+    """A partner answers for one or more services of `config/services.yaml`; nobody else
+    is bound to one."""
+    unknown = [service for service in chosen if service not in known]
+    if unknown:
+        listed = ", ".join(sorted(known)) or "none"
+        problems.add(
+            "services",
+            f"'{unknown[0]}' is not a service in config/services.yaml (they are: {listed})",
+        )
+    elif role == ROLE_PARTNER and not chosen:
+        problems.add("services", "Select the services this partner answers referrals for")
+    elif chosen and role in ROLES and role != ROLE_PARTNER:
+        problems.add("services", "Only a partner is bound to services: choose the partner role")
 
 
 # --- signing in --------------------------------------------------------------------------
@@ -279,6 +307,13 @@ def change_role(
         raise Refused("Select a role", field="role")
     if user.role == role:
         return
+    if role == ROLE_PARTNER or user.role == ROLE_PARTNER:
+        # A partner's services come with the account: a colleague becoming one would see
+        # nothing, and a partner becoming a colleague would keep services they never use.
+        raise Refused(
+            "A partner's account is bound to their services: add a new account instead",
+            field="role",
+        )
     before, user.role = user.role, role
     _admin_event(session, AUDIT_USER_ROLE_CHANGED, user, by, remote_addr, role=role, was=before)
 

@@ -16,6 +16,7 @@ from .queue import ASSIGNED_ME, ASSIGNED_NOBODY, QueueFilters, Viewer, count_tas
 URGENT_UNCLAIMED = QueueFilters(priority=c.PRIORITY_URGENT, assigned=ASSIGNED_NOBODY)
 OVERDUE = QueueFilters(overdue=True)
 MINE = QueueFilters(assigned=ASSIGNED_ME)
+REFERRALS_OVERDUE = QueueFilters(referrals_overdue=True)
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,7 @@ class HomeCounts:
     mine: int
     to_call: int
     clinic_today: int
+    referrals_overdue: int
 
 
 def home_counts(
@@ -41,4 +43,5 @@ def home_counts(
             unanswered_limit=settings.unable_to_contact_after,
         ),
         clinic_today=calls.count_to_see(session, viewer.today),
+        referrals_overdue=count_tasks(session, REFERRALS_OVERDUE, viewer),
     )

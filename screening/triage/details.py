@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from ..config import Config
 from ..core import constants as c
+from ..core.names import CLOSE_NAMES, referral_answer
 from ..models import (
     AuditEvent,
     ContactAttempt,
@@ -46,23 +47,10 @@ OUTCOME_NAMES = {
     "wrong_number": "Wrong number",
     "declined_help": "Reached: declined help",
 }
-CLOSE_NAMES = {
-    "support_arranged": "Support arranged",
-    "referred": "Referred on",
-    "declined": "Patient declined help",
-    "unable_to_contact": "Unable to contact",
-    "not_needed": "Not needed",
-}
 WANTS_HELP_NAMES = {
     "yes": "Yes",
     "no": "No, or did not say",
     "not_asked": "Not asked",
-}
-REFERRAL_STATUS_NAMES = {
-    "made": "Made",
-    "accepted": "Accepted",
-    "declined": "Declined by the service",
-    "completed": "Completed",
 }
 
 
@@ -297,18 +285,24 @@ def _timeline(session: Session, task: TriageTask, users: dict[int, str]) -> list
         )
     names = {r.id: r.service_name or r.service_id for r in task.referrals}
     changes = [event for event in events if event.action in _STATUS_CHANGES]
-    entries.extend(_status_changes(changes, users, names))
+    # A service's answer carries the note given with it (SPEC §13).
+    answer_notes = {update.id: update.note for r in task.referrals for update in r.updates}
+    entries.extend(_status_changes(changes, users, names, answer_notes))
     return sorted(entries, key=lambda entry: (entry.at, entry.recorded))
 
 
 def _status_changes(
-    events: list[AuditEvent], users: dict[int, str], referral_names: dict[int, str]
+    events: list[AuditEvent],
+    users: dict[int, str],
+    referral_names: dict[int, str],
+    answer_notes: dict[int, str | None],
 ) -> list[TimelineEntry]:
     return [
         TimelineEntry(
             event.at,
             users.get(event.actor_user_id or 0),
             _describe(event, users, referral_names),
+            answer_notes.get((event.detail or {}).get("update_id", 0)),
             recorded=event.id,
         )
         for event in events
@@ -334,13 +328,18 @@ def _describe(event: AuditEvent, users: dict[int, str], referral_names: dict[int
         outcome = CLOSE_NAMES.get(detail.get("outcome", ""), "closed")
         if detail.get("cause") == "deceased_in_list":
             return f"Closed: {outcome} (the appointment list marked the patient deceased)"
+        also = []
         if detail.get("texted"):
-            return f"Closed: {outcome}; a text to the patient is queued"
-        return f"Closed: {outcome}"
+            also.append("a text to the patient is queued")
+        if detail.get("letter"):
+            also.append("a letter to the GP practice is made")
+        return "; ".join([f"Closed: {outcome}", *also])
     if event.action == c.AUDIT_TASK_REFERRAL_UPDATED:
-        status = REFERRAL_STATUS_NAMES.get(detail.get("status", ""), "updated")
+        answer = referral_answer(
+            detail.get("status", ""), detail.get("reason"), detail.get("outcome")
+        )
         service = referral_names.get(detail.get("referral_id", 0), "a service")
-        return f"Referral to {service} now {status.lower()}"
+        return f"Referral to {service}: {answer[0].lower()}{answer[1:]}"
     if event.action == c.AUDIT_TASK_FOLLOW_UP:
         return f"Scheduled the {detail.get('questionnaire')} questionnaire for {_day(detail)}"
     return "Reopened the task"

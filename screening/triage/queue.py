@@ -30,13 +30,14 @@ from ..models import (
     StaffUser,
     TriageTask,
 )
-from .service_levels import add_working_days, due_on
+from .service_levels import add_working_days, due_on, made_before_is_overdue
 
 PAGE_SIZE = 25
 STATUS_ACTIVE = "active"  # the queue's default: open and assigned
 ASSIGNED_ME = "me"
 ASSIGNED_NOBODY = "unassigned"
 OVERDUE_YES = "yes"
+REFERRALS_OVERDUE = "overdue"
 
 _PRIORITY_ORDER = case(
     {c.PRIORITY_URGENT: 0, c.PRIORITY_HIGH: 1, c.PRIORITY_ROUTINE: 2}, value=TriageTask.priority
@@ -164,10 +165,16 @@ class QueueFilters:
     assigned: str | None = None  # ASSIGNED_ME or ASSIGNED_NOBODY
     appointment_on: date | None = None
     overdue: bool = False  # active tasks past their due date only
+    # Tasks, whatever their status, with a referral overdue for its service's answer.
+    referrals_overdue: bool = False
     page: int = 1
 
     def without(self, name: str) -> QueueFilters:
-        defaults: dict[str, object] = {"status": STATUS_ACTIVE, "overdue": False}
+        defaults: dict[str, object] = {
+            "status": STATUS_ACTIVE,
+            "overdue": False,
+            "referrals_overdue": False,
+        }
         return replace(self, **{name: defaults.get(name), "page": 1})
 
     def with_value(self, name: str, value: object) -> QueueFilters:
@@ -186,6 +193,7 @@ class QueueFilters:
             "assigned": self.assigned,
             "appointment": self.appointment_on.isoformat() if self.appointment_on else None,
             "overdue": OVERDUE_YES if self.overdue else None,
+            "referrals": REFERRALS_OVERDUE if self.referrals_overdue else None,
             "page": str(self.page) if self.page > 1 else None,
         }
         return {key: value for key, value in params.items() if value}
@@ -211,6 +219,7 @@ def parse_filters(args: Mapping[str, str], *, clinics: set[str]) -> QueueFilters
         assigned=choice("assigned", {ASSIGNED_ME, ASSIGNED_NOBODY}),
         appointment_on=iso_date_in(args, "appointment", problems),
         overdue=_overdue(args, problems),
+        referrals_overdue=choice("referrals", {REFERRALS_OVERDUE}) == REFERRALS_OVERDUE,
         page=page_number(args, problems),
     )
     problems.refuse()
@@ -240,6 +249,8 @@ class Viewer:
     user_id: int
     today: date  # London
     sla_working_days: Mapping[str, int]
+    # When a referral waiting for its service's answer is overdue (SPEC §13).
+    answer_working_days: int = 10
 
 
 @dataclass(frozen=True)
@@ -279,10 +290,11 @@ def queue_page(
     user_id: int,
     sla_working_days: Mapping[str, int],
     today: date,
+    answer_working_days: int = 10,
     page_size: int | None = None,
 ) -> QueuePage:
     page_size = page_size or PAGE_SIZE
-    viewer = Viewer(user_id, today, sla_working_days)
+    viewer = Viewer(user_id, today, sla_working_days, answer_working_days)
     query = (
         select(
             TriageTask.id,
@@ -365,6 +377,8 @@ def _conditions(filters: QueueFilters, viewer: Viewer, *, any_status: bool = Fal
     conditions: list[Any] = []
     if any_status:
         pass  # the status counts group by status
+    elif filters.referrals_overdue and filters.status == STATUS_ACTIVE:
+        pass  # a task closed as referred still waits for its service's answer
     elif filters.status == STATUS_ACTIVE:
         conditions.append(TriageTask.status.in_(sorted(c.ACTIVE_TASK_STATUSES)))
     else:
@@ -390,7 +404,22 @@ def _unfaceted_conditions(filters: QueueFilters, viewer: Viewer) -> list[Any]:
         conditions.append(_appointment_on(filters.appointment_on))
     if filters.overdue:
         conditions.append(_past_due(viewer))
+    if filters.referrals_overdue:
+        conditions.append(
+            exists().where(
+                Referral.task_id == TriageTask.id,
+                referral_overdue(viewer.today, viewer.answer_working_days),
+            )
+        )
     return conditions
+
+
+def referral_overdue(today: date, working_days: int) -> Any:
+    """A referral still `made` `working_days` working days after it was made (SPEC §13)."""
+    return and_(
+        Referral.status == c.REFERRAL_MADE,
+        Referral.referred_at < made_before_is_overdue(today, working_days),
+    )
 
 
 def _past_due(viewer: Viewer) -> Any:

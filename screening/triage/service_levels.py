@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import holidays
 
@@ -52,3 +52,14 @@ def working_days_between(start: date, end: date) -> int:
     if end <= start:
         return 0
     return sum(is_working_day(start + timedelta(days=n)) for n in range(1, (end - start).days + 1))
+
+
+def made_before_is_overdue(today: date, working_days: int) -> datetime:
+    """The moment (UTC) before which something made is `working_days` working days old
+    `today`, so overdue: a referral still waiting for its service's answer (SPEC §13).
+    One cut-off for every row, so the check is a range on an index, not a date per row."""
+    day = today
+    while add_working_days(day, working_days) > today:
+        day -= timedelta(days=1)
+    # `day` is the last London day whose referrals are overdue today.
+    return datetime.combine(day + timedelta(days=1), time(), tzinfo=clock.LONDON).astimezone(UTC)

@@ -11,7 +11,7 @@ need no version; they are refused only on a closed task, which must be reopened 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,12 +19,13 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from ..config import Settings
+from ..config import Config, Settings
 from ..config.schema import RawService
 from ..core import clock
 from ..core import constants as c
 from ..core.numbers import MAX_ID, whole_number
 from ..core.refusals import Conflict, NotFound, Problems, Refused
+from ..mail import outbox
 from ..models import (
     AuditEvent,
     ContactAttempt,
@@ -36,6 +37,7 @@ from ..models import (
     TaskNote,
     TriageTask,
 )
+from ..practices import letters
 from ..staff import audit
 from ..staff.audit import Actor
 
@@ -145,8 +147,12 @@ def close(
     *,
     outcome: str,
     version: str | int,
-    settings: Settings,
+    config: Config,
+    need_names: Mapping[str, str] | None = None,
 ) -> TriageTask:
+    """Close the task; the patient's GP practice hears back (SPEC §13) in the same
+    transaction. `need_names` names the flagged needs in the practice's letter."""
+    settings = config.settings
     task = get_task(session, task_id)
     expected = _version(version)
     if task.status == c.TASK_CLOSED:
@@ -177,7 +183,17 @@ def close(
     texted = outcome == c.OUTCOME_UNABLE_TO_CONTACT and _queue_unable_to_contact_sms(
         session, task, settings, ctx.now
     )
-    task_audit(session, ctx, c.AUDIT_TASK_CLOSED, task, outcome=outcome, texted=texted or None)
+    session.refresh(task)
+    letter = letters.on_closed(session, task, config, need_names or {}, ctx.now)
+    task_audit(
+        session,
+        ctx,
+        c.AUDIT_TASK_CLOSED,
+        task,
+        outcome=outcome,
+        texted=texted or None,
+        letter=letter.id if letter else None,
+    )
     session.commit()
     return task
 
@@ -419,7 +435,7 @@ def refer(
     service, domain = service.strip(), domain.strip()
     directory = {entry.id: entry for entry in services}
     problems = Problems()
-    name, to_pcn = " ".join(other_name.split()), False
+    name, to_pcn, mailbox = " ".join(other_name.split()), False, None
     if service == c.SERVICE_OTHER:
         if not name:
             problems.add("other_name", "Enter the name of the service you referred to")
@@ -427,6 +443,7 @@ def refer(
             problems.add("other_name", f"The service's name must be {NAME_MAX} characters or fewer")
     elif service in directory:
         name, to_pcn = directory[service].name, directory[service].kind == c.SERVICE_KIND_PCN
+        mailbox = directory[service].referral_email
     else:
         problems.add("service", "Select the service you referred the patient to")
     if domain and domain not in domains:
@@ -448,35 +465,16 @@ def refer(
     if task.episode.referred_at is None:
         task.episode.referred_at = ctx.now  # the funnel's `referred` (SPEC §7)
     session.flush()
+    if mailbox:  # the service hears of it (SPEC §13), without a word about the patient
+        outbox.queue(
+            session,
+            c.MAIL_REFERRAL_NOTICE,
+            ctx.now,
+            task_id=task.id,
+            referral_id=referral.id,
+            to=mailbox,
+        )
     task_audit(session, ctx, c.AUDIT_TASK_REFERRAL, task, referral_id=referral.id, service=service)
-    session.commit()
-    return referral
-
-
-def update_referral(
-    session: Session, task_id: int, referral_id: int, ctx: Context, *, status: str
-) -> Referral:
-    task = open_task(session, task_id)
-    referral = session.get(Referral, referral_id)
-    if referral is None or referral.task_id != task.id:
-        raise NotFound(f"Task {task_id} has no referral {referral_id}")
-    if status not in c.REFERRAL_STATUSES:
-        raise Refused("Select the referral's new status", field="status")
-    if status not in c.REFERRAL_NEXT[referral.status]:
-        allowed = sorted(c.REFERRAL_NEXT[referral.status])
-        hint = f"it can become {' or '.join(allowed)}" if allowed else "it cannot change now"
-        raise Refused(f"This referral is {referral.status}: {hint}", field="status")
-    before = referral.status
-    referral.status, referral.status_changed_at = status, ctx.now
-    task_audit(
-        session,
-        ctx,
-        c.AUDIT_TASK_REFERRAL_UPDATED,
-        task,
-        referral_id=referral.id,
-        status=status,
-        was=before,
-    )
     session.commit()
     return referral
 

@@ -15,13 +15,14 @@ from flask_login import current_user
 from sqlalchemy import select
 from wtforms import EmailField, HiddenField, PasswordField, StringField
 
+from ..config.loaded import state
 from ..core import constants as c
 from ..core.extensions import db, remote_addr
 from ..models import StaffUser
 from ..staff import accounts as staff
 from ..staff import audit
 from .auth import require_role
-from .forms import DayField, FilterForm, StaffForm
+from .forms import DayField, FilterForm, ManyField, StaffForm
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 bp.before_request(require_role(c.ROLE_ADMIN))
@@ -30,6 +31,7 @@ ROLE_NAMES = {
     c.ROLE_ADMIN: "Admin (everything)",
     c.ROLE_PRESCRIBER: "Social prescriber (triage and reports)",
     c.ROLE_CLINICIAN: "Clinician (reports only)",
+    c.ROLE_PARTNER: "Partner at a service (its referrals only)",
 }
 
 
@@ -40,6 +42,7 @@ class NewUserForm(StaffForm):
     name = StringField("Name")
     email = EmailField("Email address")
     role = StringField("Role")
+    services = ManyField("Services")
     password = PasswordField("Password")
 
 
@@ -100,6 +103,7 @@ def _users_page(failed: StaffForm | None = None) -> ResponseReturnValue:
             forms=forms,
             failed=failed,
             role_names=ROLE_NAMES,
+            services=state().config.services,
         ),
         failed.http_status if failed is not None else 200,
     )
@@ -116,6 +120,8 @@ def add_user() -> ResponseReturnValue:
             form.value("role"),
             name=form.value("name"),
             by=current_user,
+            services=form.values("services"),
+            known_services=[service.id for service in state().config.services],
         )
     ):
         return _users_page(form)

@@ -68,6 +68,8 @@ class SignedInStaff(UserMixin):
         self.email = user.email
         self.name = user.shown_name
         self.role = user.role
+        # A partner's services (SPEC §13), read at each request: a change applies at once.
+        self.service_ids = user.service_ids
         self.generation = user.session_generation
 
     def get_id(self) -> str:

@@ -13,6 +13,7 @@ from ..core import clock
 from ..core import constants as c
 from ..core.i18n import language_in_english
 from ..core.identifiers import national_format
+from ..core.names import referral_answer
 from ..reports.groups import group_name
 from ..triage.service_levels import today
 
@@ -100,6 +101,7 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(age, "age")
     app.add_template_filter(clinic_name, "clinic_name")
     app.add_template_filter(need_name, "need_name")
+    app.add_template_filter(referral_answer, "referral_answer")
     app.add_template_filter(questionnaire_title, "questionnaire_title")
     app.add_template_filter(week_label, "week_label")
     app.add_template_filter(page_name, "page_name")

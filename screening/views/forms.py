@@ -126,6 +126,11 @@ class StaffForm(FlaskForm):
         data = self._named(name).data
         return "" if data is None else str(data)
 
+    def values(self, name: str) -> list[str]:
+        """Every value a field of many (`ManyField`) was sent, in order."""
+        data = self._named(name).data
+        return [str(value) for value in data] if isinstance(data, list) else []
+
     def _named(self, name: str) -> Field:
         field = self.field(name)
         if field is None:  # a template's typo must fail, not show an empty field
@@ -190,6 +195,13 @@ class DayField(StringField):
     def pre_validate(self, form: Any) -> None:
         if self.typed.problem:
             raise ValidationError(self.typed.problem)
+
+
+class ManyField(Field):
+    """Every value sent under one name, as checkboxes send them; the domain checks them."""
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        self.data = list(valuelist)
 
 
 def _text(formdata: Any, name: str) -> str:

@@ -12,6 +12,7 @@ from ..core import constants as c
 TRIAGE = frozenset({c.ROLE_ADMIN, c.ROLE_PRESCRIBER})
 REPORTS = TRIAGE | {c.ROLE_CLINICIAN}
 ADMIN = frozenset({c.ROLE_ADMIN})
+PARTNER = frozenset({c.ROLE_PARTNER})
 
 PAGES = (
     ("staff.home", "Home", REPORTS),
@@ -21,6 +22,7 @@ PAGES = (
     ("reports.funnel", "Screening funnel", REPORTS),
     ("admin.users", "Staff accounts", ADMIN),
     ("admin.audit_trail", "Audit trail", ADMIN),
+    ("referrals.referral_list", "Referrals", PARTNER),
 )
 
 

@@ -18,13 +18,13 @@ from wtforms.validators import ValidationError
 from ..config.loaded import State, state
 from ..core import constants as c
 from ..core.extensions import db, remote_addr
+from ..core.names import CLOSE_NAMES, DECLINE_REASON_NAMES
 from ..reports import Filters, build_report, parse_report_filters
 from ..reports.exports import TABLES, csv_table
 from ..reports.groups import DIMENSIONS
 from ..reports.headline import headline, references_of_invited
 from ..reports.statistics import DISCLOSURE_RULE, INTERVAL_METHOD
 from ..staff import audit
-from ..triage.details import CLOSE_NAMES
 from .auth import require_role
 from .forms import DayField, FilterForm
 
@@ -40,6 +40,7 @@ STAGE_NAMES = {
     "wants_help": "Wants help",
     "contacted": "Reached by prescriber",
     "referred": "Referred onward",
+    "helped": "Helped by a service",
 }
 MODE_NAMES = {
     c.MODE_SMS: "By text message link",
@@ -121,6 +122,9 @@ def _page(
             headline=headline(report) if report else [],
             references=references_of_invited(report) if report else {},
             close_names=CLOSE_NAMES,
+            reason_names=DECLINE_REASON_NAMES,
+            service_names=service_names(loaded),
+            response_working_days=loaded.config.settings.referral_response_working_days,
             disclosure_rule=DISCLOSURE_RULE,
             interval_method=INTERVAL_METHOD,
             download=lambda table, publish=False: url_for(
@@ -163,6 +167,13 @@ def _audit(action: str, filters: Filters, **detail: object) -> None:
         remote_addr=remote_addr(),
         detail={**filters.as_params(), **{k: v for k, v in detail.items() if v}},
     )
+
+
+def service_names(loaded: State) -> dict[str, str]:
+    """Services by the name the directory gives them now; a retired one keeps its id."""
+    names = {service.id: service.name for service in loaded.config.services}
+    names.setdefault(c.SERVICE_OTHER, "Other services, named by the prescriber")
+    return names
 
 
 def period(filters: Filters) -> str:

@@ -9,7 +9,8 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from flask import Blueprint, render_template, url_for
+from flask import Blueprint, redirect, render_template, url_for
+from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
 from ..config import Clinic
@@ -38,6 +39,11 @@ COUNTS = (
     ("mine", "task you hold", "tasks you hold"),
     ("to_call", "patient to phone", "patients to phone"),
     ("clinic_today", "patient to see in clinic today", "patients to see in clinic today"),
+    (
+        "referrals_overdue",
+        "task with a referral waiting too long for an answer",
+        "tasks with a referral waiting too long for an answer",
+    ),
 )
 
 
@@ -48,18 +54,27 @@ def _count_links() -> dict[str, str]:
         "mine": url_for("triage.queue", **counts.MINE.as_params()),
         "to_call": url_for("triage.to_call"),
         "clinic_today": url_for("triage.clinic_day"),
+        "referrals_overdue": url_for("triage.queue", **counts.REFERRALS_OVERDUE.as_params()),
     }
 
 
 @bp.get("/")
-def home() -> str:
+def home() -> ResponseReturnValue:
+    if current_user.role == c.ROLE_PARTNER:
+        return redirect(url_for("referrals.referral_list"), code=303)
     loaded = state()
     session = db.session()
     day = today()
     since = day - timedelta(days=FUNNEL_DAYS)
     work = None
     if current_user.role in TRIAGE:
-        viewer = Viewer(current_user.id, day, loaded.config.settings.triage_sla_working_days)
+        settings = loaded.config.settings
+        viewer = Viewer(
+            current_user.id,
+            day,
+            settings.triage_sla_working_days,
+            settings.referral_response_working_days,
+        )
         work = counts.home_counts(session, viewer, now=clock.now(), settings=loaded.config.settings)
     is_admin = current_user.role == c.ROLE_ADMIN
     questionnaires = sorted(loaded.questionnaires.questionnaires.values(), key=lambda q: q.id)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import select
@@ -24,17 +24,18 @@ from ..config.loaded import state
 from ..core import clock
 from ..core import constants as c
 from ..core.extensions import db, remote_addr
-from ..models import Episode, Referral, StaffUser, TriageTask
+from ..core.names import (
+    CLOSE_NAMES,
+    DECLINE_REASON_NAMES,
+    REFERRAL_OUTCOME_NAMES,
+    REFERRAL_STATUS_NAMES,
+)
+from ..models import Episode, GpLetter, Referral, StaffUser, TriageTask
+from ..practices import letters
+from ..referrals import answers, chaser
 from ..staff import audit
 from ..triage import calls, follow_ups, tasks
-from ..triage.details import (
-    CLOSE_NAMES,
-    METHOD_NAMES,
-    OUTCOME_NAMES,
-    REFERRAL_STATUS_NAMES,
-    WANTS_HELP_NAMES,
-    task_view,
-)
+from ..triage.details import METHOD_NAMES, OUTCOME_NAMES, WANTS_HELP_NAMES, task_view
 from ..triage.queue import parse_filters, queue_page
 from ..triage.service_levels import today
 from ..triage.tasks import Context, unable_to_contact_allowed
@@ -124,8 +125,13 @@ class ReferralForm(StaffForm):
 
 
 class ReferralStatusForm(StaffForm):
-    # One per referral on the page: `key` is `referral-{id}`.
-    status = StringField("New status of this referral")
+    """What the service said by phone (SPEC §13). One per referral on the page: `key` is
+    `referral-{id}`."""
+
+    status = StringField("What did the service say?")
+    reason = StringField("Why did the service decline?")
+    outcome = StringField("Did the service help?")
+    note = TextAreaField("Note (optional)")
 
 
 class NoteForm(StaffForm):
@@ -180,6 +186,7 @@ def queue() -> ResponseReturnValue:
         user_id=current_user.id,
         sla_working_days=loaded.config.settings.triage_sla_working_days,
         today=today(),
+        answer_working_days=loaded.config.settings.referral_response_working_days,
     )
     _audit_views([entry.patient_id for entry in page.entries], view="queue")
     return render_template(
@@ -321,6 +328,7 @@ def _task_page(task_id: int, failed: StaffForm | None = None) -> ResponseReturnV
     if found is None:
         abort(404)
     loaded = state()
+    answer_days = loaded.config.settings.referral_response_working_days
     view = task_view(session, found, loaded.config, loaded.questionnaires.questionnaires)
     forms = _task_forms(found, view.referrals)
     if failed is not None:
@@ -365,6 +373,12 @@ def _task_page(task_id: int, failed: StaffForm | None = None) -> ResponseReturnV
             outcome_names=OUTCOME_NAMES,
             close_names=CLOSE_NAMES,
             referral_status_names=REFERRAL_STATUS_NAMES,
+            decline_reason_names=DECLINE_REASON_NAMES,
+            referral_outcome_names=REFERRAL_OUTCOME_NAMES,
+            overdue_referrals={
+                r.id for r in view.referrals if chaser.is_overdue(r, today(), answer_days)
+            },
+            letters_made=letters.of_task(session, task_id),
             wants_help_names=WANTS_HELP_NAMES,
             referral_next=c.REFERRAL_NEXT,
             follow_ups=follow_ups.follow_ups_of(session, found),
@@ -381,18 +395,19 @@ def _task_page(task_id: int, failed: StaffForm | None = None) -> ResponseReturnV
 
 
 def _task_forms(task: TriageTask, referrals: list[Referral]) -> dict[str, StaffForm]:
-    """The forms the task page draws, blank, by key: what its state allows."""
+    """The forms the task page draws, blank, by key: what its state allows. A service's
+    answer can be recorded after the task closed (SPEC §13)."""
     if task.status == c.TASK_CLOSED:
         drawn = [cls.blank() for cls in CLOSED_TASK_FORMS]
     else:
         drawn = [cls.blank() for cls in OPEN_TASK_FORMS]
         if task.assigned_to_user_id != current_user.id:
             drawn.append(ClaimForm.blank())
-        drawn += [
-            ReferralStatusForm.blank(key=f"referral-{referral.id}")
-            for referral in referrals
-            if c.REFERRAL_NEXT[referral.status]
-        ]
+    drawn += [
+        ReferralStatusForm.blank(key=f"referral-{referral.id}")
+        for referral in referrals
+        if c.REFERRAL_NEXT[referral.status]
+    ]
     return {form.key: form for form in drawn}
 
 
@@ -492,14 +507,20 @@ def referrals(task_id: int) -> ResponseReturnValue:
 @bp.post("/<int:task_id>/referrals/<int:referral_id>")
 def referral(task_id: int, referral_id: int) -> ResponseReturnValue:
     form = ReferralStatusForm(key=f"referral-{referral_id}")
-    return _act(
-        task_id,
-        form,
-        lambda s, ctx: tasks.update_referral(
-            s, task_id, referral_id, ctx, status=form.value("status")
-        ),
-        "Referral updated",
-    )
+
+    def record(s: Session, ctx: Context) -> object:
+        found = answers.get_referral(s, referral_id)
+        if found.task_id != task_id:
+            abort(404)
+        answer = answers.Answer(
+            status=form.value("status"),
+            reason=form.value("reason"),
+            outcome=form.value("outcome"),
+            note=form.value("note"),
+        )
+        return answers.respond(s, found, ctx, answer)
+
+    return _act(task_id, form, record, "Referral updated")
 
 
 @bp.post("/<int:task_id>/notes")
@@ -515,7 +536,7 @@ def notes(task_id: int) -> ResponseReturnValue:
 
 @bp.post("/<int:task_id>/close")
 def close(task_id: int) -> ResponseReturnValue:
-    settings = state().config.settings
+    config = state().config
     form = CloseForm()
     return _act(
         task_id,
@@ -526,9 +547,37 @@ def close(task_id: int) -> ResponseReturnValue:
             ctx,
             outcome=form.value("outcome"),
             version=form.value("version"),
-            settings=settings,
+            config=config,
+            need_names=need_names(),
         ),
         "Task closed",
+    )
+
+
+@bp.get("/<int:task_id>/letters/<int:letter_id>")
+def letter(task_id: int, letter_id: int) -> ResponseReturnValue:
+    """The letter to the patient's GP practice (SPEC §13), as made: to download when it
+    is not mailed, or to read what was sent."""
+    session = db.session()
+    found = session.get(GpLetter, letter_id)
+    if found is None or found.task_id != task_id or found.pdf is None:
+        abort(404)
+    task = tasks.get_task(session, task_id)
+    audit.record(
+        session,
+        c.AUDIT_VIEW_PATIENT,
+        actor=current_user,
+        subject_type=c.SUBJECT_TASK,
+        subject_id=task_id,
+        patient_id=task.episode.patient_id,
+        remote_addr=remote_addr(),
+        detail={"view": "gp_letter", "letter": letter_id},
+    )
+    session.commit()
+    return Response(
+        found.pdf,
+        mimetype="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{letters.file_name(found)}"'},
     )
 
 

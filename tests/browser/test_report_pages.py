@@ -1,7 +1,8 @@
 """The funnel report in Chromium (SPEC §7, §8): a clinician opens it, narrows it to one
-clinic through the filter form, and reads the chart, the tables and the gaps; with and
-without JavaScript. No WCAG 2.2 A/AA violation (axe-core) and no sideways scroll at 375
-and at 1280 px wide; screenshots in tests/artifacts/."""
+clinic through the filter form, and reads the chart, the tables and the gaps, and what
+difference it made (§13: the services' answers and wellbeing); with and without
+JavaScript. No WCAG 2.2 A/AA violation (axe-core) and no sideways scroll at 375 and at
+1280 px wide; screenshots in tests/artifacts/."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from playwright.sync_api import Page, expect
 from sqlalchemy.orm import Session
 
 from tests.factories import make_invited_episode, make_task, make_user
+from tests.reports.test_outcomes import build_referrals, build_wellbeing
 
 from .axe import DESKTOP, PHONE, check_accessibility, check_both_widths
 from .conftest import LiveServer
@@ -28,10 +30,7 @@ def test_a_clinician_reads_the_funnel_for_one_clinic(
         make_task(session, nhs_number=_nhs(serial))
     make_invited_episode(session, nhs_number=_nhs(20), clinic="CARD-RLH")
     page = browser_page
-    page.goto("/login")
-    page.get_by_label("Email address").fill(EMAIL)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    _sign_in(page)
 
     page.goto("/")
     page.get_by_role("link", name="Screening funnel").click()
@@ -61,6 +60,36 @@ def test_a_clinician_reads_the_funnel_for_one_clinic(
     expect(page.locator(".nhsuk-error-summary")).to_contain_text("Enter a real date")
     expect(start.get_by_label("Day")).to_have_value("30")  # what was typed stays
     check_accessibility(page)
+
+
+def test_a_clinician_reads_what_difference_it_made(
+    browser_page: Page, live_server: LiveServer, session: Session, javascript: bool
+) -> None:
+    make_user(session, email=EMAIL, password=PASSWORD, role="clinician")
+    build_referrals(session)
+    build_wellbeing(session)
+    page = browser_page
+    _sign_in(page)
+    page.goto("/reports/funnel")
+    expect(page.locator('[data-tile="helped"]')).to_contain_text("Helped by a service")
+    page.get_by_role("link", name="What difference it made", exact=True).click()
+    expect(page.locator("#outcomes + p")).to_contain_text("Of 9 onward referrals")
+    page.locator("summary", has_text="Each service's answers to its referrals").click()
+    services = page.locator("#outcomes-by-service")
+    expect(services).to_be_visible()
+    expect(services).to_contain_text("No capacity: 1")
+    wellbeing = page.locator("#wellbeing-ons4-wellbeing")
+    expect(wellbeing).to_contain_text("+1.4")
+    expect(wellbeing).to_contain_text("Too few pairs to publish")
+    # The by-service table is the report's widest (eight columns): on a phone it stacks.
+    check_both_widths(page, "report-outcomes", javascript)
+
+
+def _sign_in(page: Page) -> None:
+    page.goto("/login")
+    page.get_by_label("Email address").fill(EMAIL)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
 
 
 def _chart_text_problems(page: Page) -> list[str]:

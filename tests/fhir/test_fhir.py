@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import stat
 from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,21 +16,26 @@ from fhirpathpy.models import models
 from flask import Flask
 from hypothesis import given
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from screening.config.loaded import state
+from screening.config.schema import RawService
+from screening.core import clock
 from screening.core import constants as c
 from screening.core.extensions import db
 from screening.fhir.export import export_fhir
 from screening.fhir.questionnaire import ENABLE_WHEN_EXPRESSION, questionnaire_resource
 from screening.fhir.records import NHS_NUMBER_SYSTEM
-from screening.models import AuditEvent
+from screening.fhir.referrals import service_system
+from screening.models import AuditEvent, Referral, TriageTask
 from screening.questionnaire.engine import evaluate
 from screening.questionnaire.loader import answer_problem, load_paths
 from screening.questionnaire.model import Questionnaire
 from tests.conftest import FIXTURES, ROOT
+from tests.factories import make_task
 from tests.fake_twilio import FakeTwilio
 from tests.questionnaire.test_properties import FAST, questionnaire_and_answers
-from tests.reports.test_pilot import COMPLETED, FINANCIAL, FLAGGED, rebuild_pilot
+from tests.reports.test_pilot import COMPLETED, FINANCIAL, FLAGGED, REFERRED, rebuild_pilot
 from tests.sms.conftest import fake_twilio, fake_twilio_server, no_real_twilio  # noqa: F401
 from tests.sms.test_outbox import twilio_app  # noqa: F401
 
@@ -154,14 +160,20 @@ def test_the_pilot_exports_and_every_resource_validates(
     session = db.session()
     loaded = state()
     folder = tmp_path / "fhir"
-    counts = export_fhir(session, loaded.questionnaires.questionnaires, BASE, folder)
+    counts = export_fhir(
+        session,
+        loaded.questionnaires.questionnaires,
+        BASE,
+        folder,
+        services=loaded.config.services,
+    )
     session.commit()
     resources = {kind: read(folder, kind) for kind in counts.written}
     # The files hold NHS numbers and answers: their owner alone may read them.
     assert {stat.S_IMODE(p.stat().st_mode) for p in folder.iterdir()} == {0o600}
     assert sorted(p.name for p in folder.iterdir()) == [
-        "Observation.ndjson", "Questionnaire.ndjson", "QuestionnaireResponse.ndjson",
-        "Task.ndjson",
+        "Observation.ndjson", "Organization.ndjson", "Questionnaire.ndjson",
+        "QuestionnaireResponse.ndjson", "ServiceRequest.ndjson", "Task.ndjson",
     ]  # fmt: skip
     event = session.scalar(select(AuditEvent).where(AuditEvent.action == c.AUDIT_EXPORT_FHIR))
     assert event.detail["QuestionnaireResponse"] == COMPLETED and event.detail["operator"]
@@ -177,7 +189,7 @@ def test_the_pilot_exports_and_every_resource_validates(
     assert all(r["subject"]["identifier"]["system"] == NHS_NUMBER_SYSTEM for r in responses)
     categories = Counter(o["category"][1]["coding"][0]["code"] for o in resources["Observation"])
     assert categories["financial-insecurity"] == FINANCIAL
-    tasks = resources["Task"]
+    tasks = [t for t in resources["Task"] if "partOf" not in t]  # the triage tasks
     assert len(tasks) == FLAGGED
     statuses = Counter(t["status"] for t in tasks)
     assert statuses == {"ready": 5, "in-progress": 7, "cancelled": 4, "completed": 3}
@@ -186,3 +198,205 @@ def test_the_pilot_exports_and_every_resource_validates(
     assert {t["code"]["coding"][0]["code"] for t in tasks if t not in declined} == {
         "871731000000106"
     }
+    # The pilot's six referrals, none answered yet, to two services.
+    referrals = [t for t in resources["Task"] if "partOf" in t]
+    assert [t["status"] for t in referrals] == ["requested"] * REFERRED
+    assert [r["status"] for r in resources["ServiceRequest"]] == ["active"] * REFERRED
+    assert sorted(o["id"] for o in resources["Organization"]) == [
+        "service-citizens-advice", "service-pcn-social-prescriber",
+    ]  # fmt: skip
+
+
+# --- referrals (SPEC §13) -----------------------------------------------------------------------
+
+# The PCN's social prescriber is coded with the national social prescribing referral code;
+# the other services of the shipped directory have no code.
+PCN_SNOMED = "871731000000106"
+
+
+def coded_services() -> tuple[RawService, ...]:
+    return tuple(
+        s.model_copy(update={"snomed": PCN_SNOMED}) if s.id == "pcn-social-prescriber" else s
+        for s in state().config.services
+    )
+
+
+def add_referral(
+    session: Session,
+    task: TriageTask,
+    service: str,
+    status: str = c.REFERRAL_MADE,
+    **fields: object,
+) -> Referral:
+    """A referral as the service left it, set on the model: what writes it is not tested here."""
+    made = clock.now() - timedelta(days=10)
+    names = {s.id: s.name for s in state().config.services}
+    fields.setdefault("service_name", names.get(service))
+    referral = Referral(
+        task_id=task.id, service_id=service, status=status, referred_at=made, **fields
+    )
+    if status != c.REFERRAL_MADE:
+        referral.status_changed_at = made + timedelta(days=3)
+    session.add(referral)
+    session.commit()
+    return referral
+
+
+def referrals_in_every_status(session: Session) -> dict[str, Referral]:
+    task = make_task(session)
+    later = clock.now() - timedelta(days=5)
+    return {
+        "made": add_referral(session, task, "citizens-advice", domain="financial"),
+        "accepted": add_referral(
+            session, task, "food-bank", c.REFERRAL_ACCEPTED, domain="food", accepted_at=later
+        ),
+        "declined": add_referral(
+            session, task, "housing-options", c.REFERRAL_DECLINED,
+            domain="housing", declined_at=later, reason="no_capacity",
+        ),
+        "completed": add_referral(
+            session, task, "pcn-social-prescriber", c.REFERRAL_COMPLETED,
+            accepted_at=later, completed_at=clock.now(), outcome=c.REFERRAL_HELPED,
+        ),
+        "other": add_referral(
+            session, task, c.SERVICE_OTHER, service_name="Bromley by Bow Centre",
+            domain="isolation",
+        ),
+        "other again": add_referral(
+            session, task, c.SERVICE_OTHER, service_name="BROMLEY BY BOW CENTRE"
+        ),
+    }  # fmt: skip
+
+
+def export_referrals(session: Session, folder: Path) -> dict[str, dict[str, dict[str, Any]]]:
+    """Every resource of the export by type, then by id, each validated."""
+    export_fhir(
+        session,
+        state().questionnaires.questionnaires,
+        BASE,
+        folder,
+        services=coded_services(),
+    )
+    session.commit()
+    exported = {}
+    for kind in ("Task", "ServiceRequest", "Organization"):
+        for resource in read(folder, kind):
+            valid(resource)
+        exported[kind] = {r["id"]: r for r in read(folder, kind)}
+    return exported
+
+
+def test_each_referral_exports_as_a_service_request_with_a_task_following_its_status(
+    session: Session, tmp_path: Path
+) -> None:
+    made = referrals_in_every_status(session)
+    exported = export_referrals(session, tmp_path)
+    requests, tasks = exported["ServiceRequest"], exported["Task"]
+    assert len(requests) == len(made)
+    triage = f"Task/task-{made['made'].task_id}"
+    expected = {
+        "made": ("active", "requested", "financial-insecurity"),
+        "accepted": ("active", "accepted", "food-insecurity"),
+        "declined": ("revoked", "rejected", "housing-instability"),
+        "completed": ("completed", "completed", "sdoh-category-unspecified"),
+        "other": ("active", "requested", "social-connection"),
+    }
+    for name, (request_status, task_status, category) in expected.items():
+        referral = made[name]
+        request = requests[f"referral-{referral.id}"]
+        task = tasks[f"referral-task-{referral.id}"]
+        assert (request["status"], task["status"]) == (request_status, task_status), name
+        assert request["intent"] == task["intent"] == "order"
+        assert request["category"][0]["coding"][0]["code"] == category
+        assert request["subject"]["identifier"] == {
+            "system": NHS_NUMBER_SYSTEM, "value": "9990000018",
+        }  # fmt: skip
+        assert task["for"] == request["subject"]
+        assert request["authoredOn"] == referral.referred_at.isoformat()
+        assert task["focus"] == {"reference": f"ServiceRequest/{request['id']}"}
+        # Told apart from the triage task it belongs to.
+        assert task["partOf"] == [{"reference": triage}]
+        assert task["code"]["coding"][0]["code"] == "fulfill"
+        assert request["supportingInfo"] == [{"reference": triage}]
+        assert task["owner"] == request["performer"][0]
+    triage_task = tasks[f"task-{made['made'].task_id}"]  # as before referrals
+    assert "partOf" not in triage_task and triage_task["status"] == "ready"
+    assert triage_task["code"]["coding"][0]["code"] == "871731000000106"
+
+
+def test_a_declined_referral_gives_its_reason_and_a_completed_one_its_outcome(
+    session: Session, tmp_path: Path
+) -> None:
+    made = referrals_in_every_status(session)
+    tasks = export_referrals(session, tmp_path)["Task"]
+    declined = tasks[f"referral-task-{made['declined'].id}"]
+    assert declined["statusReason"]["coding"] == [
+        {"system": f"{BASE}/fhir/CodeSystem/referral-decline-reason", "code": "no_capacity"}
+    ]
+    assert declined["executionPeriod"]["end"] == made["declined"].declined_at.isoformat()
+    completed = tasks[f"referral-task-{made['completed'].id}"]
+    (output,) = completed["output"]
+    assert output["valueCodeableConcept"]["coding"] == [
+        {"system": f"{BASE}/fhir/CodeSystem/referral-outcome", "code": "helped"}
+    ]
+    waiting = tasks[f"referral-task-{made['made'].id}"]
+    assert not {"statusReason", "output", "executionPeriod"} & set(waiting)
+
+
+def test_a_referral_is_coded_as_its_service_says_and_performed_by_an_exported_organization(
+    session: Session, tmp_path: Path
+) -> None:
+    made = referrals_in_every_status(session)
+    exported = export_referrals(session, tmp_path)
+    requests, organizations = exported["ServiceRequest"], exported["Organization"]
+    pcn = requests[f"referral-{made['completed'].id}"]
+    assert pcn["code"]["coding"] == [{"system": "http://snomed.info/sct", "code": PCN_SNOMED}]
+    assert pcn["code"]["text"] == "GP practice (PCN) social prescribing link worker"
+    assert requests[f"referral-{made['made'].id}"]["code"] == {
+        "text": "Citizens Advice (money, benefits and debt)"
+    }
+    for request in requests.values():
+        (performer,) = request["performer"]
+        kind, organization_id = performer["reference"].split("/")
+        assert kind == "Organization" and organization_id in organizations
+    # Each service once: four from the directory, and the one `other` named twice alike.
+    assert len(organizations) == 5
+    citizens_advice = organizations["service-citizens-advice"]
+    assert citizens_advice["identifier"] == [
+        {"system": service_system(BASE), "value": "citizens-advice"}
+    ]
+    assert citizens_advice["identifier"][0]["system"] == f"{BASE}/fhir/Id/service"
+    assert citizens_advice["name"] == "Citizens Advice (money, benefits and debt)"
+    assert {"system": "phone", "value": "0800 144 8848"} in citizens_advice["telecom"]
+    other = requests[f"referral-{made['other'].id}"]["performer"][0]["reference"]
+    again = requests[f"referral-{made['other again'].id}"]["performer"][0]["reference"]
+    assert other == again
+    named = organizations[other.split("/")[1]]
+    assert named["name"] == "BROMLEY BY BOW CENTRE"  # as last referred to
+    assert "identifier" not in named
+
+
+def test_an_organization_keeps_its_id_from_one_export_to_the_next(
+    session: Session, tmp_path: Path
+) -> None:
+    referrals_in_every_status(session)
+    first = export_referrals(session, tmp_path / "first")["Organization"]
+    task = make_task(session, nhs_number="9990000026")
+    add_referral(session, task, c.SERVICE_OTHER, service_name="A new drop-in")
+    second = export_referrals(session, tmp_path / "second")["Organization"]
+    assert set(first) < set(second)
+    assert all(second[key] == first[key] for key in first)
+
+
+def test_a_purged_patients_referral_still_validates_without_naming_them(
+    session: Session, tmp_path: Path
+) -> None:
+    made = referrals_in_every_status(session)
+    patient = made["made"].task.episode.patient
+    patient.nhs_number = None
+    session.commit()
+    exported = export_referrals(session, tmp_path)
+    request = exported["ServiceRequest"][f"referral-{made['made'].id}"]
+    assert "identifier" not in request["subject"]
+    assert request["subject"]["extension"][0]["valueCode"] == "masked"
+    assert "for" not in exported["Task"][f"referral-task-{made['made'].id}"]

@@ -3,6 +3,7 @@ everything, and both are audited."""
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -24,9 +25,12 @@ from screening.models import (
     AuditEvent,
     ContactAttempt,
     Episode,
+    GpLetter,
+    Mail,
     OutboundMessage,
     Patient,
     Referral,
+    ReferralUpdate,
     StaffUser,
     SupportSession,
     TaskNote,
@@ -236,3 +240,151 @@ def test_a_patient_on_an_old_list_without_an_episode_is_purged_too(session: Sess
     assert purge(session, questionnaires().values(), clock.now().date()).patients == 1
     session.commit()
     assert session.scalar(select(Patient.nhs_number)) is None
+
+
+# --- closing the loop (SPEC §13) ---------------------------------------------------------------
+
+LETTER_PDF = b"%PDF-1.7 Alex Example, born 17 May 1960, NHS number 999 000 0018"
+
+
+def close_the_loop(session: Session, task: TriageTask, *, mail_status: str = c.MAIL_SENT):
+    """The task closed as referred, one service helped and another declined, each saying
+    why in a note, and the letter to the patient's practice made and mailed."""
+    user = session.scalar(select(StaffUser)) or make_user(session)
+    made = task.created_at + timedelta(days=1)
+    task.status, task.outcome, task.closed_at = c.TASK_CLOSED, c.OUTCOME_REFERRED, made
+    task.episode.patient.gp_practice = "F84001"
+    task.episode.helped_at = made + timedelta(days=20)
+    helped = Referral(
+        task_id=task.id, service_id="citizens-advice", domain="financial", by_user_id=user.id,
+        status=c.REFERRAL_COMPLETED, referred_at=made, outcome=c.REFERRAL_HELPED,
+        accepted_at=made + timedelta(days=2), completed_at=made + timedelta(days=20),
+    )  # fmt: skip
+    declined = Referral(
+        task_id=task.id, service_id="food-bank", domain="food", by_user_id=user.id,
+        status=c.REFERRAL_DECLINED, referred_at=made, reason="not_eligible",
+        declined_at=made + timedelta(days=3),
+    )  # fmt: skip
+    session.add_all([helped, declined])
+    session.flush()
+    session.add_all(
+        [
+            ReferralUpdate(
+                referral_id=helped.id, at=helped.accepted_at, by_user_id=user.id,
+                status=c.REFERRAL_ACCEPTED, note="Seen Tuesday with her daughter",
+            ),
+            ReferralUpdate(
+                referral_id=helped.id, at=helped.completed_at, by_user_id=user.id,
+                status=c.REFERRAL_COMPLETED, outcome=c.REFERRAL_HELPED,
+                note="Attendance allowance awarded, £72.65 a week",
+            ),
+            ReferralUpdate(
+                referral_id=declined.id, at=declined.declined_at, by_user_id=user.id,
+                status=c.REFERRAL_DECLINED, reason="not_eligible",
+                note="Lives outside the borough (E13)",
+            ),
+        ]
+    )  # fmt: skip
+    letter = GpLetter(
+        task_id=task.id, practice_code="F84001", made_at=made, fingerprint="0" * 64,
+        pdf=LETTER_PDF,
+    )  # fmt: skip
+    session.add(letter)
+    session.flush()
+    session.add(
+        Mail(
+            kind=c.MAIL_GP_LETTER, task_id=task.id, letter_id=letter.id,
+            to_address="f84001.practice@nhs.net", status=mail_status,
+            sent_at=made if mail_status == c.MAIL_SENT else None,
+        )
+    )  # fmt: skip
+    session.commit()
+
+
+def old_task(session: Session) -> TriageTask:
+    return make_task(
+        session,
+        appointment_at=clock.now() - timedelta(days=400),
+        submitted_at=clock.now() - timedelta(days=401),
+    )
+
+
+def service_answers(session: Session) -> tuple[list, list]:
+    """Each referral's status, reason, outcome and times, and each change's codes."""
+    referrals = session.execute(
+        select(
+            Referral.status, Referral.reason, Referral.outcome, Referral.accepted_at,
+            Referral.declined_at, Referral.completed_at,
+        ).order_by(Referral.id)
+    ).all()  # fmt: skip
+    updates = session.execute(
+        select(ReferralUpdate.status, ReferralUpdate.reason, ReferralUpdate.outcome).order_by(
+            ReferralUpdate.id
+        )
+    ).all()
+    return referrals, updates
+
+
+def test_a_purge_leaves_no_referral_note_nor_letter_and_keeps_what_services_answered(
+    session: Session,
+) -> None:
+    task = old_task(session)
+    close_the_loop(session, task)
+    answered = service_answers(session)
+    helped_at = session.scalar(select(Episode.helped_at))
+
+    counts = purge(session, questionnaires().values(), clock.now().date())
+    session.commit()
+    assert (counts.patients, counts.notes, counts.letters) == (1, 3, 1)
+    notes = select(ReferralUpdate.note).where(ReferralUpdate.note.is_not(None))
+    assert session.scalars(notes).all() == []
+    letter = session.scalar(select(GpLetter))
+    assert letter.pdf is None
+    assert (letter.practice_code, letter.made_at) == ("F84001", task.closed_at)
+    assert session.scalar(select(Patient.gp_practice)) is None
+    # What the funnel and the report count stays: statuses, reasons, outcomes, times.
+    assert service_answers(session) == answered
+    assert helped_at is not None and session.scalar(select(Episode.helped_at)) == helped_at
+    # The outbox keeps its row: a practice's mailbox and ids, no patient.
+    assert session.scalar(select(Mail.to_address)) == "f84001.practice@nhs.net"
+    again = purge(session, questionnaires().values(), clock.now().date())
+    assert (again.notes, again.letters) == (0, 0)
+
+
+def test_a_letter_still_to_send_keeps_the_episode_and_its_patient(session: Session) -> None:
+    close_the_loop(session, old_task(session), mail_status=c.MAIL_PENDING)
+    counts = purge(session, questionnaires().values(), clock.now().date())
+    session.commit()
+    assert (counts.patients, counts.letters, counts.kept_for_active_tasks) == (0, 0, 1)
+    assert session.scalar(select(GpLetter.pdf)) == LETTER_PDF
+    assert session.scalar(select(Patient.gp_practice)) == "F84001"
+
+
+def test_subject_access_shows_the_services_answers_and_the_letters_made(
+    session: Session,
+) -> None:
+    task = make_task(session, nhs_number="9990000018")
+    close_the_loop(session, task)
+    record = subject_access(session, questionnaires(), "9990000018")
+    session.commit()
+    assert record["patient"]["gp_practice"] == "F84001"
+    (episode,) = record["episodes"]
+    helped, declined = episode["task"]["referrals"]
+    assert (helped["status"], helped["outcome"]) == ("completed", "helped")
+    assert helped["accepted_at"] and helped["completed_at"] and helped["declined_at"] is None
+    assert [(u["status"], u["note"]) for u in helped["updates"]] == [
+        ("accepted", "Seen Tuesday with her daughter"),
+        ("completed", "Attendance allowance awarded, £72.65 a week"),
+    ]
+    assert helped["updates"][0]["by"] == "sp@example.nhs.uk" and helped["updates"][1]["at"]
+    assert (declined["status"], declined["reason"]) == ("declined", "not_eligible")
+    assert declined["updates"][0]["note"] == "Lives outside the borough (E13)"
+    (letter,) = episode["task"]["gp_letters"]
+    assert letter["letter"].startswith("letter made on ")
+    assert letter["letter"].endswith("for GP practice F84001")
+    assert (letter["practice_code"], letter["made_at"]) == ("F84001", task.closed_at.isoformat())
+    assert letter["mailed"] == [
+        {"to": "f84001.practice@nhs.net", "status": "sent", "sent_at": task.closed_at.isoformat()}
+    ]
+    # Said, not shown: the PDF's bytes are not in the record.
+    assert "%PDF" not in json.dumps(record, ensure_ascii=False)

@@ -87,7 +87,11 @@ def add_episode(
             )  # fmt: skip
             episode.contacted_at = reached_at
         if "referred" in stages:
-            session.add(Referral(task_id=task.id, service_id="citizens-advice", domain="financial"))
+            referral = Referral(task_id=task.id, service_id="citizens-advice", domain="financial")
+            if "helped" in stages:  # the service said so, as screening.referrals.answers records
+                referral.status, referral.outcome = c.REFERRAL_COMPLETED, c.REFERRAL_HELPED
+                referral.accepted_at = referral.completed_at = at + timedelta(days=5)
+            session.add(referral)
             session.add(SupportSession(task_id=task.id, minutes=30))
     return episode
 
@@ -102,7 +106,8 @@ COHORT = {
     "flagged": 2,
     "wants_help": 2,
     "contacted": 2,
-    "referred": 2,
+    "referred": 1,
+    "helped": 1,
 }
 EXPECTED = {  # stage: (count, pct_of_previous, pct_of_invited)
     "invited": (40, None, 100.0),
@@ -113,6 +118,7 @@ EXPECTED = {  # stage: (count, pct_of_previous, pct_of_invited)
     "wants_help": (6, 75.0, 15.0),
     "contacted": (4, 66.7, 10.0),
     "referred": (2, 50.0, 5.0),
+    "helped": (1, 50.0, 2.5),
 }
 
 
@@ -165,10 +171,10 @@ def test_domains_count_patients_among_completers_and_flagged(session: Session) -
     build_cohort(session)
     domains = {d["domain"]: d for d in report_of(session)["domains"]}
     # Every flagged patient (8) flagged money; the even-numbered of each stage's flagged
-    # also food: 1 of 2 at each of the four stages from flagged on.
+    # also food: the first at each of the five stages from flagged on.
     assert (domains["financial"]["count"], domains["financial"]["pct_of_completed"],
             domains["financial"]["pct_of_flagged"]) == (8, 66.7, 100.0)  # fmt: skip
-    assert (domains["food"]["count"], domains["food"]["pct_of_flagged"]) == (4, 50.0)
+    assert (domains["food"]["count"], domains["food"]["pct_of_flagged"]) == (5, 62.5)
     assert domains["housing"]["count"] == 0  # declared by the questionnaire, none flagged
     assert list(domains)[:3] == ["financial", "food", "housing"]  # the questionnaire's order
 
@@ -274,6 +280,7 @@ def test_for_publication_every_count_is_under_the_rule(session: Session) -> None
         "wants_help": (None, None, None),
         "contacted": (None, None, None),
         "referred": (None, None, None),
+        "helped": (None, None, None),
     }
     assert report["suppressed"] is True and report["disclosure"].startswith("All counts:")
     assert report["process"]["referrals"] is None and report["domains"][0]["count"] == 10

@@ -153,6 +153,7 @@ def test_the_newham_pilot_is_reproduced_number_by_number(
         "wants_help": (15, 78.9, 10.0),
         "contacted": (10, 66.7, 6.7),
         "referred": (6, 60.0, 4.0),
+        "helped": (0, 0.0, 0.0),  # the pilot's services never said
     }
     # The pilot's four figures, each against its own base.
     conversion = {step["stage"]: (step["pct"], step["reference"]) for step in report["conversion"]}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from screening.reports.statistics import (
@@ -9,10 +11,12 @@ from screening.reports.statistics import (
     ci95,
     compare,
     funnel_limits,
+    mean_interval,
     median_of,
     percent,
     publish,
     round_half_up,
+    t_critical,
     wilson,
 )
 
@@ -75,3 +79,35 @@ def test_the_median_of_a_histogram() -> None:
     assert median_of({3: 1}) == 3
     assert median_of({1: 1, 2: 1, 5: 2}) == 3.5
     assert median_of({0: 5, 4: 1}) == 0
+
+
+# NIST/SEMATECH e-Handbook of Statistical Methods, 1.3.6.7.2, "Critical values of the
+# Student's t distribution", the column for a two-sided 95% interval (0.975).
+NIST_T_975 = {
+    1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306,
+    9: 2.262, 10: 2.228, 11: 2.201, 12: 2.179, 13: 2.160, 14: 2.145, 15: 2.131, 16: 2.120,
+    17: 2.110, 18: 2.101, 19: 2.093, 20: 2.086, 21: 2.080, 22: 2.074, 23: 2.069, 24: 2.064,
+    25: 2.060, 26: 2.056, 27: 2.052, 28: 2.048, 29: 2.045, 30: 2.042, 40: 2.021, 50: 2.009,
+    60: 2.000, 100: 1.984,
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(("df", "published"), sorted(NIST_T_975.items()))
+def test_t_critical_values_match_nists_table(df: int, published: float) -> None:
+    assert round(t_critical(df), 3) == published
+
+
+def test_t_critical_values_match_the_closed_forms_and_approach_z() -> None:
+    # One degree of freedom is the Cauchy distribution: tan(π(0.975 − 0.5)); two have
+    # t = (2p − 1) √(2 / (4p(1 − p))) with p = 0.975.
+    assert t_critical(1) == pytest.approx(math.tan(0.475 * math.pi), abs=1e-9)
+    assert t_critical(2) == pytest.approx(0.95 * math.sqrt(2 / 0.0975), abs=1e-9)
+    assert t_critical(100_000) == pytest.approx(1.959964, abs=1e-4)
+
+
+def test_the_t_interval_of_a_mean_difference_worked_by_hand() -> None:
+    # Differences 2, 2, 0, 2, 1, 2, 1, 1: mean 1.375, s = √(3.875 / 7) = 0.744024,
+    # s/√8 = 0.263052, t(7 df) = 2.364624: 1.375 ± 0.622022.
+    lo, hi = mean_interval([2, 2, 0, 2, 1, 2, 1, 1])
+    assert (round(lo, 6), round(hi, 6)) == (0.752978, 1.997022)
+    assert mean_interval([1, 1, 1]) == (1.0, 1.0)  # no spread: the mean alone

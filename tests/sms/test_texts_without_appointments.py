@@ -121,7 +121,6 @@ def test_closing_as_unable_to_contact_texts_the_patient_once(
         ctx = tasks.Context(by=user, now=start + timedelta(days=day))
         tasks.log_contact(session, task.id, ctx, method="phone", outcome="no_answer")
     closing = tasks.Context(by=user, now=start + timedelta(days=2, hours=1))
-    settings = state().config.settings
     session.refresh(task)
     tasks.close(
         session,
@@ -129,7 +128,7 @@ def test_closing_as_unable_to_contact_texts_the_patient_once(
         closing,
         outcome="unable_to_contact",
         version=task.version,
-        settings=settings,
+        config=state().config,
     )
     session.refresh(task)
     tasks.reopen(session, task.id, closing, version=task.version)
@@ -140,7 +139,7 @@ def test_closing_as_unable_to_contact_texts_the_patient_once(
         closing,
         outcome="unable_to_contact",
         version=task.version,
-        settings=settings,
+        config=state().config,
     )
     messages = session.scalars(
         select(OutboundMessage).where(OutboundMessage.kind == "unable_to_contact")

@@ -17,6 +17,7 @@ from screening.core import constants as c
 from screening.core.extensions import db
 from screening.core.refusals import Conflict, Refused
 from screening.models import AuditEvent, ContactAttempt, Referral, TaskNote, TriageTask
+from screening.referrals import answers
 from screening.triage import tasks
 from screening.triage.tasks import Context
 from tests.factories import make_task, make_user
@@ -161,7 +162,7 @@ def test_a_stale_form_is_refused_naming_who_changed_the_task(
             ctx(prescriber),
             outcome="not_needed",
             version=drawn_at,
-            settings=state().config.settings,
+            config=state().config,
         )
     assert refused.value.message.startswith("colleague@example.nhs.uk changed this task at")
     assert snapshot(session, task.id) == before
@@ -235,10 +236,14 @@ def test_a_referral_starts_made_and_moves_on(app: Flask, session: Session, presc
         False,
     )
     assert task.episode.referred_at is not None
-    tasks.update_referral(session, task.id, referral.id, ctx(prescriber), status="accepted")
-    tasks.update_referral(session, task.id, referral.id, ctx(prescriber), status="completed")
-    with pytest.raises(Refused, match="This referral is completed: it cannot change now"):
-        tasks.update_referral(session, task.id, referral.id, ctx(prescriber), status="made")
+    answers.respond(session, referral, ctx(prescriber), answers.Answer("accepted"))
+    answers.respond(
+        session, referral, ctx(prescriber), answers.Answer("completed", outcome="helped")
+    )
+    with pytest.raises(Conflict, match="This referral is already completed: it cannot change"):
+        answers.respond(
+            session, referral, ctx(prescriber), answers.Answer("declined", reason="other")
+        )
     assert session.get(Referral, referral.id).status == "completed"
 
 
@@ -294,7 +299,7 @@ def close(session: Session, task: TriageTask, user, outcome: str, **kwargs):
         ctx(user, **kwargs),
         outcome=outcome,
         version=task.version,
-        settings=state().config.settings,
+        config=state().config,
     )
 
 

@@ -8,9 +8,13 @@ from datetime import datetime, time, timedelta
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from screening.config.loaded import state
 from screening.core import clock
+from screening.models import StaffUser, TriageTask
+from screening.triage import tasks
 from screening.triage.service_levels import today
 from tests.factories import make_invited_episode, make_task
 from tests.pages import page, text_of
@@ -76,19 +80,41 @@ def test_each_home_count_equals_the_list_its_link_opens(app: Flask, session: Ses
     noon = datetime.combine(today(), time(12), tzinfo=clock.LONDON)
     make_task(session, nhs_number="9990000077", appointment_at=noon)
     make_invited_episode(session, nhs_number="9990000085", appointment_at=now + timedelta(days=1))
+    # A referral three weeks unanswered, on a task closed as referred, is overdue; one made
+    # today is not.
+    referred = make_task(session, nhs_number="9990000093", submitted_at=now - timedelta(days=22))
+    user = session.scalars(select(StaffUser).where(StaffUser.email == "sp@example.nhs.uk")).one()
+    _refer(session, referred, user, now - timedelta(days=21))
+    tasks.close(
+        session,
+        referred.id,
+        tasks.Context(by=user, now=now - timedelta(days=21)),
+        outcome="referred",
+        version=referred.version,
+        config=state().config,
+    )
+    _refer(session, held, user, now)
     session.commit()
 
     home = staff_page(prescriber, "/", "home")
     counts = {
         element["data-count"]: int(element.get_text()) for element in home.select("[data-count]")
     }
-    assert set(counts) == {"urgent_unclaimed", "overdue", "mine", "to_call", "clinic_today"}
+    assert set(counts) == {
+        "urgent_unclaimed",
+        "overdue",
+        "mine",
+        "to_call",
+        "clinic_today",
+        "referrals_overdue",
+    }
     expected_links = {
         "urgent_unclaimed": "/triage?priority=urgent&assigned=unassigned",
         "overdue": "/triage?overdue=yes",
         "mine": "/triage?assigned=me",
         "to_call": "/triage/to-call",
         "clinic_today": "/triage/clinic-day",
+        "referrals_overdue": "/triage?referrals=overdue",
     }
     for name, href in expected_links.items():
         link = home.select_one(f'[data-count="{name}"]').find_parent("a")
@@ -105,7 +131,19 @@ def test_each_home_count_equals_the_list_its_link_opens(app: Flask, session: Ses
         "mine": 1,
         "to_call": 1,  # the patient of tomorrow's clinic who has not answered
         "clinic_today": 1,
+        "referrals_overdue": 1,
     }
+
+
+def _refer(session: Session, task: TriageTask, user: StaffUser, when: datetime) -> None:
+    tasks.refer(
+        session,
+        task.id,
+        tasks.Context(by=user, now=when),
+        service="food-bank",
+        services=state().config.services,
+        domains=["food"],
+    )
 
 
 def _kind(href: str) -> str:

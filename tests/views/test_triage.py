@@ -200,7 +200,7 @@ def test_a_day_of_work_on_one_task(app: Flask, session: Session, prescriber: Fla
         "Phone: Reached the patient",
         "Session with the patient, 20 minutes",
         "Referred to Local food bank (by referral)",
-        "now accepted",
+        "Referral to Local food bank (by referral): accepted",
         "Voucher given",
         "Closed: Referred on",
     )
