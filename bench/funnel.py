@@ -79,13 +79,15 @@ SERVICES = (
     ("newham-foodbank", "Newham Foodbank", "food", False),
     ("gp-social-prescribing", "GP practice social prescriber", "isolation", True),
 )
+# The ONS4 items the report's wellbeing pass asks for (SPEC §7 `outcomes.wellbeing`).
+WELLBEING_ITEMS = ("life_satisfaction", "worthwhile", "happiness", "anxiety")
 # The stage counts as anyone would write them: each stage's timestamps counted over the
 # table. NOT INDEXED on SQLite, which otherwise reads the table through one of the funnel's
 # partial indexes, row by row, eight times as long.
 HAND_WRITTEN = (
     "SELECT count(invited_at), count(delivered_at), count(opened_at), count(completed_at), "
-    "count(flagged_at), count(wants_help_at), count(contacted_at), count(referred_at) "
-    "FROM episodes{hint} WHERE follow_up_task_id IS NULL"
+    "count(flagged_at), count(wants_help_at), count(contacted_at), count(referred_at), "
+    "count(helped_at) FROM episodes{hint} WHERE follow_up_task_id IS NULL"
 )
 
 
@@ -179,6 +181,8 @@ def _one(s: int, rng: random.Random, year: datetime, rows: dict, ids: dict, user
         "wants_help_at": done_at if wants_help else None,
         "contacted_at": done_at + timedelta(days=rng.randint(1, 6)) if reached else None,
         "referred_at": done_at + timedelta(days=7) if referred else None,
+        # The service said it helped: the referral `_answered` completes as helped.
+        "helped_at": done_at + timedelta(days=37) if referred and s % 5 == 3 else None,
         "dob_failures": 0, "age_band": rng.choice(AGES), "sex": rng.choice("FFMMMX2"),
         "ethnicity": rng.choice(ETHNICITY), "language": rng.choice(LANGUAGES),
         "imd_decile": rng.choice((1, 1, 2, 2, 3, 4, 5, 6, 7, 8, 9, 10, None)),
@@ -255,13 +259,31 @@ def _one(s: int, rng: random.Random, year: datetime, rows: dict, ids: dict, user
         )
     if referred:
         service, name, domain, to_pcn = SERVICES[s % len(SERVICES)]
+        referred_at = done_at + timedelta(days=7)
         rows[Referral].append(
             {
                 "task_id": s, "service_id": service, "service_name": name, "domain": domain,
-                "to_pcn": to_pcn, "status": "made", "referred_at": done_at + timedelta(days=7),
-                "by_user_id": user,
+                "to_pcn": to_pcn, "referred_at": referred_at, "by_user_id": user,
+                **_answered(s, referred_at),
             }
         )  # fmt: skip
+
+
+def _answered(s: int, referred_at: datetime) -> dict[str, Any]:
+    """The service's answer (SPEC §13), in turn by the episode's number (no random draw, so
+    the rest of the cohort is as before): still waiting, accepted, declined, completed
+    having helped, completed not having helped."""
+    answered = referred_at + timedelta(days=4)
+    done = referred_at + timedelta(days=30)
+    return [
+        {"status": c.REFERRAL_MADE},
+        {"status": c.REFERRAL_ACCEPTED, "accepted_at": answered},
+        {"status": c.REFERRAL_DECLINED, "declined_at": answered, "reason": "no_capacity"},
+        {"status": c.REFERRAL_COMPLETED, "accepted_at": answered, "completed_at": done,
+         "outcome": c.REFERRAL_HELPED},
+        {"status": c.REFERRAL_COMPLETED, "accepted_at": answered, "completed_at": done,
+         "outcome": c.REFERRAL_NOT_HELPED},
+    ][s % 5]  # fmt: skip
 
 
 # --- in-process timings ----------------------------------------------------------------------
@@ -327,6 +349,11 @@ def _pass_times(session: Any, filters: Any, declining: list[tuple[str, str]]) ->
         "waits": lambda: list(queries.completion_to_contact_days(session, filters)),
         "tasks": lambda: list(queries.task_outcomes(session, filters)),
         "follow-ups": lambda: queries.follow_up_counts(session, filters),
+        "services' answers": lambda: queries.referral_outcomes(
+            session, filters, made_before=datetime.now(UTC)
+        ),
+        "answer waits": lambda: list(queries.referral_response_days(session, filters)),
+        "wellbeing": lambda: queries.follow_up_answers(session, filters, WELLBEING_ITEMS),
     }
     return {name: _best(run) * 1000 for name, run in passes.items()}
 

@@ -23,8 +23,10 @@ def make_user(
     email: str = "sp@example.nhs.uk",
     role: str = "prescriber",
     password: str = "correct horse battery",
+    services: tuple[str, ...] = (),
 ) -> StaffUser:
-    user = create_user(session, email, password, role)
+    """A staff user; a partner answers for `services` (ids of config/services.yaml)."""
+    user = create_user(session, email, password, role, services=services, known_services=services)
     session.commit()
     return user
 

@@ -7,8 +7,8 @@ import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from email import message_from_bytes
-from email.message import Message
+from email import message_from_bytes, policy
+from email.message import EmailMessage
 
 from aiosmtpd.controller import Controller
 from sqlalchemy.orm import Session
@@ -20,13 +20,15 @@ from screening.mail import outbox
 
 class Inbox:
     def __init__(self) -> None:
-        self.messages: list[tuple[list[str], Message]] = []
+        self.messages: list[tuple[list[str], EmailMessage]] = []
 
     async def handle_DATA(self, server, session, envelope):
-        self.messages.append((envelope.rcpt_tos, message_from_bytes(envelope.content)))
+        mail = message_from_bytes(envelope.content, policy=policy.default)
+        assert isinstance(mail, EmailMessage)
+        self.messages.append((envelope.rcpt_tos, mail))
         return "250 OK"
 
-    def to(self, address: str) -> list[Message]:
+    def to(self, address: str) -> list[EmailMessage]:
         return [message for recipients, message in self.messages if address in recipients]
 
 

@@ -438,23 +438,31 @@ def _phone(
 
 
 def _support(team: Team, task: TriageTask, ctx: tasks.Context, rng: random.Random) -> None:
-    """Once the patient is reached: a session, and a referral for a need a service meets."""
+    """Once the patient is reached: a session, and a referral for a need a service meets.
+    A patient short of money is often sent to the food bank too (a voucher), so its
+    partner has referrals to answer."""
     tasks.record_session(team.session, task.id, ctx, minutes=rng.choice((20, 30, 45)))
     team.fortnight.sessions += 1
-    services = {domain: s for s in reversed(team.config.services) for domain in s.domains}
+    services = {domain: s.id for s in reversed(team.config.services) for domain in s.domains}
     flagged = [flag.domain for flag in task.response.flags] if task.response else []
     wanted = next((domain for domain in flagged if domain in services), None)
     if wanted is not None and rng.random() < 0.8:
-        tasks.refer(
-            team.session,
-            task.id,
-            ctx,
-            service=services[wanted].id,
-            services=team.config.services,
-            domains=list(team.questionnaires[task.episode.questionnaire_id].domains),
-            domain=wanted,
-        )
-        team.fortnight.referrals += 1
+        _refer(team, task, ctx, services[wanted], wanted)
+        if services[wanted] != PARTNER_SERVICE and "financial" in flagged and rng.random() < 0.6:
+            _refer(team, task, ctx, PARTNER_SERVICE, "financial")
+
+
+def _refer(team: Team, task: TriageTask, ctx: tasks.Context, service: str, domain: str) -> None:
+    tasks.refer(
+        team.session,
+        task.id,
+        ctx,
+        service=service,
+        services=team.config.services,
+        domains=list(team.questionnaires[task.episode.questionnaire_id].domains),
+        domain=domain,
+    )
+    team.fortnight.referrals += 1
 
 
 def _has_sessions(session: Session, task: TriageTask) -> bool:

@@ -128,5 +128,4 @@ def _helped(session: Session, episode_id: int, ctx: Context) -> None:
         update(Episode)
         .where(Episode.id == episode_id, Episode.helped_at.is_(None))
         .values(helped_at=ctx.now)
-        .execution_options(synchronize_session=False)
     )

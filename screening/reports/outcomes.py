@@ -134,19 +134,41 @@ def _wellbeing(
     scales = {qid: _scale_items(q) for qid, q in questionnaires.items() if _scale_items(q)}
     if not scales:
         return []
-    item_ids = {item for items in scales.values() for item in items}
-    follow_ups: dict[tuple[int, str], dict[int, _FollowUp]] = defaultdict(dict)
-    for row in queries.follow_up_answers(session, filters, item_ids):
+    rows = queries.follow_up_answers(
+        session, filters, {item for items in scales.values() for item in items}
+    )
+    pairs = _pairs(_follow_ups_by_task(rows, scales), scales)
+    return [
+        _item_change(questionnaire_id, item_id, pairs[(questionnaire_id, item_id)], shown)
+        for questionnaire_id in sorted(scales)
+        for item_id in scales[questionnaire_id]
+        if pairs.get((questionnaire_id, item_id))
+    ]
+
+
+def _follow_ups_by_task(
+    rows: Iterable[Any], scales: Mapping[str, list[str]]
+) -> dict[tuple[int, str], list[_FollowUp]]:
+    """{(task, questionnaire): its completed follow-ups, each with its scale answers}."""
+    found: dict[tuple[int, str], dict[int, _FollowUp]] = defaultdict(dict)
+    for row in rows:
         if row.questionnaire_id not in scales:
             continue
-        found = follow_ups[(row.task_id, row.questionnaire_id)].setdefault(
+        follow_up = found[(row.task_id, row.questionnaire_id)].setdefault(
             row.episode_id, _FollowUp(row.completed_at, row.episode_id)
         )
         if row.item_id is not None:
-            found.answers[row.item_id] = row.value
+            follow_up.answers[row.item_id] = row.value
+    return {key: list(episodes.values()) for key, episodes in found.items()}
+
+
+def _pairs(
+    follow_ups: Mapping[tuple[int, str], list[_FollowUp]], scales: Mapping[str, list[str]]
+) -> dict[tuple[str, str], list[tuple[float, float]]]:
+    """{(questionnaire, item): (before, after) for each patient with both answers}."""
     pairs: dict[tuple[str, str], list[tuple[float, float]]] = defaultdict(list)
     for (_, questionnaire_id), found in follow_ups.items():
-        paired = _first_and_latest(found.values())
+        paired = _first_and_latest(found)
         if paired is None:
             continue
         first, latest = paired
@@ -154,12 +176,7 @@ def _wellbeing(
             before, after = _score(first.answers.get(item_id)), _score(latest.answers.get(item_id))
             if before is not None and after is not None:
                 pairs[(questionnaire_id, item_id)].append((before, after))
-    return [
-        _item_change(questionnaire_id, item_id, pairs[(questionnaire_id, item_id)], shown)
-        for questionnaire_id in sorted(scales)
-        for item_id in scales[questionnaire_id]
-        if pairs.get((questionnaire_id, item_id))
-    ]
+    return pairs
 
 
 def _first_and_latest(found: Iterable[_FollowUp]) -> tuple[_FollowUp, _FollowUp] | None:

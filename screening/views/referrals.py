@@ -136,8 +136,22 @@ def _referral_page(referral_id: int, failed: StaffForm | None = None) -> Respons
     ), (failed.http_status if failed is not None else 200)
 
 
-@bp.post("/<int:referral_id>/<any(accept, decline, complete):action>")
-def answer(referral_id: int, action: str) -> ResponseReturnValue:
+@bp.post("/<int:referral_id>/accept")
+def accept(referral_id: int) -> ResponseReturnValue:
+    return _answer(referral_id, "accept")
+
+
+@bp.post("/<int:referral_id>/decline")
+def decline(referral_id: int) -> ResponseReturnValue:
+    return _answer(referral_id, "decline")
+
+
+@bp.post("/<int:referral_id>/complete")
+def complete(referral_id: int) -> ResponseReturnValue:
+    return _answer(referral_id, "complete")
+
+
+def _answer(referral_id: int, action: str) -> ResponseReturnValue:
     form_class, status, done = ANSWERS[action]
     form = form_class()
     session = db.session()

@@ -272,15 +272,20 @@ def test_report_funnel_prints_json_csv_and_a_table(
     assert report["stages"][3] == {
         "stage": "completed", "count": 2, "pct_of_previous": None, "pct_of_invited": 100.0,
     }  # fmt: skip
-    assert set(report) >= {"stages", "domains", "by_clinic", "groups"}
+    assert set(report) >= {"stages", "domains", "by_clinic", "groups", "outcomes"}
     assert set(report["groups"]) == {"age_band", "sex", "ethnicity", "language", "imd_decile"}
+    assert report["outcomes"] == {
+        "referrals": {"made": 0, "accepted": 0, "declined": 0, "completed": 0, "overdue": 0,
+                      "by_service": []},
+        "wellbeing": [],
+    }  # fmt: skip
 
     result = run("report", "funnel", "--format", "csv", **env)
     lines = result.stdout.splitlines()
     assert lines[0] == "stage,count,pct_of_previous,pct_of_invited"
     assert [line.split(",")[0] for line in lines[1:]] == [
         "invited", "delivered", "engaged", "completed", "flagged", "wants_help", "contacted",
-        "referred",
+        "referred", "helped",
     ]  # fmt: skip
     assert "Other counts are exact" in result.stderr  # the rule it applied
     published = run("report", "funnel", "--format", "csv", "--suppress", **env)

@@ -280,7 +280,7 @@ JUNE_1 = datetime(2026, 6, 1, 10, 0, tzinfo=UTC)
 # Life satisfaction before and after for eight patients, worked by hand:
 #   changes 2, 2, 0, 2, 1, 2, 1, 1: mean 11/8 = 1.375; squared deviations sum to 3.875, so
 #   s = √(3.875 / 7) = 0.744024 and s/√8 = 0.263052; t(0.975, 7 df) = 2.364624 (NIST
-#   e-Handbook 1.3.6.7.2: 2.365), so the half width is 0.622022: 0.752978 to 1.997022.
+#   e-Handbook 1.3.6.7.2: 2.365), so the half width is 0.622019: 0.752981 to 1.997019.
 BEFORE = [3, 4, 5, 2, 6, 4, 3, 5]  # mean 4.0
 AFTER = [5, 6, 5, 4, 7, 6, 4, 6]  # mean 5.375: 5.4, half up
 
@@ -381,6 +381,7 @@ def test_the_page_says_what_difference_it_made(app: Flask, session: Session) -> 
         client = sign_in(app, session, "doc@example.nhs.uk", "clinician")
         html = staff_page(client, "/reports/funnel", "funnel")
         download = client.get("/reports/funnel.csv?table=outcomes")
+        published = staff_page(client, "/reports/funnel?suppress=yes", "funnel")
     contents = [a["href"] for a in html.select("nav.nhsuk-contents-list a, .nhsuk-contents-list a")]
     assert "#outcomes" in contents
     assert html.select_one('[data-tile="helped"]') is not None
@@ -403,6 +404,12 @@ def test_the_page_says_what_difference_it_made(app: Flask, session: Session) -> 
     assert "10 working days" in note and "Other counts are exact" in note
     assert download.status_code == 200
     assert download.get_data(as_text=True).startswith("section,service,made,")
+    # For publication the outcomes are under the rule like every count.
+    [row] = published.select("#outcomes-by-service tbody tr")[:1]
+    assert [shown(td) for td in row("td")] == [
+        "[c]", "[c]", "[c] No capacity: [c]", "[c]", "[c]", "1.5", "[c]",
+    ]  # fmt: skip
+    assert "Of 10 onward referrals" in text_of(published.select_one("#outcomes + p"))
 
 
 def shown(cell: Tag) -> str:

@@ -22,8 +22,14 @@ from tests.pages import csrf_token, page, text_of
 PASSWORD = "correct horse battery"
 
 
-def sign_in(app: Flask, session: Session, email: str, role: str = "prescriber") -> FlaskClient:
-    make_user(session, email=email, role=role, password=PASSWORD)
+def sign_in(
+    app: Flask,
+    session: Session,
+    email: str,
+    role: str = "prescriber",
+    services: tuple[str, ...] = (),
+) -> FlaskClient:
+    make_user(session, email=email, role=role, password=PASSWORD, services=services)
     client = app.test_client()
     token = csrf_token(page(client.get("/login")))
     response = client.post(
