@@ -12,6 +12,7 @@ from ..core import clock
 from ..core.constants import TASK_STATUSES
 from ..fhir.export import export_fhir
 from ..reports import BadFilter, build_report, parse_report_filters
+from ..reports.check import differences
 from ..reports.exports import csv_table, text_table
 from ..triage.queue import list_tasks
 from .base import app_session, cli, fail, require_schema
@@ -82,6 +83,19 @@ def report_funnel(
         click.echo(result["disclosure"], err=True)  # the CSV's header is a contract
     else:
         click.echo(text_table(result))
+
+
+@report.command("check")
+def report_check() -> None:
+    """Recompute every count the report keeps precomputed; print each difference."""
+    with app_session() as (_app, session):
+        require_schema()
+        found = differences(session)
+    for difference in found:
+        click.echo(str(difference))
+    if found:
+        raise SystemExit(1)
+    click.echo("every precomputed count agrees with the stage timestamps and the referrals")
 
 
 # --- export --------------------------------------------------------------------------

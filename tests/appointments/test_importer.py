@@ -216,6 +216,31 @@ def test_the_latest_row_for_an_nhs_number_updates_the_patient(load, session: Ses
     assert count(session, Patient) == 1
 
 
+def test_the_gp_practice_follows_the_latest_row_a_blank_one_too(
+    load, session: Session
+) -> None:
+    """A patient who moved practice must not keep the old one's letters (SPEC §4, §13)."""
+    nhs = test_nhs_number(1)
+    columns = [*COLUMNS, "gp_practice"]
+
+    def practice() -> str | None:
+        session.expire_all()
+        return session.scalar(select(Patient.gp_practice).where(Patient.nhs_number == nhs))
+
+    load([appointment(1, gp_practice="f84003")], columns=columns)
+    assert practice() == "F84003"
+    counts, lines = load([appointment(1, gp_practice="F8-4003!")], columns=columns)
+    assert practice() == "F84003" and counts.warnings == 1  # a bad code is dropped
+    assert lines == [
+        "line 2: warning: gp_practice is not valid (expected an ODS code of 3 to 8 letters "
+        "and digits); dropped"
+    ]
+    load([appointment(1)], columns=COLUMNS)  # a list without the column says nothing
+    assert practice() == "F84003"
+    load([appointment(1, gp_practice="")], columns=columns)
+    assert practice() is None
+
+
 def test_a_later_appointment_inside_the_window_joins_the_same_episode(
     load, session: Session
 ) -> None:

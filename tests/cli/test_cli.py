@@ -202,6 +202,7 @@ def test_demo_plays_a_fortnight_on_its_own_sqlite_file(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     for role in ("admin", "prescriber", "clinician"):
         assert f"{role}@demo.screening.invalid" in result.stdout
+    assert "foodbank@demo.screening.invalid" in result.stdout  # the food bank's partner
     assert "Priya Shah" in result.stdout  # staff by name, as the pages show them
     assert "barts-social-welfare" in result.stdout and "CARD-NUH" in result.stdout
     assert "as exported a fortnight ago: imported 320, updated 0, unchanged 0, rejected 0" in (
@@ -239,6 +240,14 @@ def test_demo_plays_a_fortnight_on_its_own_sqlite_file(tmp_path: Path) -> None:
         )
         [(unnamed,)] = db.execute("SELECT count(*) FROM staff_users WHERE display_name IS NULL")
         assert sessions > 0 and calls > 0 and pair == 2 and today > 0 and unnamed == 0
+        # The loop closed for some: services answered, with outcomes, and the partner has
+        # referrals of their own still to answer; practices have letters.
+        food_bank = rows(
+            "SELECT status, count(*) FROM referrals WHERE service_id = 'food-bank' GROUP BY 1"
+        )
+        [(helped,)] = db.execute("SELECT count(*) FROM episodes WHERE helped_at IS NOT NULL")
+        [(letters,)] = db.execute("SELECT count(*) FROM gp_letters WHERE pdf IS NOT NULL")
+        assert food_bank.get("made", 0) > 0 and helped > 0 and letters > 0
     # The funnel has numbers on first open, down to the patient groups and drop-off.
     demo_db = {
         **isolated(tmp_path),

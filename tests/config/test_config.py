@@ -108,6 +108,47 @@ def test_a_repeated_clinic_code_is_reported_at_the_second(tmp_path: Path) -> Non
     assert f"{clinics}:4: clinic code 'A' is already used at line 3" in problems(tmp_path)
 
 
+def test_practices_and_services_for_closing_the_loop_are_checked(tmp_path: Path) -> None:
+    """An ODS code that is not one, a repeated practice, a mailbox that is not one: each
+    named at its line, so no letter can go to a practice nobody meant (SPEC §13)."""
+    practices = write(
+        tmp_path,
+        "practices.yaml",
+        "practices:\n"
+        "  - {code: F84003, name: Lower Clapton, email: surgery@nhs.example}\n"
+        "  - {code: f84003x, name: Lowercase}\n"
+        "  - {code: F84017, name: Wick, email: not-a-mailbox}\n",
+    )
+    services = write(
+        tmp_path,
+        "services.yaml",
+        "services:\n  - {id: bank, name: Bank, referral_email: nope, nhs_service: maybe}\n",
+    )
+    found = problems(tmp_path)
+    assert any(m.startswith(f"{practices}:3: practices[1].code") for m in found), found
+    assert any(m.startswith(f"{practices}:4: practices[2].email") for m in found), found
+    assert any(m.startswith(f"{services}:2: services[0].referral_email") for m in found), found
+    assert any(m.startswith(f"{services}:2: services[0].nhs_service") for m in found), found
+    write(
+        tmp_path,
+        "practices.yaml",
+        "practices:\n  - {code: F84003, name: One}\n  - {code: F84003, name: Again}\n",
+    )
+    (tmp_path / "config" / "services.yaml").unlink()
+    assert problems(tmp_path) == [
+        f"{practices}:3: practice code 'F84003' is already used at line 2"
+    ]
+
+
+def test_the_shipped_practices_and_referral_settings_load() -> None:
+    config = load_config({"SCREENING_CONFIG_DIR": str(ROOT / "config")})
+    assert set(config.practices) == {"DEMO01"}
+    assert config.practices["DEMO01"].email.endswith(".invalid")
+    assert config.settings.referral_response_working_days == 10
+    pcn = next(s for s in config.services if s.id == "pcn-social-prescriber")
+    assert pcn.nhs_service is True
+
+
 def test_sms_wording_with_an_unknown_placeholder_is_refused(tmp_path: Path) -> None:
     clinics = write(
         tmp_path,
