@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ..core.constants import ROLES
+from ..core.constants import SSO_ROLES
 from ..core.numbers import whole_number
 from ..core.yamlsource import Problem
 from .files import (
@@ -178,10 +178,10 @@ def _role_map(text: str, messages: list[str]) -> dict[str, tuple[str, ...]]:
     for part in filter(None, (p.strip() for p in text.split(","))):
         role, _, values = part.partition("=")
         granted = tuple(v.strip() for v in values.split("|") if v.strip())
-        if role.strip() not in ROLES or not granted:
+        if role.strip() not in SSO_ROLES or not granted:
             messages.append(
                 f"SCREENING_OIDC_ROLES: '{part}' is not role=claim value; roles are "
-                f"{', '.join(ROLES)}, e.g. {example}"
+                f"{', '.join(SSO_ROLES)}, e.g. {example}"
             )
             continue
         roles[role.strip()] = granted

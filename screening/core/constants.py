@@ -11,6 +11,9 @@ ROLE_CLINICIAN: Final = "clinician"
 # Someone at an onward service: only the referrals to their own services (SPEC §13).
 ROLE_PARTNER: Final = "partner"
 ROLES: Final = (ROLE_ADMIN, ROLE_PRESCRIBER, ROLE_CLINICIAN, ROLE_PARTNER)
+# The trust's single sign-on grants its own staff's roles; a partner works elsewhere, and
+# their account comes with their services (`create-user --role partner --service`).
+SSO_ROLES: Final = (ROLE_ADMIN, ROLE_PRESCRIBER, ROLE_CLINICIAN)
 
 # --- appointments (SPEC §4) ----------------------------------------------------------
 APPOINTMENT_BOOKED: Final = "booked"

@@ -28,7 +28,7 @@ from ..core.constants import (
     AUDIT_USER_ROLE_CHANGED,
     AUDIT_USER_SSO_LINKED,
     ROLE_ADMIN,
-    ROLES,
+    SSO_ROLES,
 )
 from ..core.identifiers import email_problem
 from ..core.refusals import Problems
@@ -64,7 +64,7 @@ def role_for(claims: dict[str, Any], settings: SingleSignOn) -> str | None:
     """The most senior role the claim grants, or None; a claim may be a list or a value."""
     given = claims.get(settings.role_claim)
     values = set(given) if isinstance(given, list) else {given} if given else set()
-    return next((role for role in ROLES if values & set(settings.roles.get(role, ()))), None)
+    return next((role for role in SSO_ROLES if values & set(settings.roles.get(role, ()))), None)
 
 
 @dataclass(frozen=True)

@@ -80,8 +80,9 @@ def test_a_prescriber_works_the_urgent_task_from_queue_to_closed(
     page.get_by_role("button", name="Save referral").click()
     expect(page.locator("main")).to_contain_text("Referred to Local food bank (by referral)")
 
-    page.get_by_label("New status of this referral").select_option("accepted")
-    page.get_by_role("button", name="Update referral").click()
+    page.get_by_text("Record what the service said").click()
+    page.get_by_label("Accepted").check()
+    page.get_by_role("button", name="Save the service's answer").click()
     expect(page.locator("main")).to_contain_text("Local food bank (by referral): accepted")
     check_both_widths(page, "task", javascript)
 

@@ -126,6 +126,7 @@ FORM_PAGE = {  # where each client finds a form, for its CSRF token; staff: the 
     "patient": "/s/start",
     "patient asked their date of birth": "/s/verify",
     "patient at every item type": "/s/q/welcome",
+    c.ROLE_PARTNER: "/referrals",  # a partner's home
 }
 
 
@@ -199,9 +200,12 @@ def sweep_clients(app: Flask, session: Session) -> dict[str, Any]:
             patient_at(app, session, "ALL-TYPES", "9990000042", start=True)[0],
         **{role: sign_in(app, session, f"{role}@example.nhs.uk", role=role)
            for role in (c.ROLE_ADMIN, c.ROLE_PRESCRIBER, c.ROLE_CLINICIAN)},
+        c.ROLE_PARTNER: sign_in(app, session, "partner@example.org", role=c.ROLE_PARTNER,
+                                services=("food-bank",)),
     }  # fmt: skip
     ids = {
         "task_id": task.id, "referral_id": referral.id, "episode_id": episode.id,
+        "letter_id": 1,
         "user_id": make_user(session, email="bystander@example.nhs.uk").id,
         "public_id": episode.public_id, "token": token,
         "item_id": ["ends_meet", "worries", "mood", "people_at_home", "anything_else"],
