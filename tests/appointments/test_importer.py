@@ -216,9 +216,7 @@ def test_the_latest_row_for_an_nhs_number_updates_the_patient(load, session: Ses
     assert count(session, Patient) == 1
 
 
-def test_the_gp_practice_follows_the_latest_row_a_blank_one_too(
-    load, session: Session
-) -> None:
+def test_the_gp_practice_follows_the_latest_row_a_blank_one_too(load, session: Session) -> None:
     """A patient who moved practice must not keep the old one's letters (SPEC §4, §13)."""
     nhs = test_nhs_number(1)
     columns = [*COLUMNS, "gp_practice"]
