@@ -31,6 +31,7 @@ from screening.core.db import Base, make_engine
 from screening.core.extensions import db
 from screening.models.migrate import upgrade_to_head
 
+from .mailbox import Inbox, smtp_server
 from .pages import OwnContextClient
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -137,6 +138,13 @@ def settings_for_test_clinics(folder: Path) -> dict[str, str]:
 def settings() -> dict[str, str]:
     """Extra SPEC §6 variables for the `app` fixture; override it in a test module."""
     return {}
+
+
+@pytest.fixture
+def inbox() -> Iterator[tuple[Inbox, int]]:
+    """A real SMTP server on 127.0.0.1 that keeps what it is sent, and its port."""
+    with smtp_server() as server:
+        yield server
 
 
 @pytest.fixture

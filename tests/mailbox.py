@@ -3,12 +3,14 @@ run the worker makes, for the tests of every mail (SPEC §10, §13)."""
 
 from __future__ import annotations
 
+import shutil
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from pathlib import Path
 
 from aiosmtpd.controller import Controller
 from sqlalchemy.orm import Session
@@ -16,6 +18,8 @@ from sqlalchemy.orm import Session
 from screening.cli.sending import mail_composers
 from screening.config import Config
 from screening.mail import outbox
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 class Inbox:
@@ -47,6 +51,18 @@ def smtp_server() -> Iterator[tuple[Inbox, int]]:
         yield handler, port
     finally:
         controller.stop()
+
+
+def mailing_config(folder: Path, port: int, **changes: Callable[[str], str]) -> dict[str, str]:
+    """SPEC §6 variables for the shipped `config/` copied into `folder`, each file named in
+    `changes` (`settings_yaml=...`) rewritten by its function, and mail through the local
+    SMTP server on `port`."""
+    config = folder / "config"
+    shutil.copytree(ROOT / "config", config)
+    for name, change in changes.items():
+        path = config / name.replace("_yaml", ".yaml")
+        path.write_text(change(path.read_text() if path.exists() else ""))
+    return {"SCREENING_CONFIG_DIR": str(config), "SCREENING_SMTP_URL": f"smtp://127.0.0.1:{port}"}
 
 
 def send_mail(session: Session, config: Config, now: datetime) -> outbox.MailRun:

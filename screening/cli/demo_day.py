@@ -35,7 +35,7 @@ from ..patient.links import record_opened
 from ..patient.responses import save_answer, submit
 from ..questionnaire import Questionnaire, evaluate
 from ..questionnaire.engine import visible_items
-from ..questionnaire.model import AnswerValue, Item
+from ..questionnaire.model import AnswerValue, Item, need_names
 from ..referrals import answers
 from ..staff.accounts import create_user
 from ..triage import follow_ups, tasks
@@ -357,11 +357,7 @@ class Team:
     @property
     def need_names(self) -> dict[str, str]:
         """Each flag domain by the need it names, for the letters to GP practices."""
-        return {
-            domain: label[q.default_language]
-            for q in self.questionnaires.values()
-            for domain, label in q.domains.items()
-        }
+        return need_names(self.questionnaires.values())
 
 
 def staff_work(

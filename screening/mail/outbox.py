@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from email.message import EmailMessage
 from urllib.parse import unquote, urlsplit
 
-from sqlalchemy import select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
 from ..config import Config
@@ -124,6 +124,25 @@ def send_due(
     return run
 
 
+@dataclass(frozen=True)
+class Waiting:
+    """Mail of one kind not sent yet, and the kind of its last failure (admins' set-up)."""
+
+    kind: str
+    count: int
+    last_error: str | None
+
+
+def waiting(session: Session) -> list[Waiting]:
+    rows = session.execute(
+        select(Mail.kind, func.count(), func.max(Mail.last_error))
+        .where(Mail.status != c.MAIL_SENT)
+        .group_by(Mail.kind)
+        .order_by(Mail.kind)
+    )
+    return [Waiting(kind, count, last_error) for kind, count, last_error in rows]
+
+
 def _due(session: Session, now: datetime, kinds: tuple[str, ...]) -> list[int]:
     """Due mail of the kinds that can go now (a kind whose mailbox is not set waits)."""
     return list(
@@ -134,7 +153,8 @@ def _due(session: Session, now: datetime, kinds: tuple[str, ...]) -> list[int]:
                 Mail.kind.in_(kinds),
                 (Mail.next_attempt_at.is_(None)) | (Mail.next_attempt_at <= now),
             )
-            .order_by(Mail.id)
+            # The urgent alert first: after an outage it must not wait behind letters.
+            .order_by(case((Mail.kind == c.MAIL_URGENT_ALERT, 0), else_=1), Mail.id)
             .limit(BATCH)
         )
     )

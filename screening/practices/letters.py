@@ -50,11 +50,11 @@ def on_closed(
     None when no letter is due."""
     if task.outcome == c.OUTCOME_NOT_NEEDED:
         return None
-    fingerprint = _fingerprint(task)
-    if fingerprint == _last_fingerprint(session, task.id):
-        return None  # nothing the practice has not heard
     code = task.episode.patient.gp_practice
     practice = config.practices.get(code or "")
+    fingerprint = _fingerprint(task, code, mailable(config, code))
+    if fingerprint == _last_fingerprint(session, task.id):
+        return None  # nothing the practice has not heard
     content = gather(session, task, code, practice, config, need_names, now)
     letter = GpLetter(
         task_id=task.id,
@@ -65,7 +65,8 @@ def on_closed(
     )
     session.add(letter)
     session.flush()
-    if practice is not None and practice.email and outbox.may_carry_patient_detail(config):
+    if mailable(config, code):
+        assert practice is not None and practice.email
         outbox.queue(
             session, c.MAIL_GP_LETTER, now, task_id=task.id, letter_id=letter.id, to=practice.email
         )
@@ -100,6 +101,15 @@ def mailable(config: Config, code: str | None) -> bool:
     """Whether this practice's letters are mailed, rather than only downloaded."""
     practice = config.practices.get(code or "")
     return bool(practice and practice.email and outbox.may_carry_patient_detail(config))
+
+
+def kept_letter(session: Session, task_id: int, letter_id: int) -> GpLetter | None:
+    """The task's letter, while its PDF is kept (the retention purge blanks it)."""
+    return session.scalar(
+        select(GpLetter).where(
+            GpLetter.id == letter_id, GpLetter.task_id == task_id, GpLetter.pdf.is_not(None)
+        )
+    )
 
 
 def latest(session: Session, task_id: int) -> GpLetter | None:
@@ -179,11 +189,16 @@ def _sessions(session: Session, task: TriageTask) -> list[SupportSession]:
     return list(session.scalars(select(SupportSession).where(SupportSession.task_id == task.id)))
 
 
-def _fingerprint(task: TriageTask) -> str:
-    """The task's outcome and its referrals as they stand: what the practice was told."""
+def _fingerprint(task: TriageTask, code: str | None, mailed: bool) -> str:
+    """What the practice was told, and whether it could be: the task's outcome and its
+    referrals as they stand, the practice, and whether the letter goes by mail (a letter
+    only downloaded, for a practice not known then, is mailed at a later closing once the
+    practice is known)."""
     facts = {
         "outcome": task.outcome,
         "referrals": [[r.id, r.status, r.reason, r.outcome] for r in task.referrals],
+        "practice": code,
+        "mailed": mailed,
     }
     return hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()
 

@@ -3,8 +3,9 @@ Standard's message back to the GP in the order the SPEC lists it, as text a prac
 document workflow can read back and file.
 
 fpdf2 draws it in pure Python. Its built-in fonts only print Latin-1, and patients are
-called Łukasz and Siobhán, so the letter is set in DejaVu Sans from Debian's
-`fonts-dejavu-core` package: fpdf2 embeds the subset it uses, so the reader needs no font.
+called Łukasz and Siobhán, so the letter is set in DejaVu Sans, shipped beside this module
+(`fonts/`, with its licence) so that closing a task never depends on what a server has
+installed: fpdf2 embeds the subset it uses, so the reader needs no font.
 """
 
 from __future__ import annotations
@@ -21,8 +22,7 @@ from ..core import clock
 from .content import LetterContent, LetterReferral
 
 TITLE = "Social prescribing: message back to the GP practice"
-FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
-FONT_PACKAGE = "fonts-dejavu-core"
+FONT_DIR = Path(__file__).parent / "fonts"
 _FONT = "DejaVu"
 _FONT_FILES = {"": "DejaVuSans.ttf", "B": "DejaVuSans-Bold.ttf"}
 
@@ -40,10 +40,6 @@ _LABEL_WIDTH = 50.0
 # Service, need, date referred, status: the service names are the longest.
 _REFERRAL_COLUMNS = (58, 40, 34, 38)
 _NOT_KNOWN = "Not known"
-
-
-class FontMissing(RuntimeError):
-    """The letter's font is not installed: say which package brings it, not a traceback."""
 
 
 def render(letter: LetterContent) -> bytes:
@@ -95,13 +91,7 @@ def _new_document(letter: LetterContent) -> _Letter:
 
 def _add_fonts(pdf: FPDF) -> None:
     for style, file_name in _FONT_FILES.items():
-        path = FONT_DIR / file_name
-        if not path.is_file():
-            raise FontMissing(
-                f"The GP practice letter needs the font {path}: install the "
-                f"{FONT_PACKAGE} package (apt-get install {FONT_PACKAGE})."
-            )
-        pdf.add_font(_FONT, style, str(path))
+        pdf.add_font(_FONT, style, str(FONT_DIR / file_name))
 
 
 def _identifies(letter: LetterContent) -> str:

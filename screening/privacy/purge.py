@@ -56,9 +56,9 @@ from ..models import (
 from ..questionnaire.model import Questionnaire
 from ..staff import audit
 
-# Everything the list gave about the patient: the same fields an import writes, and the
-# GP practice (SPEC §13), once only should the import come to write it among them.
-IDENTIFYING_PATIENT_FIELDS = tuple(dict.fromkeys(("nhs_number", *PATIENT_FIELDS, "gp_practice")))
+# Everything the list gave about the patient: the same fields an import writes (the GP
+# practice of SPEC §13 among them).
+IDENTIFYING_PATIENT_FIELDS = ("nhs_number", *PATIENT_FIELDS)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -169,3 +170,14 @@ class Questionnaire(Frozen):
 
     def content_sha256(self) -> str:
         return hashlib.sha256(self.canonical_json().encode()).hexdigest()
+
+
+def need_names(questionnaires: Iterable[Questionnaire]) -> dict[str, str]:
+    """Each flag domain by the need it names, in its questionnaire's first language; a
+    domain two questionnaires share keeps the first one's name."""
+    names: dict[str, str] = {}
+    for questionnaire in questionnaires:
+        language = questionnaire.default_language
+        for domain, label in questionnaire.domains.items():
+            names.setdefault(domain, label[language])
+    return names

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ..config import Config
@@ -54,7 +54,15 @@ def chase(session: Session, config: Config, now: datetime) -> ChaseRun:
         .order_by(Referral.id)
     ).all()
     for referral in waiting:
-        referral.reminded_at = now
+        # One reminder, however many workers run at once: the first to mark it queues it.
+        marked = session.execute(
+            update(Referral)
+            .where(Referral.id == referral.id, Referral.reminded_at.is_(None))
+            .values(reminded_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if marked.rowcount != 1:
+            continue
         outbox.queue(
             session,
             c.MAIL_REFERRAL_REMINDER,

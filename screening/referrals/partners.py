@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
@@ -52,6 +52,7 @@ class ListEntry:
     status: str
     reason: str | None
     outcome: str | None
+    patient_id: int
     given_name: str | None
     family_name: str | None
     overdue: bool
@@ -76,13 +77,44 @@ class HistoryEntry:
 
 
 @dataclass(frozen=True)
+class Contact:
+    """What a service needs to reach the patient (SPEC §13), and nothing more: built here
+    so no page can show what it does not hold. The NHS number and date of birth are kept
+    only for a service that is part of the NHS."""
+
+    patient_id: int
+    given_name: str | None
+    family_name: str | None
+    mobile: str | None
+    phone: str | None
+    language: str | None
+    nhs_number: str | None = None
+    date_of_birth: date | None = None
+
+    @classmethod
+    def of(cls, patient: Patient, nhs_service: bool) -> Contact:
+        contact = cls(
+            patient.id,
+            patient.given_name,
+            patient.family_name,
+            patient.mobile,
+            patient.phone,
+            patient.language,
+        )
+        if nhs_service:
+            return replace(
+                contact, nhs_number=patient.nhs_number, date_of_birth=patient.date_of_birth
+            )
+        return contact
+
+
+@dataclass(frozen=True)
 class PartnerReferral:
     """One referral as its service sees it."""
 
     referral: Referral
     service: RawService | None
-    patient: Patient
-    nhs_service: bool  # the NHS number and date of birth may be shown
+    patient: Contact
     history: list[HistoryEntry]
     overdue: bool
 
@@ -128,7 +160,7 @@ def referral_list(
     chosen = [*seen, Referral.status == filters.status] if filters.status else seen
     total = sum(counts.values()) if not filters.status else counts.get(filters.status, 0)
     rows = session.execute(
-        select(Referral, Patient.given_name, Patient.family_name)
+        select(Referral, Patient.id, Patient.given_name, Patient.family_name)
         .join(TriageTask, TriageTask.id == Referral.task_id)
         .join(Episode, Episode.id == TriageTask.episode_id)
         .join(Patient, Patient.id == Episode.patient_id)
@@ -146,11 +178,12 @@ def referral_list(
             status=referral.status,
             reason=referral.reason,
             outcome=referral.outcome,
+            patient_id=patient_id,
             given_name=given,
             family_name=family,
             overdue=is_overdue(referral, today, answer_working_days),
         )
-        for referral, given, family in rows
+        for referral, patient_id, given, family in rows
     ]
     return ReferralList(entries, total, max(1, math.ceil(total / PAGE_SIZE)), counts)
 
@@ -178,8 +211,7 @@ def partner_referral(
     return PartnerReferral(
         referral=referral,
         service=service,
-        patient=task.episode.patient,
-        nhs_service=bool(service and service.nhs_service),
+        patient=Contact.of(task.episode.patient, bool(service and service.nhs_service)),
         history=_history(session, referral),
         overdue=is_overdue(referral, today, answer_working_days),
     )

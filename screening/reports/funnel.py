@@ -58,7 +58,7 @@ def funnel_report(
     questionnaires: Mapping[str, Questionnaire],
     clinic_names: Mapping[str, str] | None = None,
     reference_rates: Mapping[str, float] | None = None,
-    referral_response_working_days: int = 10,
+    referral_response_working_days: int,
     suppress: bool = False,
 ) -> dict[str, Any]:
     """Everything the report shows, for one clinic and period (SPEC §7's JSON, and more)."""

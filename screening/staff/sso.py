@@ -28,6 +28,7 @@ from ..core.constants import (
     AUDIT_USER_ROLE_CHANGED,
     AUDIT_USER_SSO_LINKED,
     ROLE_ADMIN,
+    ROLE_PARTNER,
     SSO_ROLES,
 )
 from ..core.identifiers import email_problem
@@ -70,7 +71,8 @@ def role_for(claims: dict[str, Any], settings: SingleSignOn) -> str | None:
 @dataclass(frozen=True)
 class SsoOutcome:
     user: StaffUser | None
-    # why not: no_email, no_role, inactive, unverified_email, local_admin, email_taken
+    # why not: no_email, no_role, inactive, unverified_email, local_admin, local_partner,
+    # email_taken
     reason: str | None = None
 
 
@@ -113,6 +115,8 @@ def _cannot_link(user: StaffUser, claims: dict[str, Any], settings: SingleSignOn
         return "email_taken"  # another identity at the provider already has this account
     if user.role == ROLE_ADMIN:
         return "local_admin"
+    if user.role == ROLE_PARTNER:
+        return "local_partner"  # bound to their services, which the provider knows nothing of
     # `email` is only as good as `email_verified`; a tenant's user name (Entra ID's
     # preferred_username) is set by the trust's own administrators.
     if settings.email_claim == "email" and claims.get("email_verified") is not True:

@@ -11,12 +11,19 @@ from sqlalchemy.orm import Session
 from ..config import Settings
 from ..core import constants as c
 from . import calls
-from .queue import ASSIGNED_ME, ASSIGNED_NOBODY, QueueFilters, Viewer, count_tasks
+from .queue import (
+    ASSIGNED_ME,
+    ASSIGNED_NOBODY,
+    STATUS_ANY,
+    QueueFilters,
+    Viewer,
+    count_tasks,
+)
 
 URGENT_UNCLAIMED = QueueFilters(priority=c.PRIORITY_URGENT, assigned=ASSIGNED_NOBODY)
 OVERDUE = QueueFilters(overdue=True)
 MINE = QueueFilters(assigned=ASSIGNED_ME)
-REFERRALS_OVERDUE = QueueFilters(referrals_overdue=True)
+REFERRALS_OVERDUE = QueueFilters(referrals_overdue=True, status=STATUS_ANY)
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,9 @@ from .service_levels import add_working_days, due_on, made_before_is_overdue
 
 PAGE_SIZE = 25
 STATUS_ACTIVE = "active"  # the queue's default: open and assigned
+# Every status: the default of `referrals=overdue`, as a task is often closed as referred
+# while its referral still waits for the service's answer (SPEC §8, §13).
+STATUS_ANY = "any"
 ASSIGNED_ME = "me"
 ASSIGNED_NOBODY = "unassigned"
 OVERDUE_YES = "yes"
@@ -169,24 +172,29 @@ class QueueFilters:
     referrals_overdue: bool = False
     page: int = 1
 
+    @property
+    def default_status(self) -> str:
+        return STATUS_ANY if self.referrals_overdue else STATUS_ACTIVE
+
     def without(self, name: str) -> QueueFilters:
-        defaults: dict[str, object] = {
-            "status": STATUS_ACTIVE,
-            "overdue": False,
-            "referrals_overdue": False,
-        }
+        if name == "referrals_overdue":
+            status = STATUS_ACTIVE if self.status == STATUS_ANY else self.status
+            return replace(self, referrals_overdue=False, status=status, page=1)
+        defaults: dict[str, object] = {"status": self.default_status, "overdue": False}
         return replace(self, **{name: defaults.get(name), "page": 1})
 
     def with_value(self, name: str, value: object) -> QueueFilters:
         """These filters with one changed; a new filter starts again at page 1."""
         if name == "page":
             return replace(self, page=value)
+        if name == "referrals_overdue" and value and self.status == STATUS_ACTIVE:
+            return replace(self, referrals_overdue=True, status=STATUS_ANY, page=1)
         return replace(self, **{name: value, "page": 1})
 
     def as_params(self) -> dict[str, str]:
         """Query parameters for a link to this list (defaults left out)."""
         params = {
-            "status": self.status if self.status != STATUS_ACTIVE else None,
+            "status": self.status if self.status != self.default_status else None,
             "priority": self.priority,
             "clinic": self.clinic,
             "domain": self.domain,
@@ -211,15 +219,17 @@ def parse_filters(args: Mapping[str, str], *, clinics: set[str]) -> QueueFilters
             return None
         return value or None
 
+    referrals_overdue = choice("referrals", {REFERRALS_OVERDUE}) == REFERRALS_OVERDUE
     filters = QueueFilters(
-        status=choice("status", {STATUS_ACTIVE, *c.TASK_STATUSES}) or STATUS_ACTIVE,
+        status=choice("status", {STATUS_ACTIVE, STATUS_ANY, *c.TASK_STATUSES})
+        or (STATUS_ANY if referrals_overdue else STATUS_ACTIVE),
         priority=choice("priority", set(c.PRIORITIES)),
         clinic=choice("clinic", clinics),
         domain=_domain(args, problems),
         assigned=choice("assigned", {ASSIGNED_ME, ASSIGNED_NOBODY}),
         appointment_on=iso_date_in(args, "appointment", problems),
         overdue=_overdue(args, problems),
-        referrals_overdue=choice("referrals", {REFERRALS_OVERDUE}) == REFERRALS_OVERDUE,
+        referrals_overdue=referrals_overdue,
         page=page_number(args, problems),
     )
     problems.refuse()
@@ -250,7 +260,7 @@ class Viewer:
     today: date  # London
     sla_working_days: Mapping[str, int]
     # When a referral waiting for its service's answer is overdue (SPEC §13).
-    answer_working_days: int = 10
+    answer_working_days: int
 
 
 @dataclass(frozen=True)
@@ -290,7 +300,7 @@ def queue_page(
     user_id: int,
     sla_working_days: Mapping[str, int],
     today: date,
-    answer_working_days: int = 10,
+    answer_working_days: int,
     page_size: int | None = None,
 ) -> QueuePage:
     page_size = page_size or PAGE_SIZE
@@ -375,10 +385,8 @@ def _page_of_ids(filters: QueueFilters, viewer: Viewer, page_size: int) -> Any:
 
 def _conditions(filters: QueueFilters, viewer: Viewer, *, any_status: bool = False) -> list[Any]:
     conditions: list[Any] = []
-    if any_status:
-        pass  # the status counts group by status
-    elif filters.referrals_overdue and filters.status == STATUS_ACTIVE:
-        pass  # a task closed as referred still waits for its service's answer
+    if any_status or filters.status == STATUS_ANY:
+        pass  # the status counts group by status; or every status is listed
     elif filters.status == STATUS_ACTIVE:
         conditions.append(TriageTask.status.in_(sorted(c.ACTIVE_TASK_STATUSES)))
     else:
@@ -482,7 +490,7 @@ class _Group:
         if self.counted_alone:
             return facet == "status"
         checks = {
-            "status": filters.status == self.status
+            "status": filters.status in (self.status, STATUS_ANY)
             or (filters.status == STATUS_ACTIVE and self.status in c.ACTIVE_TASK_STATUSES),
             "priority": filters.priority in (None, self.priority),
             "clinic": filters.clinic in (None, self.clinic),
@@ -496,11 +504,19 @@ def _facet_counts(session: Session, filters: QueueFilters, viewer: Viewer) -> di
     """Every filter link's count, and the total, from two grouped scans of the tasks' own
     index: one over the statuses on screen, one over the others (for the status links).
     One grouped query per filter would read the tasks seven times."""
-    shown = {filters.status} if filters.status in c.TASK_STATUSES else set(c.ACTIVE_TASK_STATUSES)
+    shown = (
+        {filters.status}
+        if filters.status in c.TASK_STATUSES
+        else set(c.TASK_STATUSES)
+        if filters.status == STATUS_ANY
+        else set(c.ACTIVE_TASK_STATUSES)
+    )
     groups = _groups(session, filters, viewer, TriageTask.status.in_(sorted(shown)))
     others = set(c.TASK_STATUSES) - shown
-    others_groups = _groups(
-        session, filters, viewer, TriageTask.status.in_(sorted(others)), status_only=True
+    others_groups = (
+        _groups(session, filters, viewer, TriageTask.status.in_(sorted(others)), status_only=True)
+        if others
+        else []
     )
     counts: dict[str, dict[str, int]] = {facet: {} for facet in FACETS}
 
@@ -525,6 +541,7 @@ def _facet_counts(session: Session, filters: QueueFilters, viewer: Viewer) -> di
     counts["status"][STATUS_ACTIVE] = sum(
         counts["status"].get(status, 0) for status in c.ACTIVE_TASK_STATUSES
     )
+    counts["status"][STATUS_ANY] = sum(counts["status"].get(s, 0) for s in c.TASK_STATUSES)
     return counts
 
 

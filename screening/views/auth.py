@@ -21,7 +21,7 @@ from wtforms.validators import InputRequired, Length
 
 from ..config.loaded import state
 from ..core import clock
-from ..core.constants import AUDIT_LOGOUT, AUDIT_SESSION_TIMEOUT, ROLES
+from ..core.constants import AUDIT_LOGOUT, AUDIT_SESSION_TIMEOUT, ROLE_PARTNER, ROLES
 from ..core.extensions import db, limiter, login_manager, remote_addr
 from ..core.numbers import MAX_ID, whole_number
 from ..models import StaffUser
@@ -50,6 +50,7 @@ SSO_REFUSED_MESSAGES = {
     "unverified_email": "Your account's email address is not verified by {name}. Ask your "
     "administrator",
     "local_admin": "This email address belongs to a local admin account: sign in with its password",
+    "local_partner": "This email address belongs to a partner's account: sign in with its password",
     "email_taken": "This email address already belongs to another {name} account. Ask an "
     "administrator",
 }
@@ -122,7 +123,7 @@ def login() -> ResponseReturnValue:
         db.session.commit()
         if result.ok and result.user is not None:
             _start_session(result.user)
-            return redirect(local_path(request.args.get("next")) or url_for("staff.home"))
+            return _after_sign_in(result.user.role, local_path(request.args.get("next")))
         # One message whatever went wrong: the page never says whether the email exists.
         form.add_error("email", LOGIN_FAILED_MESSAGE)
     return _login_page(form)
@@ -191,6 +192,15 @@ def sso_callback() -> ResponseReturnValue:
     _start_session(outcome.user)
     id_token = token.get("id_token") or ""
     session[SSO_ID_TOKEN_KEY] = id_token if len(id_token) <= MAX_KEPT_ID_TOKEN else True
+    return _after_sign_in(outcome.user.role, next_path)
+
+
+def _after_sign_in(role: str, next_path: str | None) -> ResponseReturnValue:
+    """Where a sign-in lands: the page asked for, else home. A partner only ever has their
+    referrals (SPEC §8, §13): a notice's link to one, else the list, answered 303."""
+    if role == ROLE_PARTNER:
+        wanted = next_path if next_path and next_path.startswith("/referrals") else None
+        return redirect(wanted or url_for("referrals.referral_list"), code=303)
     return redirect(next_path or url_for("staff.home"))
 
 

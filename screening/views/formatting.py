@@ -14,6 +14,7 @@ from ..core import constants as c
 from ..core.i18n import language_in_english
 from ..core.identifiers import national_format
 from ..core.names import referral_answer
+from ..questionnaire import model
 from ..reports.groups import group_name
 from ..triage.service_levels import today
 
@@ -50,12 +51,7 @@ def clinic_name(code: str | None) -> str:
 
 def need_names() -> dict[str, str]:
     """Each flag domain by the need it names, from every loaded questionnaire."""
-    names: dict[str, str] = {}
-    for questionnaire in state().questionnaires.questionnaires.values():
-        language = questionnaire.default_language
-        for domain, label in questionnaire.domains.items():
-            names.setdefault(domain, label[language])
-    return names
+    return model.need_names(state().questionnaires.questionnaires.values())
 
 
 def need_name(domain: str) -> str:

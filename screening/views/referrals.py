@@ -11,6 +11,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
+from sqlalchemy.orm import Session
 from wtforms import StringField, TextAreaField
 
 from ..config.loaded import state
@@ -25,6 +26,7 @@ from ..triage.service_levels import today
 from ..triage.tasks import Context
 from .auth import require_role
 from .forms import FilterForm, StaffForm
+from .reports import service_names
 
 bp = Blueprint("referrals", __name__, url_prefix="/referrals")
 bp.before_request(require_role(c.ROLE_PARTNER))
@@ -72,21 +74,31 @@ def referral_list() -> ResponseReturnValue:
     filters = form.read(partners.parse_list_filters)
     found = None
     if filters is not None:
+        session = db.session()
         found = partners.referral_list(
-            db.session(),
+            session,
             current_user,
             filters,
             now=clock.now(),
             today=today(),
             answer_working_days=_answer_days(),
         )
+        # Each patient named on the list is a view of them, as on the triage queue.
+        audit.record_patient_views(
+            session,
+            [entry.patient_id for entry in found.entries],
+            actor=current_user,
+            view="referrals",
+            remote_addr=remote_addr(),
+        )
+        session.commit()
     return render_template(
         "referrals/list.html",
         form=form,
         filters=filters,
         found=found,
         status_filters=STATUS_FILTERS,
-        mine=[_service_names().get(s, s) for s in current_user.service_ids],
+        mine=[service_names(state()).get(s, s) for s in current_user.service_ids],
     ), form.http_status
 
 
@@ -98,15 +110,7 @@ def referral(referral_id: int) -> ResponseReturnValue:
 def _referral_page(referral_id: int, failed: StaffForm | None = None) -> ResponseReturnValue:
     session = db.session()
     try:
-        view = partners.partner_referral(
-            session,
-            current_user,
-            referral_id,
-            state().config.services,
-            now=clock.now(),
-            today=today(),
-            answer_working_days=_answer_days(),
-        )
+        view = _in_view(session, referral_id)
     except NotFound:
         abort(404)
     audit.record(
@@ -115,7 +119,7 @@ def _referral_page(referral_id: int, failed: StaffForm | None = None) -> Respons
         actor=current_user,
         subject_type=c.SUBJECT_REFERRAL,
         subject_id=referral_id,
-        patient_id=view.patient.id,
+        patient_id=view.patient.patient_id,
         remote_addr=remote_addr(),
     )
     session.commit()
@@ -157,18 +161,7 @@ def _answer(referral_id: int, action: str) -> ResponseReturnValue:
     session = db.session()
 
     def record() -> object:
-        try:
-            found = partners.partner_referral(
-                session,
-                current_user,
-                referral_id,
-                state().config.services,
-                now=clock.now(),
-                today=today(),
-                answer_working_days=_answer_days(),
-            )
-        except NotFound:
-            abort(404)
+        found = _in_view(session, referral_id)  # else "not found": the form answers 404
         given = answers.Answer(
             status=status,
             reason=form.value("reason") if "reason" in form else "",
@@ -184,9 +177,18 @@ def _answer(referral_id: int, action: str) -> ResponseReturnValue:
     return redirect(url_for(".referral", referral_id=referral_id), code=303)
 
 
+def _in_view(session: Session, referral_id: int) -> partners.PartnerReferral:
+    """The referral as the signed-in partner may see it, or `NotFound`."""
+    return partners.partner_referral(
+        session,
+        current_user,
+        referral_id,
+        state().config.services,
+        now=clock.now(),
+        today=today(),
+        answer_working_days=_answer_days(),
+    )
+
+
 def _answer_days() -> int:
     return state().config.settings.referral_response_working_days
-
-
-def _service_names() -> dict[str, str]:
-    return {service.id: service.name for service in state().config.services}

@@ -18,6 +18,7 @@ from ..config.loaded import state
 from ..core import clock
 from ..core import constants as c
 from ..core.extensions import db
+from ..mail import outbox
 from ..questionnaire.model import Questionnaire
 from ..reports import Filters, stages_only
 from ..triage import counts
@@ -32,6 +33,12 @@ bp = Blueprint("staff", __name__)
 bp.before_request(require_role(*c.ROLES))
 
 FUNNEL_DAYS = 90
+MAIL_NAMES = {
+    c.MAIL_URGENT_ALERT: "Urgent alerts",
+    c.MAIL_REFERRAL_NOTICE: "Notices to services of a new referral",
+    c.MAIL_REFERRAL_REMINDER: "Reminders to services of an overdue referral",
+    c.MAIL_GP_LETTER: "Letters to GP practices",
+}
 # Each count: its SPEC §8 name, what it counts (one, many), and the list it opens.
 COUNTS = (
     ("urgent_unclaimed", "urgent task nobody holds", "urgent tasks nobody holds"),
@@ -90,6 +97,8 @@ def home() -> ResponseReturnValue:
         since=since,
         days=FUNNEL_DAYS,
         alerts=alert_status(session, loaded.config) if work is not None else None,
+        mail_waiting=outbox.waiting(session) if is_admin else [],
+        mail_names=MAIL_NAMES,
         is_admin=is_admin,
         questionnaire_rows=[questionnaire_row(q) for q in questionnaires] if is_admin else [],
         clinic_rows=(

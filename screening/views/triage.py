@@ -30,7 +30,7 @@ from ..core.names import (
     REFERRAL_OUTCOME_NAMES,
     REFERRAL_STATUS_NAMES,
 )
-from ..models import Episode, GpLetter, Referral, StaffUser, TriageTask
+from ..models import Episode, Referral, StaffUser, TriageTask
 from ..practices import letters
 from ..referrals import answers, chaser
 from ..staff import audit
@@ -121,7 +121,7 @@ class ReferralForm(StaffForm):
     service = StringField("Service")
     other_name = StringField("Name of the service")
     domain = StringField("Need it is for (optional)")
-    note = TextAreaField("Note (optional)")
+    note = TextAreaField("Note for the service (optional)")
 
 
 class ReferralStatusForm(StaffForm):
@@ -336,17 +336,7 @@ def _task_page(task_id: int, failed: StaffForm | None = None) -> ResponseReturnV
             forms[failed.key] = failed
         else:  # a colleague closed or reopened it: the form is not on the page now
             failed.anchor = SUMMARY_ANCHOR
-    audit.record(
-        session,
-        c.AUDIT_VIEW_PATIENT,
-        actor=current_user,
-        subject_type=c.SUBJECT_TASK,
-        subject_id=task_id,
-        patient_id=view.patient.id,
-        remote_addr=remote_addr(),
-        detail={"view": "task"},
-    )
-    session.commit()
+    _record_task_view(session, task_id, view.patient.id, view="task")
     colleagues = session.scalars(
         select(StaffUser)
         .where(
@@ -392,6 +382,21 @@ def _task_page(task_id: int, failed: StaffForm | None = None) -> ResponseReturnV
         ),
         failed.http_status if failed is not None else 200,
     )
+
+
+def _record_task_view(session: Session, task_id: int, patient_id: int, **detail: object) -> None:
+    """A view of the patient through their task (SPEC §8): the page, or its letter."""
+    audit.record(
+        session,
+        c.AUDIT_VIEW_PATIENT,
+        actor=current_user,
+        subject_type=c.SUBJECT_TASK,
+        subject_id=task_id,
+        patient_id=patient_id,
+        remote_addr=remote_addr(),
+        detail=detail,
+    )
+    session.commit()
 
 
 def _task_forms(task: TriageTask, referrals: list[Referral]) -> dict[str, StaffForm]:
@@ -559,25 +564,19 @@ def letter(task_id: int, letter_id: int) -> ResponseReturnValue:
     """The letter to the patient's GP practice (SPEC §13), as made: to download when it
     is not mailed, or to read what was sent."""
     session = db.session()
-    found = session.get(GpLetter, letter_id)
-    if found is None or found.task_id != task_id or found.pdf is None:
+    found = letters.kept_letter(session, task_id, letter_id)
+    if found is None or found.pdf is None:
         abort(404)
     task = tasks.get_task(session, task_id)
-    audit.record(
-        session,
-        c.AUDIT_VIEW_PATIENT,
-        actor=current_user,
-        subject_type=c.SUBJECT_TASK,
-        subject_id=task_id,
-        patient_id=task.episode.patient_id,
-        remote_addr=remote_addr(),
-        detail={"view": "gp_letter", "letter": letter_id},
-    )
-    session.commit()
+    _record_task_view(session, task_id, task.episode.patient_id, view="gp_letter", letter=letter_id)
     return Response(
         found.pdf,
         mimetype="application/pdf",
-        headers={"Content-Disposition": f'attachment; filename="{letters.file_name(found)}"'},
+        headers={
+            "Content-Disposition": f'attachment; filename="{letters.file_name(found)}"',
+            # It names the patient: never kept in a shared computer's cache.
+            "Cache-Control": "no-store",
+        },
     )
 
 

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import base64
 import json
+import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import select, text
+from sqlalchemy import create_engine, make_url, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -19,7 +22,8 @@ from screening.core import constants as c
 from screening.core.db import Base, make_engine
 from screening.core.extensions import db
 from screening.models import Episode, OutboundMessage, Patient, Response, TriageTask
-from screening.models.migrate import current_revision, head_revision
+from screening.models.migrate import alembic_config, current_revision, head_revision
+from tests.conftest import BACKENDS, POSTGRES_ADMIN_URL
 
 
 def make_patient(session: Session, *, nhs_number: str = "9990000018") -> Patient:
@@ -163,10 +167,6 @@ def test_an_episode_public_id_carries_128_random_bits_and_sorts_by_creation(
 def test_migration_0011_moves_searched_nhs_numbers_out_of_the_audit_trail(
     tmp_path: Path,
 ) -> None:
-    from alembic import command
-
-    from screening.models.migrate import alembic_config
-
     engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
     command.upgrade(alembic_config(engine), "0010")
     with engine.begin() as connection:
@@ -193,17 +193,30 @@ def test_migration_0011_moves_searched_nhs_numbers_out_of_the_audit_trail(
     ]
 
 
-def test_migration_0015_keeps_staff_tasks_and_waiting_alerts_and_comes_back(
-    tmp_path: Path,
+@pytest.fixture(params=BACKENDS)
+def unmigrated_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database of each backend, for a migration's own test."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'old.db'}"
+        return
+    name = f"screening_migration_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    yield make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def test_migration_0015_keeps_staff_tasks_referrals_and_waiting_alerts_and_comes_back(
+    unmigrated_url: str,
 ) -> None:
-    """Partners need the staff table copied on SQLite (a new role in its check): every task
-    and audit event naming a colleague keeps them, and an urgent alert still waiting moves
-    into the one mail outbox."""
-    from alembic import command
-
-    from screening.models.migrate import alembic_config
-
-    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    """Partners need the staff table copied on SQLite (a new role in its check), and the
+    referrals table for their answers' checks: every task, referral and audit event naming
+    a colleague keeps them, and an urgent alert still waiting moves into the one mail
+    outbox; the downgrade brings it all back."""
+    engine = make_engine(unmigrated_url)
     config = alembic_config(engine)
     command.upgrade(config, "0014")
     with engine.begin() as connection:
@@ -211,7 +224,7 @@ def test_migration_0015_keeps_staff_tasks_and_waiting_alerts_and_comes_back(
         run(
             "INSERT INTO staff_users (id, email, password_hash, role, active, failed_logins, "
             "session_generation, created_at) VALUES "
-            "(3, 'sp@example.nhs.uk', 'x', 'prescriber', 1, 0, 1, '2026-01-01')"
+            "(3, 'sp@example.nhs.uk', 'x', 'prescriber', true, 0, 1, '2026-01-01')"
         )
         run(
             "INSERT INTO patients (id, created_at, updated_at) "
@@ -219,13 +232,17 @@ def test_migration_0015_keeps_staff_tasks_and_waiting_alerts_and_comes_back(
         )
         run(
             "INSERT INTO episodes (id, public_id, patient_id, questionnaire_id, status, mode, "
-            "dob_failures, created_at) VALUES "
-            "(5, 'p5', 7, 'barts-social-welfare', 'completed', 'sms', 0, '2026-01-01')"
+            "dob_failures, created_at, referred_at) VALUES (5, 'p5', 7, "
+            "'barts-social-welfare', 'completed', 'sms', 0, '2026-01-01', '2026-01-02')"
         )
         run(
             "INSERT INTO triage_tasks (id, episode_id, status, priority, assigned_to_user_id, "
             "updated_at, version, created_at) VALUES "
             "(9, 5, 'assigned', 'urgent', 3, '2026-01-02', 1, '2026-01-02')"
+        )
+        run(
+            "INSERT INTO referrals (id, task_id, service_id, to_pcn, status, referred_at, "
+            "by_user_id) VALUES (4, 9, 'food-bank', false, 'accepted', '2026-01-02', 3)"
         )
         run(
             "INSERT INTO alert_mails (task_id, status, attempts, created_at) "
@@ -235,13 +252,18 @@ def test_migration_0015_keeps_staff_tasks_and_waiting_alerts_and_comes_back(
     with engine.connect() as connection:
         run = connection.exec_driver_sql
         assert run("SELECT assigned_to_user_id FROM triage_tasks").scalar() == 3
+        assert run("SELECT id, status, by_user_id FROM referrals").all() == [(4, "accepted", 3)]
         assert run("SELECT kind, task_id, status, attempts FROM mails").all() == [
             ("urgent_alert", 9, "pending", 2)
         ]
-        assert run("PRAGMA foreign_key_check").all() == []
+        # The funnel's stages integer, rebuilt with `helped`: referred is still bit 7.
+        assert run("SELECT stages_reached FROM episodes").scalar() == 1 << 7
+        if engine.dialect.name == "sqlite":
+            assert run("PRAGMA foreign_key_check").all() == []
     command.downgrade(config, "0014")
     with engine.connect() as connection:
         run = connection.exec_driver_sql
         assert run("SELECT task_id, attempts FROM alert_mails").all() == [(9, 2)]
         assert run("SELECT id, role FROM staff_users").all() == [(3, "prescriber")]
+        assert run("SELECT id, status FROM referrals").all() == [(4, "accepted")]
     engine.dispose()

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,9 +18,8 @@ from screening.core import clock
 from screening.models import GpLetter, Mail, Patient, TriageTask
 from screening.referrals import answers
 from screening.triage import tasks
-from tests.conftest import ROOT
 from tests.factories import make_task, make_user
-from tests.mailbox import Inbox, send_mail, smtp_server
+from tests.mailbox import Inbox, free_port, mailing_config, send_mail
 from tests.pages import page, text_of
 from tests.views.test_triage import post, sign_in, staff_page
 
@@ -37,20 +34,8 @@ PRACTICES = f"""practices:
 
 
 @pytest.fixture
-def inbox() -> Iterator[tuple[Inbox, int]]:
-    with smtp_server() as server:
-        yield server
-
-
-@pytest.fixture
 def settings(tmp_path: Path, inbox: tuple[Inbox, int]) -> dict[str, str]:
-    config = tmp_path / "config"
-    shutil.copytree(ROOT / "config", config)
-    (config / "practices.yaml").write_text(PRACTICES)
-    return {
-        "SCREENING_CONFIG_DIR": str(config),
-        "SCREENING_SMTP_URL": f"smtp://127.0.0.1:{inbox[1]}",
-    }
+    return mailing_config(tmp_path, inbox[1], practices_yaml=lambda _text: PRACTICES)
 
 
 @pytest.fixture
@@ -192,6 +177,7 @@ def test_a_letter_that_cannot_be_mailed_is_offered_to_download(
     download = client.get(link["href"])
     assert download.status_code == 200 and download.mimetype == "application/pdf"
     assert "attachment" in download.headers["Content-Disposition"]
+    assert download.headers["Cache-Control"] == "no-store"
     assert "871731000000106" in pdf_text(download.data)
     # Another task's letter number on this task is not found.
     assert client.get(f"/triage/{task_id + 1}/letters/{letter_id}").status_code == 404
@@ -228,3 +214,32 @@ def test_the_prescriber_closes_on_the_page_and_the_history_says_a_letter_was_mad
     words = text_of(page(client.get(here)))
     assert "Closed: Support arranged; a letter to the GP practice is made" in words
     assert "waiting to be mailed" in words
+
+
+def test_admins_see_a_letter_waiting_while_the_mail_server_is_down(
+    app: Flask, session: Session, prescriber, inbox: tuple[Inbox, int]
+) -> None:
+    task = task_at(session, "F84003")
+    close(session, task, prescriber, "support_arranged")
+    down = dataclasses.replace(state().config, smtp_url=f"smtp://127.0.0.1:{free_port()}")
+    assert send_mail(session, down, clock.now()).failed == 1
+    admin = sign_in(app, session, "admin@example.nhs.uk", role="admin")
+    words = text_of(staff_page(admin, "/", "home"))
+    assert "Letters to GP practices 1 waiting, last failure: ConnectionRefusedError" in words
+
+
+def test_a_letter_only_downloaded_is_mailed_at_a_later_closing_once_the_practice_is_known(
+    app: Flask, session: Session, prescriber, inbox: tuple[Inbox, int]
+) -> None:
+    task = task_at(session, None)
+    close(session, task, prescriber, "support_arranged")
+    session.refresh(task)
+    tasks.reopen(
+        session, task.id, tasks.Context(by=prescriber, now=clock.now()), version=task.version
+    )
+    task.episode.patient.gp_practice = "F84003"  # today's list names the practice
+    session.commit()
+    close(session, task, prescriber, "support_arranged")
+    assert len(letters(session)) == 2
+    send_mail(session, state().config, clock.now())
+    assert len(inbox[0].to(PRACTICE_MAILBOX)) == 1

@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import io
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -287,12 +286,3 @@ def test_the_same_letter_makes_the_same_bytes() -> None:
     letter = make_letter()
     assert pdf.render(letter) == pdf.render(letter)
     assert pdf.render(letter) != pdf.render(dataclasses.replace(letter, outcome="Other"))
-
-
-def test_a_missing_font_names_the_package_to_install(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    monkeypatch.setattr(pdf, "FONT_DIR", tmp_path)
-
-    with pytest.raises(pdf.FontMissing, match="fonts-dejavu-core"):
-        pdf.render(make_letter())

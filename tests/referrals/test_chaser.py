@@ -4,8 +4,6 @@ the task, counted on the home page, and its service reminded once."""
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -19,9 +17,8 @@ from screening.core import clock
 from screening.models import Referral
 from screening.referrals import answers
 from screening.triage import tasks
-from tests.conftest import ROOT
 from tests.factories import make_task, make_user
-from tests.mailbox import Inbox, smtp_server
+from tests.mailbox import Inbox, mailing_config
 from tests.pages import text_of
 from tests.views.test_triage import sign_in, staff_page
 
@@ -32,26 +29,14 @@ MAILBOX = "referrals@food-bank.example.org"
 MADE = datetime(2026, 12, 16, 11, 0, tzinfo=clock.LONDON)
 NOT_YET = datetime(2026, 12, 31, 17, 0, tzinfo=clock.LONDON)
 OVERDUE = datetime(2027, 1, 4, 9, 30, tzinfo=clock.LONDON)
-
-
-@pytest.fixture
-def inbox() -> Iterator[tuple[Inbox, int]]:
-    with smtp_server() as server:
-        yield server
+DEMO_MAILBOX = "referrals@food-bank.demo.screening.invalid"
 
 
 @pytest.fixture
 def settings(tmp_path: Path, inbox: tuple[Inbox, int]) -> dict[str, str]:
-    config = tmp_path / "config"
-    shutil.copytree(ROOT / "config", config)
-    services = (config / "services.yaml").read_text()
-    (config / "services.yaml").write_text(
-        services.replace("referrals@food-bank.demo.screening.invalid", MAILBOX)
+    return mailing_config(
+        tmp_path, inbox[1], services_yaml=lambda text: text.replace(DEMO_MAILBOX, MAILBOX)
     )
-    return {
-        "SCREENING_CONFIG_DIR": str(config),
-        "SCREENING_SMTP_URL": f"smtp://127.0.0.1:{inbox[1]}",
-    }
 
 
 def refer(session: Session, user, service: str, nhs_number: str) -> Referral:

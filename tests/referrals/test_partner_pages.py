@@ -3,8 +3,6 @@ needs, their answers, the notice that a referral waits, and nothing else."""
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -19,32 +17,22 @@ from screening.core import clock
 from screening.models import AuditEvent, Referral
 from screening.referrals import answers
 from screening.triage import tasks
-from tests.conftest import ROOT
 from tests.factories import make_task, make_user
-from tests.mailbox import Inbox, send_mail, smtp_server
-from tests.pages import page, text_of
-from tests.views.test_triage import post, sign_in, staff_page
+from tests.mailbox import Inbox, mailing_config, send_mail
+from tests.pages import csrf_token, page, text_of
+from tests.views.test_triage import PASSWORD, post, sign_in, staff_page
 
 FOOD_BANK_MAILBOX = "referrals@food-bank.example.org"
-
-
-@pytest.fixture
-def inbox() -> Iterator[tuple[Inbox, int]]:
-    with smtp_server() as server:
-        yield server
+DEMO_MAILBOX = "referrals@food-bank.demo.screening.invalid"
 
 
 @pytest.fixture
 def settings(tmp_path: Path, inbox: tuple[Inbox, int]) -> dict[str, str]:
-    config = tmp_path / "config"
-    shutil.copytree(ROOT / "config", config)
-    services = (config / "services.yaml").read_text()
-    services = services.replace("referrals@food-bank.demo.screening.invalid", FOOD_BANK_MAILBOX)
-    (config / "services.yaml").write_text(services)
-    return {
-        "SCREENING_CONFIG_DIR": str(config),
-        "SCREENING_SMTP_URL": f"smtp://127.0.0.1:{inbox[1]}",
-    }
+    return mailing_config(
+        tmp_path,
+        inbox[1],
+        services_yaml=lambda text: text.replace(DEMO_MAILBOX, FOOD_BANK_MAILBOX),
+    )
 
 
 @pytest.fixture
@@ -78,7 +66,17 @@ def referred(
 
 
 def test_a_partner_signing_in_lands_on_their_referrals(app: Flask, session: Session) -> None:
-    client = sign_in(app, session, "bank@example.org", role="partner", services=("food-bank",))
+    make_user(session, email="bank@example.org", role="partner", services=("food-bank",))
+    client = app.test_client()
+    # From a notice's link: signed in, straight to that referral.
+    asked = client.get("/referrals/7")
+    assert asked.status_code == 302 and "next=%2Freferrals%2F7" in asked.headers["Location"]
+    token = csrf_token(page(client.get("/login?next=/referrals/7")))
+    signed_in = client.post(
+        "/login?next=/referrals/7",
+        data={"csrf_token": token, "email": "bank@example.org", "password": PASSWORD},
+    )
+    assert signed_in.status_code == 303 and signed_in.headers["Location"] == "/referrals/7"
     home = client.get("/")
     assert home.status_code == 303 and home.headers["Location"] == "/referrals"
     html = staff_page(client, "/referrals", "referrals")
@@ -95,6 +93,13 @@ def test_the_list_shows_only_their_services_referrals_newest_first(
     html = staff_page(food_bank, "/referrals", "referrals")
     shown = [int(row["data-referral-id"]) for row in html.select("[data-referral-id]")]
     assert shown == [newer.id, older.id] and other.id not in shown
+    # Each patient named on the list is an audited view of them.
+    views = session.scalars(
+        select(AuditEvent.patient_id).where(AuditEvent.action == "view_patient")
+    ).all()
+    assert sorted(views) == sorted(
+        session.get(Referral, r.id).task.episode.patient_id for r in (newer, older)
+    )
     by_phone = tasks.Context(by=prescriber_user, now=clock.now())
     answers.respond(session, session.get(Referral, older.id), by_phone, answers.Answer("accepted"))
     waiting = staff_page(food_bank, "/referrals?status=made", "referrals")

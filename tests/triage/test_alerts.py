@@ -5,8 +5,6 @@ the mail server is down, and never in the patient's way."""
 from __future__ import annotations
 
 import dataclasses
-import shutil
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -18,9 +16,8 @@ from sqlalchemy.orm import Session
 from screening.config.loaded import state
 from screening.core import clock
 from screening.models import Mail
-from tests.conftest import ROOT
 from tests.factories import make_task
-from tests.mailbox import Inbox, free_port, send_mail, smtp_server
+from tests.mailbox import Inbox, free_port, mailing_config, send_mail
 from tests.pages import page, text_of
 from tests.views.test_triage import sign_in
 
@@ -28,21 +25,10 @@ MAILBOX = "triage-team@example.nhs.uk"
 
 
 @pytest.fixture
-def inbox() -> Iterator[tuple[Inbox, int]]:
-    with smtp_server() as server:
-        yield server
-
-
-@pytest.fixture
 def settings(tmp_path: Path, inbox: tuple[Inbox, int]) -> dict[str, str]:
-    config = tmp_path / "config"
-    shutil.copytree(ROOT / "config", config)
-    with (config / "settings.yaml").open("a") as settings_file:
-        settings_file.write(f"urgent_alert_email: {MAILBOX}\n")
-    return {
-        "SCREENING_CONFIG_DIR": str(config),
-        "SCREENING_SMTP_URL": f"smtp://127.0.0.1:{inbox[1]}",
-    }
+    return mailing_config(
+        tmp_path, inbox[1], settings_yaml=lambda text: f"{text}urgent_alert_email: {MAILBOX}\n"
+    )
 
 
 def test_an_urgent_task_mails_the_team_with_its_link_and_nothing_about_the_patient(

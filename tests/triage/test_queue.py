@@ -18,6 +18,7 @@ from tests.cli.test_cli import isolated, run
 from tests.factories import make_invited_episode
 
 SLA = {"urgent": 1, "high": 3, "routine": 5}
+ANSWER = {"answer_working_days": 10}  # referrals overdue after 10 working days
 NO_NEEDS: dict[str, AnswerValue] = {
     "ends_meet": "no",
     "missed_meals": "no",
@@ -92,7 +93,7 @@ def test_each_filter_count_is_the_number_of_tasks_its_link_leads_to(
 
     def listed(filters: QueueFilters) -> int:
         return queue_page(
-            session, filters, user_id=user.id, sla_working_days=SLA, today=today
+            session, filters, user_id=user.id, sla_working_days=SLA, today=today, **ANSWER
         ).total
 
     choices = {
@@ -103,7 +104,9 @@ def test_each_filter_count_is_the_number_of_tasks_its_link_leads_to(
     }
     for values in product(*choices.values()):
         filters = QueueFilters(**dict(zip(choices, values, strict=True)))
-        page = queue_page(session, filters, user_id=user.id, sla_working_days=SLA, today=today)
+        page = queue_page(
+            session, filters, user_id=user.id, sla_working_days=SLA, today=today, **ANSWER
+        )
         for facet, options in (
             ("priority", ["urgent", "routine"]),
             ("domain", ["food", "housing", "safety", "financial"]),

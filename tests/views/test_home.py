@@ -125,6 +125,9 @@ def test_each_home_count_equals_the_list_its_link_opens(app: Flask, session: Ses
             "/triage/clinic-day": "#to-see [data-episode-id]",
         }.get(href.split("?")[0], "[data-task-id]")
         assert counts[name] == len(listed.select(rows)), name
+        if rows == "[data-task-id]":  # the list says the same total as the count
+            total = counts[name]
+            assert f"{total} task{'s' if total != 1 else ''}" in text_of(listed), name
     assert counts == {
         "urgent_unclaimed": 2,
         "overdue": 1,
