@@ -173,7 +173,7 @@ def create_user(
         actor=by,
         subject_type=SUBJECT_STAFF_USER,
         subject_id=user.id,
-        detail={"role": role, "services": chosen or None},
+        detail={"role": role, **({"services": chosen} if chosen else {})},
     )
     return user
 
