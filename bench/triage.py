@@ -6,14 +6,16 @@ appointments, episodes, responses, answers, flags, contact attempts and referral
 with bulk inserts. Then, through gunicorn serving the real `create_app()` (2 sync workers),
 a signed-in prescriber asks `--requests` times each for: the home page (its counts and the
 90 days' funnel), the first queue page, a filtered queue page, the first and the third
-page of the to-call list, and one task page. Prints p50/p95 per page, the SQL
+page of the to-call list, the tasks with a referral overdue for its service's answer, and
+one task page. Prints p50/p95 per page, the SQL
 statements each page runs (counted in-process, at two page sizes, so an N+1 shows as a
 difference), and the query plans of the queue's statements.
 
 Target: p95 < 100 ms for every page on both databases; a fixed number of statements per
 page whatever the page size.
 
-    .venv/bin/python bench/triage.py [--tasks N] [--requests N] [--database sqlite|postgresql|both]
+    .venv/bin/python bench/triage.py [--tasks N] [--requests N] [--overdue-worst]
+        [--database sqlite|postgresql|both]
 """
 
 from __future__ import annotations
@@ -67,7 +69,7 @@ def environment(database_url: str, instance: Path) -> dict[str, str]:
 # --- seeding -------------------------------------------------------------------------------
 
 
-def seed(env: dict[str, str], tasks: int, to_call: int) -> dict[str, Any]:
+def seed(env: dict[str, str], tasks: int, to_call: int, worst: bool = False) -> dict[str, Any]:
     """Bulk rows shaped as the real code writes them; returns ids the requests need."""
     from sqlalchemy import insert, select, update
 
@@ -240,13 +242,22 @@ def seed(env: dict[str, str], tasks: int, to_call: int) -> dict[str, Any]:
                         }
                     )
                 if s % 4 == 0:
+                    # Referred in the last 6 weeks: a quarter still waiting for the
+                    # service's answer (the older ones overdue). Earlier ones were
+                    # answered, accepted, completed or declined. `--overdue-worst` leaves
+                    # a quarter of the whole year's waiting, every one of them overdue.
+                    statuses = ("made", "accepted", "completed", "declined")
+                    recent = created > now - timedelta(weeks=6)
+                    status = statuses[s // 4 % 4 if recent or worst else 1 + s // 4 % 3]
                     referrals.append(
                         {
                             "task_id": s,
                             "service_id": "citizens-advice",
                             "service_name": "Citizens Advice",
                             "to_pcn": False,
-                            "status": "made",
+                            "status": status,
+                            "outcome": "helped" if status == "completed" else None,
+                            "reason": "no_capacity" if status == "declined" else None,
                             "referred_at": created + timedelta(days=2),
                             "by_user_id": prescriber,
                         }
@@ -290,6 +301,7 @@ PAGES = {
     "queue filtered": "/triage?priority=routine&domain=food&assigned=unassigned",
     "to-call": "/triage/to-call",
     "to-call page 3": "/triage/to-call?page=3",
+    "referrals overdue": "/triage?referrals=overdue",
     "task": "/triage/{task_id}",
 }
 
@@ -443,7 +455,7 @@ def run(kind: str, args: argparse.Namespace) -> None:
             stdout=subprocess.DEVNULL,
         )
         started = time.perf_counter()
-        ids = seed(env, args.tasks, args.to_call)
+        ids = seed(env, args.tasks, args.to_call, args.overdue_worst)
         print(
             f"\n=== {kind}: {args.tasks:,} tasks ({args.tasks // 10:,} active), "
             f"{args.to_call:,} to call; seeded in {time.perf_counter() - started:.0f} s ==="
@@ -476,6 +488,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tasks", type=int, default=200_000)
     parser.add_argument("--to-call", type=int, default=2_000)
+    parser.add_argument(
+        "--overdue-worst",
+        action="store_true",
+        help="leave a quarter of the year's referrals unanswered, all overdue",
+    )
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--database", choices=["sqlite", "postgresql", "both"], default="both")
     args = parser.parse_args()

@@ -204,6 +204,8 @@ MAIL_PENDING: Final = "pending"
 MAIL_SENDING: Final = "sending"
 MAIL_SENT: Final = "sent"
 MAIL_STATUSES: Final = (MAIL_PENDING, MAIL_SENDING, MAIL_SENT)
+# Not sent yet: a condition an index of statuses serves, as "not sent" would not.
+UNSENT_MAIL_STATUSES: Final = (MAIL_PENDING, MAIL_SENDING)
 
 OPT_OUT_REPLY: Final = "reply"
 OPT_OUT_PROVIDER: Final = "provider"

@@ -136,7 +136,7 @@ class Waiting:
 def waiting(session: Session) -> list[Waiting]:
     rows = session.execute(
         select(Mail.kind, func.count(), func.max(Mail.last_error))
-        .where(Mail.status != c.MAIL_SENT)
+        .where(Mail.status.in_(c.UNSENT_MAIL_STATUSES))
         .group_by(Mail.kind)
         .order_by(Mail.kind)
     )

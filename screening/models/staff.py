@@ -46,7 +46,7 @@ class StaffUser(Timestamped, Base):
 
     # A partner's services (SPEC §13): the only referrals they see.
     services: Mapped[list[StaffService]] = relationship(
-        cascade="all, delete-orphan", order_by="StaffService.service_id", lazy="selectin"
+        cascade="all, delete-orphan", order_by="StaffService.service_id"
     )
 
     __table_args__ = (CheckConstraint(one_of("role", c.ROLES), name="role_known"),)

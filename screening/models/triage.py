@@ -161,8 +161,9 @@ class Referral(Base):
         CheckConstraint(
             f"outcome IS NULL OR {one_of('outcome', c.REFERRAL_OUTCOMES)}", name="outcome_known"
         ),
-        # The chaser's pass: referrals still waiting for an answer, oldest first.
-        Index("ix_referrals_status", "status", "referred_at"),
+        # Referrals still waiting for an answer, oldest first, and their tasks: the chaser,
+        # the home page's count and its list read this index alone.
+        Index("ix_referrals_status", "status", "referred_at", "task_id"),
         Index("ix_referrals_service", "service_id", "status"),
     )
 

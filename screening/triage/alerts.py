@@ -54,7 +54,7 @@ def compose_alert(session: Session, config: Config, mail: Mail) -> outbox.Compos
 def alert_status(session: Session, config: Config) -> AlertStatus:
     waiting, last_error = session.execute(
         select(func.count(), func.max(Mail.last_error)).where(
-            Mail.kind == c.MAIL_URGENT_ALERT, Mail.status != c.MAIL_SENT
+            Mail.status.in_(c.UNSENT_MAIL_STATUSES), Mail.kind == c.MAIL_URGENT_ALERT
         )
     ).one()
     configured = bool(config.smtp_url and config.settings.urgent_alert_email)

@@ -413,12 +413,12 @@ def _unfaceted_conditions(filters: QueueFilters, viewer: Viewer) -> list[Any]:
     if filters.overdue:
         conditions.append(_past_due(viewer))
     if filters.referrals_overdue:
-        conditions.append(
-            exists().where(
-                Referral.task_id == TriageTask.id,
-                referral_overdue(viewer.today, viewer.answer_working_days),
-            )
+        # The overdue referrals first (a range on their status index), then their tasks:
+        # a subquery correlated with each task lets SQLite scan the referrals per task.
+        overdue = select(Referral.task_id).where(
+            referral_overdue(viewer.today, viewer.answer_working_days)
         )
+        conditions.append(TriageTask.id.in_(overdue))
     return conditions
 
 

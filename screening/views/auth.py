@@ -70,7 +70,8 @@ class SignedInStaff(UserMixin):
         self.name = user.shown_name
         self.role = user.role
         # A partner's services (SPEC §13), read at each request: a change applies at once.
-        self.service_ids = user.service_ids
+        # Nobody else has any, so nobody else's request reads them.
+        self.service_ids = user.service_ids if user.role == ROLE_PARTNER else ()
         self.generation = user.session_generation
 
     def get_id(self) -> str:

@@ -129,6 +129,8 @@ def _referral_page(referral_id: int, failed: StaffForm | None = None) -> Respons
         for name, (form_class, status, _) in ANSWERS.items()
         if status in allowed
     }
+    if failed is not None and failed.key not in forms:
+        failed.anchor = ""  # its form is gone (the referral moved on): the summary links nowhere
     return render_template(
         "referrals/referral.html",
         view=view,

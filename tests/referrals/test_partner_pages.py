@@ -207,7 +207,9 @@ def test_the_partner_accepts_then_completes_and_the_task_shows_who_did_it(
     assert post(food_bank, f"{here}/complete", here, outcome="helped").status_code == 303
     # Completed is final: declining now is a conflict, and the page says why.
     late = page(post(food_bank, f"{here}/decline", here, reason="other"), 409)
-    assert "This referral is already completed" in text_of(late)
+    summary = late.select_one(".nhsuk-error-summary")
+    assert "This referral is already completed" in text_of(summary)
+    assert summary.select("a") == []  # the decline form is gone: nothing to link to
     session.expire_all()
     done = session.get(Referral, referral.id)
     assert (done.status, done.outcome) == ("completed", "helped")

@@ -141,7 +141,7 @@ def upgrade() -> None:
         batch.create_check_constraint(
             "outcome_known", f"outcome IS NULL OR outcome IN ({OUTCOMES})"
         )
-        batch.create_index("ix_referrals_status", ["status", "referred_at"])
+        batch.create_index("ix_referrals_status", ["status", "referred_at", "task_id"])
         batch.create_index("ix_referrals_service", ["service_id", "status"])
     # Referrals answered before this revision keep their status; when is not known.
     op.create_table(
