@@ -52,7 +52,8 @@ def on_closed(
         return None
     code = task.episode.patient.gp_practice
     practice = config.practices.get(code or "")
-    fingerprint = _fingerprint(task, code, mailable(config, code))
+    mailed = mailable(config, code)
+    fingerprint = _fingerprint(task, code, mailed)
     if fingerprint == _last_fingerprint(session, task.id):
         return None  # nothing the practice has not heard
     content = gather(session, task, code, practice, config, need_names, now)
@@ -65,7 +66,7 @@ def on_closed(
     )
     session.add(letter)
     session.flush()
-    if mailable(config, code):
+    if mailed:
         assert practice is not None and practice.email
         outbox.queue(
             session, c.MAIL_GP_LETTER, now, task_id=task.id, letter_id=letter.id, to=practice.email

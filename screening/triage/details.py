@@ -22,6 +22,7 @@ from ..models import (
     ContactAttempt,
     Patient,
     Referral,
+    ReferralUpdate,
     StaffUser,
     SupportSession,
     TaskNote,
@@ -286,7 +287,13 @@ def _timeline(session: Session, task: TriageTask, users: dict[int, str]) -> list
     names = {r.id: r.service_name or r.service_id for r in task.referrals}
     changes = [event for event in events if event.action in _STATUS_CHANGES]
     # A service's answer carries the note given with it (SPEC §13).
-    answer_notes = {update.id: update.note for r in task.referrals for update in r.updates}
+    answer_notes = dict(
+        session.execute(
+            select(ReferralUpdate.id, ReferralUpdate.note)
+            .join(Referral, Referral.id == ReferralUpdate.referral_id)
+            .where(Referral.task_id == task.id, ReferralUpdate.note.is_not(None))
+        ).all()
+    )
     entries.extend(_status_changes(changes, users, names, answer_notes))
     return sorted(entries, key=lambda entry: (entry.at, entry.recorded))
 
